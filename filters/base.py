@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 from schemas.drop_reasons import DROP_REASONS
 
@@ -33,4 +32,4 @@ class Drop:
         return False
 
 
-Decision = Union[Keep, Drop]
+Decision = Keep | Drop

@@ -1,0 +1,133 @@
+"""Arrow schemas: per-shard Parquet metadata (one per kind), per-shard stats, and dropped records.
+
+The metadata schema of a kind is also the JSON contract of its `<key>.json` member: every column
+is a JSON field of the same name and type (interleaved samples add the `texts`/`images` lists).
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from schemas.kinds import Kind
+
+
+def _common_head() -> list[pa.Field]:
+    return [
+        pa.field("key", pa.string(), nullable=False),
+        pa.field("id", pa.string()),
+        pa.field("url", pa.string()),
+    ]
+
+
+def _lang() -> list[pa.Field]:
+    return [pa.field("lang", pa.string()), pa.field("lang_score", pa.float64())]
+
+
+_SCHEMA_FIELD = pa.field("schema", pa.string(), nullable=False)
+# Extra input columns (img2dataset's save_additional_columns) travel as one JSON object string,
+# so the Parquet schema stays fixed whatever the input carried.
+_EXTRA_FIELD = pa.field("extra", pa.string())
+
+TEXT_METADATA = pa.schema(
+    _common_head()
+    + [pa.field("source", pa.string())]
+    + _lang()
+    + [pa.field("num_chars", pa.int64(), nullable=False), _EXTRA_FIELD, _SCHEMA_FIELD]
+)
+
+IMAGE_TEXT_METADATA = pa.schema(
+    _common_head()
+    + [
+        pa.field("caption", pa.string(), nullable=False),
+        pa.field("width", pa.int64(), nullable=False),
+        pa.field("height", pa.int64(), nullable=False),
+        pa.field("original_width", pa.int64()),
+        pa.field("original_height", pa.int64()),
+        pa.field("sha256", pa.string(), nullable=False),
+    ]
+    + _lang()
+    + [
+        pa.field("clip_score", pa.float64()),
+        pa.field("clip_model", pa.string()),
+        _EXTRA_FIELD,
+        _SCHEMA_FIELD,
+    ]
+)
+
+INTERLEAVED_METADATA = pa.schema(
+    _common_head()
+    + [
+        pa.field("warc_file", pa.string()),
+        pa.field("warc_offset", pa.int64()),
+    ]
+    + _lang()
+    + [
+        pa.field("num_texts", pa.int64(), nullable=False),
+        pa.field("num_images", pa.int64(), nullable=False),
+        pa.field("text_chars", pa.int64(), nullable=False),
+        pa.field("image_members", pa.list_(pa.string()), nullable=False),
+        pa.field("image_urls", pa.list_(pa.string()), nullable=False),
+        _EXTRA_FIELD,
+        _SCHEMA_FIELD,
+    ]
+)
+
+METADATA_SCHEMAS: dict[Kind, pa.Schema] = {
+    Kind.TEXT: TEXT_METADATA,
+    Kind.IMAGE_TEXT: IMAGE_TEXT_METADATA,
+    Kind.INTERLEAVED: INTERLEAVED_METADATA,
+}
+
+# One row per shard; `.stats.json` holds the same fields as a JSON object.
+SHARD_STATS = pa.schema(
+    [
+        pa.field("schema", pa.string(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),
+        pa.field("shard", pa.string(), nullable=False),
+        pa.field("samples", pa.int64(), nullable=False),
+        pa.field("bytes", pa.int64(), nullable=False),
+        pa.field("sha256", pa.string(), nullable=False),
+        # Per-shard input/kept/dropped where the pipeline assigns inputs to shards (image_text);
+        # null where drops are decided corpus-wide (they are then only in the manifest).
+        pa.field("input", pa.int64()),
+        pa.field("kept", pa.int64()),
+        pa.field("dropped", pa.map_(pa.string(), pa.int64())),
+        pa.field("extra_counts", pa.map_(pa.string(), pa.int64())),
+        pa.field("started_at", pa.string()),
+        pa.field("finished_at", pa.string()),
+        pa.field("duration_s", pa.float64()),
+    ]
+)
+
+# Every pipeline's `--drops DIR` Parquet.
+DROPS = pa.schema(
+    [
+        pa.field("key", pa.string(), nullable=False),
+        pa.field("id", pa.string()),
+        pa.field("url", pa.string()),
+        pa.field("reason", pa.string(), nullable=False),
+        pa.field("detail", pa.string()),
+        pa.field("duplicate_of", pa.string()),
+        pa.field("stage", pa.string(), nullable=False),
+    ]
+)
+
+
+def json_type_problem(field: pa.Field, value: object) -> str | None:
+    """Why a JSON value does not fit an Arrow field, or None when it fits."""
+    if value is None:
+        return None if field.nullable else f"field {field.name!r} must not be null"
+    t = field.type
+    if pa.types.is_string(t):
+        ok = isinstance(value, str)
+    elif pa.types.is_integer(t):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif pa.types.is_floating(t):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif pa.types.is_list(t):
+        ok = isinstance(value, list) and all(
+            json_type_problem(pa.field("item", t.value_type), v) is None for v in value
+        )
+    else:  # pragma: no cover - no other types in the metadata schemas
+        ok = True
+    return None if ok else f"field {field.name!r} has {type(value).__name__} {value!r:.60}, expected {t}"

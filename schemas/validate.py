@@ -1,0 +1,292 @@
+"""`kosmos-shards validate`: every way a corpus can break the contract, reported with shard and key.
+
+Checks: tars readable to the end (with an end-of-archive marker), safe member names, members of
+a sample contiguous, keys dot-free and unique across the corpus, required members per kind, JSON
+valid against the kind's schema, images decode at the sizes the JSON states, interleaved lists
+consistent, and the counts of tar, Parquet, stats and manifest equal, with sha256 and sizes equal
+to the manifest's. A damaged file is a reported problem, never a crash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import pyarrow.parquet as pq
+
+from schemas.arrow_schemas import METADATA_SCHEMAS
+from schemas.images import decode_problem
+from schemas.keys import member_name_problem, split_member_name
+from schemas.kinds import IMAGE_EXTENSIONS, Kind, SchemaError
+from schemas.manifest import MANIFEST_NAME, Manifest, read_manifest
+from schemas.reader import TAR_READ_ERRORS, iter_members
+from schemas.samples import parse_sample_json, sample_problems
+from schemas.storage import filesystem, join
+from schemas.writer import ShardStats, sidecar
+
+TAR_BLOCK = 512
+
+
+@dataclass
+class Problem:
+    shard: str | None
+    key: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.shard or "corpus"
+        return f"{where}: key {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+
+
+@dataclass
+class ShardResult:
+    name: str
+    samples: int = 0
+    bytes: int = 0
+    sha256: str = ""
+    keys: list[str] = field(default_factory=list)
+    kinds: set[Kind] = field(default_factory=set)
+
+
+@dataclass
+class Report:
+    target: str
+    kind: Kind | None = None
+    shards: list[ShardResult] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def samples(self) -> int:
+        return sum(s.samples for s in self.shards)
+
+    def add(self, shard: str | None, key: str | None, message: str) -> None:
+        self.problems.append(Problem(shard, key, message))
+
+
+class _HashingReader:
+    """A read-through stream that hashes and counts every byte and keeps the last 1 KiB."""
+
+    def __init__(self, inner: IO[bytes]) -> None:
+        self.inner, self.size, self.digest, self.tail = inner, 0, hashlib.sha256(), b""
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.inner.read(n)
+        self.size += len(data)
+        self.digest.update(data)
+        self.tail = (self.tail + data)[-2 * TAR_BLOCK :]
+        return data
+
+    def drain(self) -> None:
+        while self.read(1 << 20):
+            pass
+
+
+def _image_fields(kind: Kind | None, fields: dict[str, bytes]) -> list[str]:
+    if kind is Kind.INTERLEAVED:
+        return [f for f in fields if f != "json"]
+    return [f for f in fields if f in IMAGE_EXTENSIONS]
+
+
+def _declared_size(kind: Kind | None, fields: dict[str, bytes], field_name: str) -> tuple[int, int] | None:
+    """The (width, height) the JSON states for an image member, when it states one."""
+    try:
+        meta = parse_sample_json(fields["json"])
+    except (SchemaError, KeyError):
+        return None
+    if kind is Kind.IMAGE_TEXT:
+        return meta.get("width"), meta.get("height")
+    for entry in meta.get("images") or []:
+        if isinstance(entry, dict) and entry.get("member") == field_name:
+            return entry.get("width"), entry.get("height")
+    return None
+
+
+def _check_sample(report: Report, shard: str, key: str, fields: dict[str, bytes], decode: bool) -> Kind | None:
+    kind, problems = sample_problems(key, fields)
+    for p in problems:
+        report.add(shard, key, p)
+    if not decode:
+        return kind
+    for name in _image_fields(kind, fields):
+        size, problem = decode_problem(fields[name])
+        if problem:
+            report.add(shard, key, f"member '{name}': {problem}")
+            continue
+        declared = _declared_size(kind, fields, name)
+        if declared is not None and tuple(declared) != size:
+            report.add(shard, key, f"member '{name}' is {size[0]}x{size[1]} but the JSON says {declared[0]}x{declared[1]}")
+    return kind
+
+
+def _grouped(members: Iterator[Any], report: Report, shard: str) -> Iterator[tuple[str, dict[str, bytes]]]:
+    """Contiguous groups, reporting unsafe names, non-regular members and non-contiguous keys."""
+    finished: set[str] = set()
+    key: str | None = None
+    fields: dict[str, bytes] = {}
+    for m in members:
+        name_problem = member_name_problem(m.name)
+        if name_problem or m.data is None:
+            report.add(shard, None, name_problem or f"member {m.name!r} is not a regular file")
+            continue
+        member_key, field_name = split_member_name(m.name)
+        if member_key != key:
+            if key is not None:
+                finished.add(key)
+                yield key, fields
+            if member_key in finished:
+                report.add(shard, member_key, "members of this sample are not contiguous in the tar")
+            key, fields = member_key, {}
+        if field_name in fields:
+            report.add(shard, key, f"member {m.name!r} appears twice")
+        fields[field_name] = m.data
+    if key is not None:
+        yield key, fields
+
+
+def check_shard(report: Report, url: str, name: str, seen: dict[str, str], decode: bool = True) -> ShardResult:
+    """Read one tar to its end, checking every sample; returns what it holds."""
+    result = ShardResult(name)
+    fs, path = filesystem(url)
+    try:
+        stream = fs.open(path, "rb")
+    except (FileNotFoundError, OSError) as e:
+        report.add(name, None, f"cannot open shard: {e}")
+        return result
+    with stream:
+        reader = _HashingReader(stream)
+        last_key = None
+        try:
+            for key, fields in _grouped(iter_members(reader), report, name):
+                last_key = key
+                if key in seen and seen[key] != name:
+                    report.add(name, key, f"duplicate key: also in shard {seen[key]}")
+                elif key in result.keys:
+                    report.add(name, key, "duplicate key within the shard")
+                seen.setdefault(key, name)
+                kind = _check_sample(report, name, key, fields, decode)
+                if kind is not None:
+                    result.kinds.add(kind)
+                result.keys.append(key)
+            reader.drain()
+            if reader.size % TAR_BLOCK or reader.tail != bytes(2 * TAR_BLOCK):
+                report.add(name, None, "tar has no end-of-archive marker: the file is truncated")
+        except TAR_READ_ERRORS as e:
+            where = f"after key {last_key}" if last_key else "at the start"
+            report.add(name, last_key, f"corrupt or truncated tar {where}: {type(e).__name__}: {e}")
+            reader.drain()
+    result.samples, result.bytes, result.sha256 = len(result.keys), reader.size, reader.digest.hexdigest()
+    return result
+
+
+def check_sidecars(report: Report, shard_url: str, result: ShardResult) -> None:
+    """The shard's Parquet and stats must agree with the tar."""
+    name = result.name
+    parquet_url = sidecar(shard_url, ".parquet")
+    try:
+        table = pq.read_table(parquet_url)
+        keys = table.column("key").to_pylist()
+        if len(keys) != result.samples or sorted(keys) != sorted(result.keys):
+            report.add(name, None, f"parquet has {len(keys)} rows / keys that differ from the tar's {result.samples} samples")
+        for kind in result.kinds:
+            missing = set(METADATA_SCHEMAS[kind].names) - set(table.column_names)
+            if missing:
+                report.add(name, None, f"parquet lacks columns {sorted(missing)}")
+    except (OSError, KeyError, ValueError) as e:
+        report.add(name, None, f"parquet metadata unreadable or missing: {type(e).__name__}: {e}")
+    fs, path = filesystem(sidecar(shard_url, ".stats.json"))
+    try:
+        with fs.open(path, "rb") as f:
+            stats = ShardStats.from_json(f.read())
+    except (OSError, SchemaError) as e:
+        report.add(name, None, f"stats unreadable or missing (shard incomplete?): {e}")
+        return
+    if stats.samples != result.samples:
+        report.add(name, None, f"stats say {stats.samples} samples, the tar holds {result.samples}")
+    if (stats.bytes, stats.sha256) != (result.bytes, result.sha256):
+        report.add(name, None, "stats size/sha256 differ from the tar's")
+    if stats.kept is not None:
+        if stats.kept != result.samples:
+            report.add(name, None, f"stats kept {stats.kept} != samples {result.samples}")
+        dropped = sum((stats.dropped or {}).values())
+        if stats.input != stats.kept + dropped:
+            report.add(name, None, f"stats counts do not add up: {stats.input} != {stats.kept} + {dropped}")
+
+
+def _check_manifest(report: Report, manifest: Manifest) -> None:
+    for problem in manifest.counts.problems():
+        report.add(MANIFEST_NAME, None, problem)
+    by_name = {s.name: s for s in report.shards}
+    for entry in manifest.shards:
+        shard = by_name.get(entry.path)
+        if shard is None:
+            continue
+        if shard.samples != entry.samples:
+            report.add(entry.path, None, f"manifest says {entry.samples} samples, the tar holds {shard.samples}")
+        if (shard.bytes, shard.sha256) != (entry.bytes, entry.sha256):
+            report.add(entry.path, None, "size/sha256 differ from the manifest (file changed or truncated)")
+        for kind in shard.kinds - {manifest.kind}:
+            report.add(entry.path, None, f"holds {kind.value} samples in a {manifest.kind.value} corpus")
+    if manifest.samples != manifest.counts.kept:
+        report.add(MANIFEST_NAME, None, f"shards list {manifest.samples} samples but counts.kept is {manifest.counts.kept}")
+
+
+def _list_tars(fs: Any, folder: str) -> list[str]:
+    return sorted(p.rsplit("/", 1)[-1] for p in fs.ls(folder, detail=False) if p.endswith(".tar") and not p.rsplit("/", 1)[-1].startswith("."))
+
+
+def validate(target: str, decode_images: bool = True) -> Report:
+    """Validate a corpus directory (via its manifest) or the tars a glob matches."""
+    report = Report(target)
+    fs, path = filesystem(target)
+    seen: dict[str, str] = {}
+    if fs.isdir(path):
+        manifest = None
+        try:
+            manifest = read_manifest(target)
+            report.kind = manifest.kind
+            names = [e.path for e in manifest.shards]
+            unlisted = sorted(set(_list_tars(fs, path)) - set(names))
+            report.warnings += [f"{n}: not listed in the manifest (ignored by readers)" for n in unlisted]
+        except SchemaError as e:
+            report.add(MANIFEST_NAME, None, str(e))
+            names = _list_tars(fs, path)
+        urls = [(join(target, n), n) for n in names]
+    else:
+        protocol = target.split("://", 1)[0] + "://" if "://" in target else ""
+        urls = [(protocol + p if protocol and not p.startswith(protocol) else p, p.rsplit("/", 1)[-1]) for p in sorted(fs.glob(path))]
+        urls = [(u, n) for u, n in urls if n.endswith(".tar")]
+        manifest = None
+        if not urls:
+            report.add(None, None, f"no shards found at {target}")
+    for url, name in urls:
+        result = check_shard(report, url, name, seen, decode_images)
+        report.shards.append(result)
+        if result.bytes:
+            check_sidecars(report, url, result)
+    if manifest is not None:
+        _check_manifest(report, manifest)
+    elif report.kind is None:
+        kinds = set().union(*(s.kinds for s in report.shards)) if report.shards else set()
+        report.kind = next(iter(kinds)) if len(kinds) == 1 else None
+        if len(kinds) > 1:
+            report.add(None, None, f"shards mix kinds {sorted(k.value for k in kinds)}")
+    return report
+
+
+def report_json(report: Report) -> str:
+    return json.dumps(
+        {
+            "target": report.target, "ok": report.ok, "kind": report.kind.value if report.kind else None,
+            "shards": len(report.shards), "samples": report.samples,
+            "problems": [str(p) for p in report.problems], "warnings": report.warnings,
+        },
+        indent=2,
+    )  # fmt: skip

@@ -1,0 +1,240 @@
+"""Shard writer: `<prefix>-NNNNNN.tar` + `.parquet` + `.stats.json`, each written atomically.
+
+Order of appearance: the tar, then its Parquet, then `.stats.json` last. A shard whose
+`.stats.json` exists is complete; a killed writer leaves only hidden temporary files, never a
+file under a final name. Tar members are written by webdataset's TarWriter (the reference
+implementation of the format) with a fixed mtime, so the same samples give byte-identical shards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import webdataset as wds
+
+from schemas.arrow_schemas import METADATA_SCHEMAS
+from schemas.keys import key_problem
+from schemas.kinds import STATS_SCHEMA, Kind, SchemaError
+from schemas.manifest import Counts, Manifest, ShardEntry, utc_now
+from schemas.samples import Sample, parquet_row
+from schemas.storage import atomic_write_bytes, filesystem, join, remove_quietly, temporary_name
+
+DEFAULT_SAMPLES_PER_SHARD = 10_000
+
+
+def shard_name(prefix: str, index: int) -> str:
+    """`<prefix>-000042.tar`: the WebDataset brace-expandable naming."""
+    if "." in prefix or "/" in prefix:
+        raise ValueError(f"shard prefix {prefix!r} must not contain '.' or '/'")
+    return f"{prefix}-{index:06d}.tar"
+
+
+def sidecar(tar_name: str, suffix: str) -> str:
+    """`shard-000001.tar` -> `shard-000001.parquet` / `shard-000001.stats.json`."""
+    return tar_name[: -len(".tar")] + suffix
+
+
+@dataclass
+class ShardStats:
+    """The `.stats.json` of one shard (same fields as schemas.arrow_schemas.SHARD_STATS)."""
+
+    kind: str
+    shard: str
+    samples: int
+    bytes: int
+    sha256: str
+    input: int | None = None
+    kept: int | None = None
+    dropped: dict[str, int] | None = None
+    extra_counts: dict[str, int] = field(default_factory=dict)
+    started_at: str | None = None
+    finished_at: str | None = None
+    duration_s: float | None = None
+    schema: str = STATS_SCHEMA
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), indent=2, sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> ShardStats:
+        try:
+            d = json.loads(raw)
+            if d.get("schema") != STATS_SCHEMA:
+                raise SchemaError(f"stats schema {d.get('schema')!r} is not {STATS_SCHEMA!r}")
+            return cls(**d)
+        except (json.JSONDecodeError, TypeError, AttributeError) as e:
+            raise SchemaError(f"malformed shard stats: {e}") from None
+
+    def entry(self, relative_path: str) -> ShardEntry:
+        return ShardEntry(relative_path, self.samples, self.bytes, self.sha256)
+
+
+class _HashingFile(io.RawIOBase):
+    """Passes writes through to `inner` while counting bytes and hashing them (one pass)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.size, self.digest = inner, 0, hashlib.sha256()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: Any) -> int:
+        view = memoryview(b)
+        self.inner.write(view)
+        self.size += len(view)
+        self.digest.update(view)
+        return len(view)
+
+
+def shard_is_complete(output_dir: str, name: str) -> bool:
+    """A shard is complete once its `.stats.json` exists (it is renamed into place last)."""
+    fs, root = filesystem(output_dir)
+    return fs.exists(join(root, sidecar(name, ".stats.json")))
+
+
+class ShardWriter:
+    """Writes one shard of one kind. Use as a context manager: an exception leaves no final file."""
+
+    def __init__(self, output_dir: str, kind: Kind, index: int, prefix: str = "shard") -> None:
+        self.kind, self.name = kind, shard_name(prefix, index)
+        self.fs, self.root = filesystem(output_dir)
+        self.fs.makedirs(self.root, exist_ok=True)
+        self._final = join(self.root, self.name)
+        self._tmp = temporary_name(self._final)
+        self._file = self.fs.open(self._tmp, "wb")
+        self._hashing = _HashingFile(self._file)
+        self._tar = wds.TarWriter(self._hashing, encoder=False, mtime=0.0)
+        self._rows: list[dict[str, Any]] = []
+        self._keys: set[str] = set()
+        self._started, self._t0 = utc_now(), time.monotonic()
+        self._done = False
+
+    @property
+    def samples(self) -> int:
+        return len(self._rows)
+
+    def write(self, sample: Sample) -> None:
+        if sample.kind is not self.kind:
+            raise SchemaError(f"a {self.kind.value} shard cannot hold a {sample.kind.value} sample")
+        problem = key_problem(sample.key)
+        if problem:
+            raise SchemaError(problem)
+        if sample.key in self._keys:
+            raise SchemaError(f"duplicate key {sample.key!r} in shard {self.name}")
+        self._keys.add(sample.key)
+        self._tar.write({"__key__": sample.key, **sample.members()})
+        self._rows.append(parquet_row(sample))
+
+    def close(self, counts: Counts | None = None, extra_counts: dict[str, int] | None = None) -> ShardStats:
+        """Finish the tar, write Parquet and stats, then move all three into place (stats last)."""
+        self._tar.close()  # closes the hashing wrapper's tar stream, not our file
+        self._file.close()
+        stats = ShardStats(
+            kind=self.kind.value, shard=self.name, samples=len(self._rows), bytes=self._hashing.size,
+            sha256=self._hashing.digest.hexdigest(), extra_counts=dict(extra_counts or {}),
+            started_at=self._started, finished_at=utc_now(),
+            duration_s=round(time.monotonic() - self._t0, 3),
+        )  # fmt: skip
+        if counts is not None:
+            if counts.kept != stats.samples:
+                self.abort()
+                raise SchemaError(f"shard {self.name}: counts say kept {counts.kept} but {stats.samples} were written")
+            stats.input, stats.kept, stats.dropped = counts.input, counts.kept, dict(counts.dropped)
+        table = pa.Table.from_pylist(self._rows, schema=METADATA_SCHEMAS[self.kind])
+        parquet = io.BytesIO()
+        pq.write_table(table, parquet)
+        try:
+            self.fs.mv(self._tmp, self._final)
+            atomic_write_bytes(self.fs, join(self.root, sidecar(self.name, ".parquet")), parquet.getvalue())
+            atomic_write_bytes(self.fs, join(self.root, sidecar(self.name, ".stats.json")), stats.to_json())
+        except BaseException:
+            self.abort()
+            raise
+        self._done = True
+        return stats
+
+    def abort(self) -> None:
+        """Drop everything written so far; no final name is left behind."""
+        if self._done:
+            return
+        self._done = True
+        for f in (self._file,):
+            try:
+                f.close()
+            except Exception:  # noqa: BLE001 - closing a broken stream may fail; we delete it anyway
+                pass
+        remove_quietly(self.fs, self._tmp)
+
+    def __enter__(self) -> ShardWriter:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is not None:
+            self.abort()
+        elif not self._done:
+            self.close()
+
+
+class CorpusWriter:
+    """Rolls samples of one kind into shards of `samples_per_shard` and writes the manifest."""
+
+    def __init__(
+        self, output_dir: str, kind: Kind, samples_per_shard: int = DEFAULT_SAMPLES_PER_SHARD,
+        prefix: str = "shard", start_index: int = 0,
+    ) -> None:  # fmt: skip
+        if samples_per_shard < 1:
+            raise ValueError("samples_per_shard must be at least 1")
+        self.output_dir, self.kind, self.prefix = output_dir, kind, prefix
+        self.samples_per_shard, self._next_index = samples_per_shard, start_index
+        self._current: ShardWriter | None = None
+        self.stats: list[ShardStats] = []
+
+    def write(self, sample: Sample) -> None:
+        if self._current is None:
+            self._current = ShardWriter(self.output_dir, self.kind, self._next_index, self.prefix)
+            self._next_index += 1
+        self._current.write(sample)
+        if self._current.samples >= self.samples_per_shard:
+            self._flush()
+
+    def write_all(self, samples: Iterable[Sample]) -> None:
+        for sample in samples:
+            self.write(sample)
+
+    def _flush(self) -> None:
+        if self._current is not None:
+            self.stats.append(self._current.close())
+            self._current = None
+
+    def close(self) -> list[ShardStats]:
+        self._flush()
+        return self.stats
+
+    def abort(self) -> None:
+        if self._current is not None:
+            self._current.abort()
+            self._current = None
+
+
+def write_manifest(
+    output_dir: str, kind: Kind, stats: Iterable[ShardStats], counts: Counts,
+    config: dict[str, Any] | None = None, extra: dict[str, Any] | None = None,
+) -> Manifest:  # fmt: skip
+    """Write manifest.json listing `stats`' shards (paths relative to the output root)."""
+    shards = sorted((s.entry(s.shard) for s in stats), key=lambda e: e.path)
+    problems = counts.problems()
+    if sum(s.samples for s in shards) != counts.kept:
+        problems.append(f"counts say kept {counts.kept} but the shards hold {sum(s.samples for s in shards)}")
+    if problems:
+        raise SchemaError("refusing to write an inconsistent manifest: " + "; ".join(problems))
+    manifest = Manifest(kind=kind, shards=shards, counts=counts, config=dict(config or {}), extra=dict(extra or {}))
+    manifest.write(output_dir)
+    return manifest
