@@ -290,6 +290,9 @@ def sample_problems(key: str, members: dict[str, bytes]) -> tuple[Kind | None, l
     bad_key = key_problem(key)
     if bad_key:
         problems.append(bad_key)
+    for name in sorted(members):
+        if "." in name and not _IMAGE_MEMBER.match(name):
+            problems.append(f"member '{key}.{name}' has a dotted key (keys must not contain dots)")
     if "json" not in members:
         return None, problems + ["required member 'json' is missing"]
     try:

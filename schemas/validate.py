@@ -126,12 +126,18 @@ def _check_sample(report: Report, shard: str, key: str, fields: dict[str, bytes]
     return kind
 
 
-def _grouped(members: Iterator[Any], report: Report, shard: str) -> Iterator[tuple[str, dict[str, bytes]]]:
-    """Contiguous groups, reporting unsafe names, non-regular members and non-contiguous keys."""
+def _grouped(
+    members: Iterator[Any], report: Report, shard: str, position: dict[str, str]
+) -> Iterator[tuple[str, dict[str, bytes]]]:
+    """Contiguous groups, reporting unsafe names, non-regular members and non-contiguous keys.
+
+    `position["member"]` names the last member read, so a read error can say where it happened.
+    """
     finished: set[str] = set()
     key: str | None = None
     fields: dict[str, bytes] = {}
     for m in members:
+        position["member"] = m.name
         name_problem = member_name_problem(m.name)
         if name_problem or m.data is None:
             report.add(shard, None, name_problem or f"member {m.name!r} is not a regular file")
@@ -162,10 +168,9 @@ def check_shard(report: Report, url: str, name: str, seen: dict[str, str], decod
         return result
     with stream:
         reader = _HashingReader(stream)
-        last_key = None
+        position: dict[str, str] = {}
         try:
-            for key, fields in _grouped(iter_members(reader), report, name):
-                last_key = key
+            for key, fields in _grouped(iter_members(reader), report, name, position):
                 if key in seen and seen[key] != name:
                     report.add(name, key, f"duplicate key: also in shard {seen[key]}")
                 elif key in result.keys:
@@ -179,8 +184,9 @@ def check_shard(report: Report, url: str, name: str, seen: dict[str, str], decod
             if reader.size % TAR_BLOCK or reader.tail != bytes(2 * TAR_BLOCK):
                 report.add(name, None, "tar has no end-of-archive marker: the file is truncated")
         except TAR_READ_ERRORS as e:
-            where = f"after key {last_key}" if last_key else "at the start"
-            report.add(name, last_key, f"corrupt or truncated tar {where}: {type(e).__name__}: {e}")
+            last = position.get("member")
+            where = f"after member {last!r}" if last else "at the start"
+            report.add(name, last.split(".")[0] if last else None, f"corrupt or truncated tar {where}: {type(e).__name__}: {e}")
             reader.drain()
     result.samples, result.bytes, result.sha256 = len(result.keys), reader.size, reader.digest.hexdigest()
     return result

@@ -166,9 +166,9 @@ class ShardWriter:
         if self._done:
             return
         self._done = True
-        for f in (self._file,):
+        for close in (self._tar.close, self._file.close):  # tar first, so it never flushes into a closed file
             try:
-                f.close()
+                close()
             except Exception:  # noqa: BLE001 - closing a broken stream may fail; we delete it anyway
                 pass
         remove_quietly(self.fs, self._tmp)

@@ -1,0 +1,28 @@
+# One entry point. `make demo` and `make test` create the virtual environment when it is missing.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+OUT    ?= out/demo
+
+.PHONY: setup demo test lint clean
+
+setup: $(VENV)/.installed
+
+# Exact versions for this machine come from requirements/lock.txt (pip constraints);
+# the package itself declares ranges so it also installs beside another torch (e.g. on a GPU box).
+$(VENV)/.installed: pyproject.toml requirements/lock.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -c requirements/lock.txt -e '.[all,dev]'
+	touch $@
+
+demo: setup
+	$(BIN)/kosmos-corpus demo --output $(OUT)
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

@@ -1,0 +1,133 @@
+"""`kosmos-shards inspect`: what a corpus holds, as a readable table or JSON."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+from schemas.manifest import Manifest, read_manifest
+from schemas.reader import iter_shard, shard_urls
+from schemas.samples import ImageTextSample, InterleavedSample, Sample, TextSample
+
+SIDE_BUCKETS = (64, 128, 256, 512, 1024)
+
+
+def side_bucket(width: int, height: int) -> str:
+    """The histogram bucket of an image's shorter side, e.g. '256-511'."""
+    side = min(width, height)
+    lower = 0
+    for edge in SIDE_BUCKETS:
+        if side < edge:
+            return f"<{edge}" if lower == 0 else f"{lower}-{edge - 1}"
+        lower = edge
+    return f">={SIDE_BUCKETS[-1]}"
+
+
+def summary_stats(values: list[int]) -> dict[str, float]:
+    """min / mean / median / p90 / max of a list (zeros when empty)."""
+    if not values:
+        return {"min": 0, "mean": 0, "median": 0, "p90": 0, "max": 0}
+    ordered = sorted(values)
+    return {
+        "min": ordered[0],
+        "mean": round(statistics.fmean(ordered), 1),
+        "median": statistics.median(ordered),
+        "p90": ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))],
+        "max": ordered[-1],
+    }
+
+
+def _text_and_images(sample: Sample) -> tuple[list[str], list[tuple[int, int]]]:
+    if isinstance(sample, TextSample):
+        return [sample.text], []
+    if isinstance(sample, ImageTextSample):
+        return [sample.caption], [(sample.width, sample.height)]
+    assert isinstance(sample, InterleavedSample)
+    return [t for t in sample.texts if t is not None], [(i.width, i.height) for i in sample.stored_images]
+
+
+def describe_samples(samples: Iterable[Sample]) -> dict[str, Any]:
+    """Length, image-size and images-per-sample statistics over samples."""
+    chars, words, images_per_sample = [], [], Counter()
+    sides: Counter[str] = Counter()
+    n = 0
+    for sample in samples:
+        n += 1
+        texts, sizes = _text_and_images(sample)
+        joined = "\n".join(texts)
+        chars.append(len(joined))
+        words.append(len(joined.split()))
+        images_per_sample[len(sizes)] += 1
+        sides.update(side_bucket(w, h) for w, h in sizes)
+    return {
+        "samples": n,
+        "text_chars": summary_stats(chars),
+        "text_words": summary_stats(words),
+        "images_per_sample": dict(sorted(images_per_sample.items())),
+        "image_shorter_side": dict(sorted(sides.items(), key=lambda kv: _bucket_order(kv[0]))),
+    }
+
+
+def _bucket_order(bucket: str) -> int:
+    digits = "".join(c if c.isdigit() else " " for c in bucket).split()
+    return int(digits[0]) if digits else 0
+
+
+def inspect_corpus(root: str, limit: int | None = None) -> dict[str, Any]:
+    """Manifest facts plus statistics over the samples (the first `limit` when given)."""
+    manifest: Manifest = read_manifest(root)
+
+    def samples() -> Iterable[Sample]:
+        count = 0
+        for url in shard_urls(root, manifest):
+            for sample in iter_shard(url, manifest.kind):
+                if limit is not None and count >= limit:
+                    return
+                count += 1
+                yield sample
+
+    counts = manifest.counts
+    return {
+        "root": root,
+        "kind": manifest.kind.value,
+        "schema": manifest.kind.schema_id,
+        "shards": len(manifest.shards),
+        "bytes": sum(s.bytes for s in manifest.shards),
+        "counts": {"input": counts.input, "kept": counts.kept, "dropped": dict(sorted(counts.dropped.items()))},
+        "config": manifest.config,
+        "stats": describe_samples(samples()),
+    }
+
+
+def format_table(info: dict[str, Any]) -> str:
+    """The inspect result as aligned text tables."""
+    lines = [f"corpus {info['root']}  kind={info['kind']}  schema={info['schema']}"]
+    counts, stats = info["counts"], info["stats"]
+    mb = info["bytes"] / 1e6
+    lines += [
+        f"  shards {info['shards']}   samples {counts['kept']}   size {mb:.1f} MB"
+        f"   ({info['bytes'] / max(counts['kept'], 1) / 1e3:.1f} kB/sample)",
+        "",
+        f"  {'counts':<28}{'n':>10}{'share':>9}",
+        f"  {'input':<28}{counts['input']:>10}{'':>9}",
+        f"  {'kept':<28}{counts['kept']:>10}{_share(counts['kept'], counts['input']):>9}",
+    ]
+    for reason, n in sorted(counts["dropped"].items(), key=lambda kv: -kv[1]):
+        lines.append(f"  {'dropped: ' + reason:<28}{n:>10}{_share(n, counts['input']):>9}")
+    lines += ["", f"  {'length':<14}" + "".join(f"{k:>9}" for k in ("min", "mean", "median", "p90", "max"))]
+    for label in ("text_chars", "text_words"):
+        lines.append(f"  {label:<14}" + "".join(f"{stats[label][k]:>9}" for k in ("min", "mean", "median", "p90", "max")))
+    if stats["image_shorter_side"]:
+        lines += ["", "  images by shorter side (px)"]
+        lines += [f"    {bucket:<12}{n:>8}" for bucket, n in stats["image_shorter_side"].items()]
+    lines += ["", "  images per sample"]
+    lines += [f"    {k:<12}{n:>8}" for k, n in stats["images_per_sample"].items()]
+    if stats["samples"] != counts["kept"]:
+        lines.append(f"\n  (statistics over the first {stats['samples']} samples)")
+    return "\n".join(lines)
+
+
+def _share(n: int, total: int) -> str:
+    return f"{100 * n / total:.1f}%" if total else "-"
