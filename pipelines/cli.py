@@ -27,18 +27,50 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return status
 
 
+def _cmd_text(args: argparse.Namespace, beam_args: list[str]) -> int:
+    from pipelines.runner import configure_logging, run_pipeline, summarize
+    from pipelines.text import build_text_pipeline
+    from pipelines.text_options import config_from_args
+
+    configure_logging(args.verbose)
+    cfg = config_from_args(args)
+    _, seconds = run_pipeline(lambda p: build_text_pipeline(p, cfg), beam_args)
+    manifest = summarize(cfg.output, seconds)
+    if manifest.extra.get("cc_converged") is False:
+        print(
+            f"error: connected components did not converge in {manifest.extra['cc_rounds']} rounds "
+            f"({manifest.extra['cc_unconverged_labels']} labels still changed); near-duplicates may remain. "
+            "Rerun with a higher --cc-rounds.",
+            file=sys.stderr,
+        )
+        return 3
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kosmos-corpus", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="kosmos-corpus",
+        description=__doc__,
+        epilog="Unknown flags are Beam pipeline options (--runner, --direct_num_workers, --project, ...).",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("demo", help="build and validate a small sample corpus of each kind")
     p.add_argument("--output", default="out/demo", help="output directory (default out/demo)")
-    p.set_defaults(func=_cmd_demo)
+    p.set_defaults(func=lambda a, _beam: _cmd_demo(a))
+    from pipelines.text_options import add_text_arguments
+
+    p = sub.add_parser(
+        "text", help="text documents -> language/quality/decontamination filters -> exact + near dedup -> text shards",
+        epilog="Unknown flags are Beam pipeline options (--runner, --direct_num_workers, ...).",
+    )  # fmt: skip
+    add_text_arguments(p)
+    p.set_defaults(func=_cmd_text)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return args.func(args)
+    args, beam_args = build_parser().parse_known_args(argv)
+    return args.func(args, beam_args)
 
 
 if __name__ == "__main__":

@@ -110,12 +110,8 @@ def format_table(info: dict[str, Any]) -> str:
         f"  shards {info['shards']}   samples {counts['kept']}   size {mb:.1f} MB"
         f"   ({info['bytes'] / max(counts['kept'], 1) / 1e3:.1f} kB/sample)",
         "",
-        f"  {'counts':<28}{'n':>10}{'share':>9}",
-        f"  {'input':<28}{counts['input']:>10}{'':>9}",
-        f"  {'kept':<28}{counts['kept']:>10}{_share(counts['kept'], counts['input']):>9}",
+        format_counts(counts["input"], counts["kept"], counts["dropped"]),
     ]
-    for reason, n in sorted(counts["dropped"].items(), key=lambda kv: -kv[1]):
-        lines.append(f"  {'dropped: ' + reason:<28}{n:>10}{_share(n, counts['input']):>9}")
     lines += ["", f"  {'length':<14}" + "".join(f"{k:>9}" for k in ("min", "mean", "median", "p90", "max"))]
     for label in ("text_chars", "text_words"):
         lines.append(f"  {label:<14}" + "".join(f"{stats[label][k]:>9}" for k in ("min", "mean", "median", "p90", "max")))
@@ -126,6 +122,18 @@ def format_table(info: dict[str, Any]) -> str:
     lines += [f"    {k:<12}{n:>8}" for k, n in stats["images_per_sample"].items()]
     if stats["samples"] != counts["kept"]:
         lines.append(f"\n  (statistics over the first {stats['samples']} samples)")
+    return "\n".join(lines)
+
+
+def format_counts(input_count: int, kept: int, dropped: dict[str, int]) -> str:
+    """The counts table: input, kept and each drop reason with its share of the input."""
+    lines = [
+        f"  {'counts':<28}{'n':>10}{'share':>9}",
+        f"  {'input':<28}{input_count:>10}{'':>9}",
+        f"  {'kept':<28}{kept:>10}{_share(kept, input_count):>9}",
+    ]
+    for reason, n in sorted(dropped.items(), key=lambda kv: (-kv[1], kv[0])):
+        lines.append(f"  {'dropped: ' + reason:<28}{n:>10}{_share(n, input_count):>9}")
     return "\n".join(lines)
 
 

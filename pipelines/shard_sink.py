@@ -1,0 +1,123 @@
+"""Beam sink shared by every pipeline: samples -> shards, drops -> Parquet, counts -> manifest.
+
+Shards are assigned by a hash of the sample key (so the same input gives the same shards on any
+runner and worker count), each shard is written sorted by key by `schemas.writer.ShardWriter`
+(atomic), and the manifest is written last, in the pipeline, from the shard stats and the run's
+counts. The manifest writer refuses counts that do not add up, so a run that lost records fails
+instead of writing a corpus that hides it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from typing import Any
+
+import apache_beam as beam
+import pyarrow as pa
+from apache_beam import pvalue
+
+from schemas.arrow_schemas import DROPS
+from schemas.kinds import Kind
+from schemas.manifest import Counts
+from schemas.storage import join
+from schemas.writer import ShardStats, ShardWriter, write_manifest
+
+
+def shard_of(key: str, num_shards: int) -> int:
+    """The shard a key goes to: stable across runs, runners and worker counts."""
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") % num_shards
+
+
+class _WriteShard(beam.DoFn):
+    def __init__(self, output_dir: str, kind: Kind, prefix: str) -> None:
+        self.output_dir, self.kind, self.prefix = output_dir, kind, prefix
+
+    def process(self, element: tuple[int, Any]):
+        index, samples = element
+        with ShardWriter(self.output_dir, self.kind, index, self.prefix) as writer:
+            for sample in sorted(samples, key=lambda s: s.key):
+                writer.write(sample)
+            stats = writer.close()
+        yield stats
+
+
+class WriteShards(beam.PTransform):
+    """PCollection[Sample] -> PCollection[ShardStats], about `samples_per_shard` per shard."""
+
+    def __init__(self, output_dir: str, kind: Kind, samples_per_shard: int, prefix: str = "shard") -> None:
+        super().__init__()
+        self.output_dir, self.kind, self.per_shard, self.prefix = output_dir, kind, samples_per_shard, prefix
+
+    def expand(self, samples: pvalue.PCollection) -> pvalue.PCollection:
+        per_shard = self.per_shard
+        num_shards = (
+            samples
+            | "Count" >> beam.combiners.Count.Globally()
+            | "NumShards" >> beam.Map(lambda n: max(1, math.ceil(n / per_shard)))
+        )
+        return (
+            samples
+            | "AssignShard" >> beam.Map(lambda s, n: (shard_of(s.key, n), s), n=pvalue.AsSingleton(num_shards))
+            | "GroupByShard" >> beam.GroupByKey()
+            | "WriteShard" >> beam.ParDo(_WriteShard(self.output_dir, self.kind, self.prefix))
+        )
+
+
+def _count_reasons(drops: pvalue.PCollection) -> pvalue.PCollection:
+    return (
+        drops
+        | "Reason" >> beam.Map(lambda d: (d["reason"], 1))
+        | "SumPerReason" >> beam.CombinePerKey(sum)
+        | "ToDict" >> beam.combiners.ToDict()
+    )
+
+
+def _write_manifest(
+    _: Any, output_dir: str, kind: Kind, config: dict[str, Any], stats: list[ShardStats], input_count: int,
+    dropped: dict[str, int], extra: dict[str, Any],
+) -> dict[str, Any]:  # fmt: skip
+    counts = Counts(input=input_count, kept=sum(s.samples for s in stats), dropped=dict(sorted(dropped.items())))
+    manifest = write_manifest(output_dir, kind, stats, counts, config=config, extra=extra)
+    return manifest.to_dict()
+
+
+class WriteCorpus(beam.PTransform):
+    """Samples + drops + the input count -> shards, optional drops Parquet, and manifest.json.
+
+    `extra` is a PCollection holding one dict (merged into the manifest's `extra`), e.g. the
+    dedup's connected-components convergence.
+    """
+
+    def __init__(
+        self, output_dir: str, kind: Kind, config: dict[str, Any], samples_per_shard: int,
+        drops_dir: str | None = None, prefix: str = "shard",
+    ) -> None:  # fmt: skip
+        super().__init__()
+        self.output_dir, self.kind, self.config = output_dir, kind, config
+        self.per_shard, self.drops_dir, self.prefix = samples_per_shard, drops_dir, prefix
+
+    def expand(self, inputs: dict[str, pvalue.PCollection]) -> pvalue.PCollection:
+        samples, drops, input_count, extra = inputs["samples"], inputs["drops"], inputs["input_count"], inputs["extra"]
+        stats = samples | "Shards" >> WriteShards(self.output_dir, self.kind, self.per_shard, self.prefix)
+        if self.drops_dir:
+            _ = drops | "WriteDrops" >> beam.io.WriteToParquet(
+                join(self.drops_dir, "drops"), schema=DROPS, file_name_suffix=".parquet",
+                record_batch_size=10_000,
+            )  # fmt: skip
+        return (
+            samples.pipeline
+            | "ManifestTrigger" >> beam.Create([None])
+            | "WriteManifest" >> beam.Map(
+                _write_manifest, self.output_dir, self.kind, self.config,
+                stats=pvalue.AsSingleton(stats | "StatsList" >> beam.combiners.ToList()),
+                input_count=pvalue.AsSingleton(input_count),
+                dropped=pvalue.AsSingleton(_count_reasons(drops)),
+                extra=pvalue.AsSingleton(extra),
+            )  # fmt: skip
+        )
+
+
+def drops_table(rows: list[dict[str, Any]]) -> pa.Table:
+    """Drop records as an Arrow table of the shared drops schema (for local writers)."""
+    return pa.Table.from_pylist(rows, schema=DROPS)

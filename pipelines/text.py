@@ -1,0 +1,261 @@
+"""The text corpus pipeline: files -> rows -> encoding fix -> language -> quality ->
+decontamination -> exact and near dedup -> text shards + manifest.
+
+    kosmos-corpus text --input docs/ more.jsonl.gz --output out/text [--drops out/text-drops]
+
+Every input row leaves either in a shard or as a drop with one reason, and the manifest's
+counts (`input == kept + sum(dropped)`) are checked before the manifest is written.
+"""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+from dataclasses import asdict, dataclass, field
+from operator import itemgetter
+from typing import Any
+
+import apache_beam as beam
+import ftfy
+from apache_beam import pvalue
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+
+from filters.base import Drop
+from filters.decontamination import DecontaminationConfig, Decontaminator
+from filters.langid import LanguageConfig, LanguageFilter
+from filters.text_quality import TextQualityConfig, TextQualityFilter
+from pipelines.dedup import Dedup, NearDedupConfig, RecordFields
+from pipelines.input_rows import RowError, format_of, iter_rows
+from pipelines.shard_sink import WriteCorpus
+from schemas.keys import make_key, row_identity
+from schemas.kinds import Kind
+from schemas.samples import TextSample
+from schemas.writer import DEFAULT_SAMPLES_PER_SHARD
+
+log = logging.getLogger(__name__)
+DROPPED = "dropped"
+PROGRESS_EVERY = 10_000
+
+
+@dataclass(frozen=True)
+class TextPipelineConfig:
+    """Every setting of a text run; written whole into the manifest's `config`."""
+
+    inputs: tuple[str, ...]
+    output: str
+    text_col: str = "text"
+    id_col: str = "id"
+    url_col: str = "url"
+    fix_encoding: bool = True  # ftfy: mojibake, HTML entities left by scrapers, odd whitespace
+    max_doc_chars: int = 1_000_000
+    language: LanguageConfig | None = field(default_factory=LanguageConfig)
+    quality: TextQualityConfig | None = field(default_factory=TextQualityConfig)
+    decontamination: DecontaminationConfig | None = None
+    exact_dedup: bool = True
+    near_dedup: NearDedupConfig | None = field(default_factory=NearDedupConfig)
+    samples_per_shard: int = DEFAULT_SAMPLES_PER_SHARD
+    prefix: str = "shard"
+    drops_dir: str | None = None
+
+    def manifest_config(self) -> dict[str, Any]:
+        return _jsonable(asdict(self))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+# --- input files -----------------------------------------------------------------------------------
+
+
+def expand_inputs(inputs: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(file URL, path relative to the input root) for every input file, sorted.
+
+    A directory means every supported file below it; globs are expanded by Beam's FileSystems
+    (local, gs://, s3://). The relative path is part of each row's key, so it must not depend on
+    where the inputs were mounted: it is relative to the directory given (or the file's folder).
+    """
+    found: dict[str, str] = {}
+    for item in inputs:
+        is_dir = FileSystems.exists(item) and not _is_file(item)
+        pattern = FileSystems.join(item, "**") if is_dir else item
+        root = item.rstrip("/") if is_dir else posixpath.dirname(item.rstrip("/"))
+        matches = [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list]
+        if not matches:
+            raise FileNotFoundError(f"no input files match {item!r}")
+        for path in matches:
+            try:
+                format_of(path)
+            except ValueError:
+                if not is_dir:
+                    raise
+                continue  # a directory may hold other files (READMEs, _SUCCESS markers)
+            found[path] = posixpath.relpath(path, root) if root else path
+    return sorted(found.items())
+
+
+def _is_file(path: str) -> bool:
+    matches = FileSystems.match([path])[0].metadata_list
+    return len(matches) == 1 and matches[0].path.rstrip("/") == path.rstrip("/")
+
+
+class ReadRows(beam.DoFn):
+    """(file URL, relative path) -> text records, and drop records for rows that cannot be read."""
+
+    def __init__(self, config: TextPipelineConfig) -> None:
+        self.cfg = config
+        self.rows = Metrics.counter("text", "input_rows")
+
+    def process(self, element: tuple[str, str]):
+        url, relpath = element
+        # Compression is handled by iter_rows so that a cut gzip is a counted drop, not a crash.
+        with FileSystems.open(url, compression_type=CompressionTypes.UNCOMPRESSED) as stream:
+            for index, row in iter_rows(stream, relpath, txt_mode="document"):
+                self.rows.inc()
+                if (index + 1) % PROGRESS_EVERY == 0:
+                    log.info("read %d rows from %s", index + 1, relpath)
+                key = make_key(Kind.TEXT.value, row_identity(relpath, index))
+                record = _record(row, key, relpath, index, self.cfg)
+                if isinstance(record, dict):
+                    yield record
+                else:
+                    ident = row.get(self.cfg.id_col) if isinstance(row, dict) else None
+                    ident = None if ident is None else str(ident)
+                    yield pvalue.TaggedOutput(DROPPED, _drop(key, ident, None, record.reason, record.detail, "read"))
+
+
+def _record(
+    row: dict[str, Any] | RowError, key: str, relpath: str, index: int, cfg: TextPipelineConfig
+) -> dict[str, Any] | RowError:
+    """The record of one input row, or why the row cannot be used."""
+    where = f"{relpath} row {index}"
+    if isinstance(row, RowError):
+        return row
+    if cfg.text_col not in row:
+        return RowError("malformed_row", f"{where}: no column {cfg.text_col!r}")
+    text = row[cfg.text_col]
+    if not isinstance(text, str):
+        return RowError("malformed_row", f"{where}: column {cfg.text_col!r} is {type(text).__name__}, not text")
+    ident = row.get(cfg.id_col)
+    url = row.get(cfg.url_col)
+    return {
+        "key": key,
+        "id": None if ident is None else str(ident),
+        "url": url if isinstance(url, str) else None,
+        "source": relpath,
+        "text": text,
+    }
+
+
+def _drop(key: str, ident: str | None, url: str | None, reason: str, detail: str, stage: str) -> dict[str, Any]:
+    return {"key": key, "id": ident, "url": url, "reason": reason, "detail": detail, "duplicate_of": None, "stage": stage}
+
+
+# --- per-document filters ----------------------------------------------------------------------
+
+
+class FilterText(beam.DoFn):
+    """Encoding fix, length cap, language, quality rules and decontamination, in that order."""
+
+    def __init__(self, config: TextPipelineConfig) -> None:
+        self.cfg = config
+        self.language = LanguageFilter(config.language) if config.language else None
+        self.quality = TextQualityFilter(config.quality) if config.quality else None
+        self.decontaminate = Decontaminator(config.decontamination) if config.decontamination else None
+
+    def process(self, record: dict[str, Any]):
+        verdict = self._filter(record)
+        if isinstance(verdict, Drop):
+            yield pvalue.TaggedOutput(
+                DROPPED, _drop(record["key"], record["id"], record["url"], verdict.reason, verdict.detail, "filter")
+            )
+        else:
+            yield verdict
+
+    def _filter(self, record: dict[str, Any]) -> dict[str, Any] | Drop:
+        text = record["text"]
+        if len(text) > self.cfg.max_doc_chars:  # before any other work on a huge document
+            return Drop("too_long", f"{len(text)} characters > {self.cfg.max_doc_chars}")
+        if self.cfg.fix_encoding:
+            text = ftfy.fix_text(text)
+        text = text.strip()
+        if not text:
+            return Drop("empty_text", "no text after normalisation")
+        lang, score = None, None
+        if self.language is not None:
+            decision = self.language(text)
+            if isinstance(decision, Drop):
+                return decision
+            lang, score = self.language.config.languages[0], decision.score
+            preds = self.language.predict(text)
+            lang = next((code for code, s in preds if code in self.language.config.languages and s == score), lang)
+        if self.quality is not None:
+            decision, text = self.quality(text)
+            if isinstance(decision, Drop):
+                return decision
+        if self.decontaminate is not None:
+            decision = self.decontaminate(text)
+            if isinstance(decision, Drop):
+                return decision
+        return {**record, "text": text, "lang": lang, "lang_score": score}
+
+
+def _to_sample(record: dict[str, Any]) -> TextSample:
+    return TextSample(
+        key=record["key"], text=record["text"], id=record["id"], url=record["url"], source=record["source"],
+        lang=record.get("lang"), lang_score=record.get("lang_score"),
+    )  # fmt: skip
+
+
+# --- the graph ---------------------------------------------------------------------------------------
+
+
+def build_text_pipeline(p: beam.Pipeline, cfg: TextPipelineConfig) -> None:
+    """Add the text pipeline to `p`."""
+    files = expand_inputs(cfg.inputs)
+    read = (
+        p
+        | "Files" >> beam.Create(files)
+        | "SpreadFiles" >> beam.Reshuffle()
+        | "ReadRows" >> beam.ParDo(ReadRows(cfg)).with_outputs(DROPPED, main="records")
+    )
+    filtered = read.records | "Filter" >> beam.ParDo(FilterText(cfg)).with_outputs(DROPPED, main="kept")
+    drops = [read[DROPPED], filtered[DROPPED]]
+    kept = filtered.kept
+    extra: dict[str, Any] = {}
+    if cfg.exact_dedup or cfg.near_dedup:
+        fields = RecordFields(key=itemgetter("key"), text=itemgetter("text"), id=itemgetter("id"), url=itemgetter("url"))
+        if cfg.exact_dedup:
+            deduped = kept | "Dedup" >> Dedup(fields, cfg.near_dedup)
+        else:
+            from pipelines.dedup import NearDedup
+
+            deduped = kept | "NearDedup" >> NearDedup(fields, cfg.near_dedup)
+        kept = deduped.kept
+        drops.append(deduped.dropped)
+    all_drops = drops | "AllDrops" >> beam.Flatten()
+    input_count = (
+        [read.records | "CountRecords" >> beam.combiners.Count.Globally(),
+         read[DROPPED] | "CountReadDrops" >> beam.combiners.Count.Globally()]
+        | "InputParts" >> beam.Flatten()
+        | "InputCount" >> beam.CombineGlobally(sum)
+    )  # fmt: skip
+    if cfg.near_dedup is not None and deduped.cc_unconverged is not None:
+        rounds = cfg.near_dedup.cc_rounds
+        extra_pc = deduped.cc_unconverged | "Extra" >> beam.Map(
+            lambda n: {"cc_rounds": rounds, "cc_unconverged_labels": int(n), "cc_converged": int(n) == 0}
+        )
+    else:
+        extra_pc = p | "NoExtra" >> beam.Create([extra])
+    _ = {
+        "samples": kept | "ToSample" >> beam.Map(_to_sample),
+        "drops": all_drops,
+        "input_count": input_count,
+        "extra": extra_pc,
+    } | "Write" >> WriteCorpus(cfg.output, Kind.TEXT, cfg.manifest_config(), cfg.samples_per_shard, cfg.drops_dir, cfg.prefix)
