@@ -1,0 +1,233 @@
+"""filters.image: safe decode, filters with reasons, resize modes, re-encode, speed trick keeps quality."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from filters.base import Drop
+from filters.image import ImageConfig, ProcessedImage, process_image, process_images, target_size
+from tests.http_server import bomb_png, sample_images
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def _open(data: bytes) -> Image.Image:
+    im = Image.open(io.BytesIO(data))
+    im.load()
+    return im
+
+
+def _psnr(a: Image.Image, b: Image.Image) -> float:
+    x = np.asarray(a.convert("RGB"), dtype=np.float64)
+    y = np.asarray(b.convert("RGB"), dtype=np.float64)
+    mse = float(((x - y) ** 2).mean())
+    return 99.0 if mse == 0 else 10 * np.log10(255**2 / mse)
+
+
+# name -> (kept?, reason if dropped, final (w, h) if kept, original (w, h) if kept)
+FATES = {
+    "astronaut.jpg": (True, None, (256, 256), (512, 512)),
+    "astronaut-1600.jpg": (True, None, (256, 256), (1600, 1600)),
+    "chelsea.png": (True, None, (385, 256), (451, 300)),
+    "coffee.webp": (True, None, (384, 256), (600, 400)),
+    "camera-gray.jpg": (True, None, (256, 256), (512, 512)),
+    "rocket-cmyk.jpg": (True, None, (384, 256), (640, 427)),
+    "logo-palette-alpha.png": (True, None, (256, 256), (500, 500)),
+    "logo-rgba.png": (True, None, (256, 256), (500, 500)),
+    "camera-16bit.png": (True, None, (256, 256), (512, 512)),
+    "chelsea-exif-rot6.jpg": (True, None, (256, 385), (300, 451)),
+    "coffee-animated.gif": (True, None, (384, 256), (600, 400)),
+    "panorama.jpg": (True, None, (1536, 256), (1200, 200)),
+    "astronaut-truncated.jpg": (False, "undecodable_image", None, None),
+    "tiny.png": (False, "image_too_small", None, None),
+    "single-color.png": (False, "single_color", None, None),
+    "not-an-image.jpg": (False, "undecodable_image", None, None),
+    "bomb.png": (False, "decompression_bomb", None, None),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FATES))
+def test_each_sample_fate_and_reason(name: str) -> None:
+    kept, reason, size, original = FATES[name]
+    result = process_image(sample_images()[name])
+    if not kept:
+        assert isinstance(result, Drop) and result.reason == reason, result
+        return
+    assert isinstance(result, ProcessedImage), result
+    assert (result.width, result.height) == size
+    assert (result.original_width, result.original_height) == original
+    stored = _open(result.data)
+    assert stored.format == "JPEG" and stored.mode == "RGB" and stored.size == size
+    assert result.sha256 == hashlib.sha256(result.data).hexdigest()
+    assert result.ext == "jpg"
+
+
+def test_every_sample_has_a_fate_in_the_table() -> None:
+    assert set(sample_images()) == set(FATES)
+
+
+def test_exif_orientation_is_applied() -> None:
+    """The stored image shows the cat upright: equal to the rotated source, not to the raw one."""
+    result = process_image(sample_images()["chelsea-exif-rot6.jpg"])
+    assert isinstance(result, ProcessedImage)
+    source = Image.open(io.BytesIO(sample_images()["chelsea.png"])).convert("RGB")
+    upright = source.transpose(Image.Transpose.ROTATE_270).resize((256, 385), Image.Resampling.LANCZOS)
+    wrong = source.transpose(Image.Transpose.ROTATE_90).resize((256, 385), Image.Resampling.LANCZOS)
+    stored = _open(result.data)
+    assert _psnr(stored, upright) > 28
+    assert _psnr(stored, upright) > _psnr(stored, wrong) + 10
+
+
+def test_cmyk_colours_survive() -> None:
+    rgb = Image.fromarray(np.asarray(Image.open(io.BytesIO(sample_images()["rocket-cmyk.jpg"])).convert("RGB")))
+    result = process_image(sample_images()["rocket-cmyk.jpg"])
+    assert isinstance(result, ProcessedImage)
+    assert _psnr(_open(result.data), rgb.resize((384, 256), Image.Resampling.LANCZOS)) > 28
+
+
+@pytest.mark.parametrize("name", ["logo-palette-alpha.png", "logo-rgba.png"])
+def test_transparent_pixels_become_white_not_black(name: str) -> None:
+    """The transparent background has black RGB under alpha 0: a naive convert shows black."""
+    result = process_image(sample_images()[name])
+    assert isinstance(result, ProcessedImage)
+    corner = np.asarray(_open(result.data))[:8, :8].reshape(-1, 3)
+    assert corner.min() > 235, corner.min()
+
+
+def test_16bit_png_is_scaled_not_clipped() -> None:
+    """Pillow's plain convert clips 16-bit values to 255 (an all-white image); we scale."""
+    result = process_image(sample_images()["camera-16bit.png"])
+    reference = process_image(sample_images()["camera-gray.jpg"])
+    assert isinstance(result, ProcessedImage) and isinstance(reference, ProcessedImage)
+    arr = np.asarray(_open(result.data).convert("L"), dtype=np.float64)
+    assert arr.std() > 40
+    assert _psnr(_open(result.data), _open(reference.data)) > 28
+
+
+def test_animated_gif_keeps_the_first_frame() -> None:
+    result = process_image(sample_images()["coffee-animated.gif"], ImageConfig(encode_format="png"))
+    assert isinstance(result, ProcessedImage)
+    coffee = Image.open(io.BytesIO(sample_images()["coffee.webp"])).convert("RGB").resize((384, 256))
+    flipped = coffee.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    stored = _open(result.data)
+    assert _psnr(stored, coffee) > _psnr(stored, flipped) + 3
+
+
+def test_jpeg_draft_path_matches_a_full_decode_resize() -> None:
+    """The speed trick (DCT-scaled decode + reduce) stays visually equal to a full LANCZOS resize."""
+    data = sample_images()["astronaut-1600.jpg"]
+    result = process_image(data, ImageConfig(encode_format="png"))
+    assert isinstance(result, ProcessedImage)
+    full = _open(data).convert("RGB").resize((256, 256), Image.Resampling.LANCZOS)
+    assert _psnr(_open(result.data), full) > 32
+
+
+@pytest.mark.parametrize(
+    ("mode", "size", "expected"),
+    [
+        ("no", 256, (600, 400)),
+        ("keep_ratio", 256, (384, 256)),
+        ("keep_ratio", 100, (150, 100)),
+        ("keep_ratio_largest", 256, (256, 171)),
+        ("center_crop", 256, (256, 256)),
+        ("border", 256, (256, 256)),
+    ],
+)
+def test_resize_modes(mode: str, size: int, expected: tuple[int, int]) -> None:
+    result = process_image(sample_images()["coffee.webp"], ImageConfig(resize_mode=mode, image_size=size))  # type: ignore[arg-type]
+    assert isinstance(result, ProcessedImage)
+    assert (result.width, result.height) == expected == _open(result.data).size
+    assert (result.original_width, result.original_height) == (600, 400)
+
+
+def test_border_pads_with_white_and_keeps_the_photo_centred() -> None:
+    result = process_image(sample_images()["coffee.webp"], ImageConfig(resize_mode="border", encode_format="png"))
+    assert isinstance(result, ProcessedImage)
+    arr = np.asarray(_open(result.data))
+    assert (arr[:40] == 255).all() and (arr[-40:] == 255).all()  # 256x171 photo, 42/43 px white bands
+    assert arr[100:150].std() > 20
+
+
+def test_resize_only_if_bigger_never_upscales() -> None:
+    data = sample_images()["chelsea.png"]
+    up = process_image(data, ImageConfig(image_size=512))
+    same = process_image(data, ImageConfig(image_size=512, resize_only_if_bigger=True))
+    assert isinstance(up, ProcessedImage) and isinstance(same, ProcessedImage)
+    assert (up.width, up.height) == (770, 512)
+    assert (same.width, same.height) == (451, 300)
+
+
+@pytest.mark.parametrize(("fmt", "pil"), [("jpg", "JPEG"), ("webp", "WEBP"), ("png", "PNG")])
+def test_encode_formats(fmt: str, pil: str) -> None:
+    result = process_image(sample_images()["astronaut.jpg"], ImageConfig(encode_format=fmt))  # type: ignore[arg-type]
+    assert isinstance(result, ProcessedImage)
+    assert result.ext == fmt and _open(result.data).format == pil
+    assert result.sha256 == hashlib.sha256(result.data).hexdigest()
+
+
+def test_jpeg_quality_changes_the_bytes() -> None:
+    data = sample_images()["astronaut.jpg"]
+    q95 = process_image(data)
+    q50 = process_image(data, ImageConfig(encode_quality=50))
+    assert isinstance(q95, ProcessedImage) and isinstance(q50, ProcessedImage)
+    assert len(q50.data) < len(q95.data) and q50.sha256 != q95.sha256
+
+
+def test_configurable_filters() -> None:
+    images = sample_images()
+    panorama = process_image(images["panorama.jpg"], ImageConfig(max_aspect_ratio=3.0))
+    assert isinstance(panorama, Drop) and panorama.reason == "bad_aspect_ratio"
+    big = process_image(images["astronaut-1600.jpg"], ImageConfig(max_area=1000 * 1000))
+    assert isinstance(big, Drop) and big.reason == "image_too_large"
+    small = process_image(images["chelsea.png"], ImageConfig(min_side=301))
+    assert isinstance(small, Drop) and small.reason == "image_too_small"
+    assert isinstance(process_image(images["tiny.png"], ImageConfig(min_side=32)), ProcessedImage)
+    flat = process_image(images["single-color.png"], ImageConfig(single_color_max_std=-1))
+    assert isinstance(flat, ProcessedImage)
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+def test_our_bomb_limit_applies_below_pillows_hard_limit() -> None:
+    """100 Mpx is between Pillow's warning (89 Mpx) and its error (179 Mpx): our own check drops it."""
+    result = process_image(bomb_png(10_000, 10_000))
+    assert isinstance(result, Drop) and result.reason == "decompression_bomb"
+    lowered = process_image(sample_images()["astronaut.jpg"], ImageConfig(max_pixels=512 * 511))
+    assert isinstance(lowered, Drop) and lowered.reason == "decompression_bomb"
+
+
+def test_refused_formats_are_undecodable() -> None:
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(sample_images()["astronaut.jpg"])).save(buf, "PPM")
+    assert isinstance(process_image(buf.getvalue()), Drop)
+    assert isinstance(process_image(buf.getvalue(), ImageConfig(formats=("PPM",))), ProcessedImage)
+
+
+def test_garbage_never_raises() -> None:
+    """Random bytes and every truncation of a real JPEG give a result, never an exception."""
+    rng = np.random.default_rng(0)
+    photo = sample_images()["astronaut.jpg"]
+    inputs = [b"", b"\xff\xd8", rng.bytes(5000), b"\x89PNG\r\n\x1a\n" + rng.bytes(200)]
+    inputs += [photo[:n] for n in range(0, len(photo), len(photo) // 40)]
+    results = process_images(inputs)
+    assert len(results) == len(inputs)
+    assert all(isinstance(r, (Drop, ProcessedImage)) for r in results)
+    assert all(r.reason == "undecodable_image" for r in results[:4])
+
+
+def test_batch_keeps_order() -> None:
+    images = sample_images()
+    results = process_images([images["tiny.png"], images["astronaut.jpg"], images["bomb.png"]])
+    assert [type(r).__name__ for r in results] == ["Drop", "ProcessedImage", "Drop"]
+
+
+def test_target_size_matches_img2dataset_rules() -> None:
+    assert target_size(600, 400, ImageConfig()) == (384, 256)
+    assert target_size(400, 600, ImageConfig()) == (256, 384)
+    assert target_size(600, 400, ImageConfig(resize_mode="border")) == (256, 171)
+    assert target_size(100, 80, ImageConfig(resize_only_if_bigger=True)) == (100, 80)
