@@ -45,7 +45,9 @@ def summarize(output: str, seconds: float) -> Manifest:
 
 
 def configure_logging(verbose: bool) -> None:
+    """Our own progress lines always; Beam's chatter only with --verbose."""
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )  # fmt: skip
+    logging.getLogger("pipelines").setLevel(logging.INFO)

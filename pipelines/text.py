@@ -115,8 +115,10 @@ class ReadRows(beam.DoFn):
     def process(self, element: tuple[str, str]):
         url, relpath = element
         # Compression is handled by iter_rows so that a cut gzip is a counted drop, not a crash.
+        rows = 0
         with FileSystems.open(url, compression_type=CompressionTypes.UNCOMPRESSED) as stream:
             for index, row in iter_rows(stream, relpath, txt_mode="document"):
+                rows += 1
                 self.rows.inc()
                 if (index + 1) % PROGRESS_EVERY == 0:
                     log.info("read %d rows from %s", index + 1, relpath)
@@ -128,6 +130,7 @@ class ReadRows(beam.DoFn):
                     ident = row.get(self.cfg.id_col) if isinstance(row, dict) else None
                     ident = None if ident is None else str(ident)
                     yield pvalue.TaggedOutput(DROPPED, _drop(key, ident, None, record.reason, record.detail, "read"))
+        log.info("read %d rows from %s", rows, relpath)
 
 
 def _record(
