@@ -10,9 +10,10 @@ setup: $(VENV)/.installed
 
 # Exact versions for this machine come from requirements/lock.txt (pip constraints);
 # the package itself declares ranges so it also installs beside another torch (e.g. on a GPU box).
-$(VENV)/.installed: pyproject.toml requirements/lock.txt
+$(VENV)/.installed: pyproject.toml requirements/lock.txt requirements/no-deps.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet -c requirements/lock.txt -e '.[all,dev]'
+	$(BIN)/pip install --quiet --no-deps -r requirements/no-deps.txt
 	touch $@
 
 demo: setup
