@@ -47,6 +47,18 @@ def _cmd_text(args: argparse.Namespace, beam_args: list[str]) -> int:
     return 0
 
 
+def _cmd_image_text(args: argparse.Namespace, beam_args: list[str]) -> int:
+    from pipelines.image_text import build_image_text_pipeline
+    from pipelines.image_text_options import config_from_args
+    from pipelines.runner import configure_logging, run_pipeline, summarize
+
+    configure_logging(args.verbose)
+    cfg = config_from_args(args)
+    _, seconds = run_pipeline(lambda p: build_image_text_pipeline(p, cfg), beam_args)
+    summarize(cfg.output, seconds)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kosmos-corpus",
@@ -65,6 +77,14 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     add_text_arguments(p)
     p.set_defaults(func=_cmd_text)
+    from pipelines.image_text_options import add_image_text_arguments
+
+    p = sub.add_parser(
+        "image-text", help="URL + caption lists -> fetch, image/caption/CLIP filters, dedup -> image-text shards",
+        epilog="Unknown flags are Beam pipeline options (--runner, --direct_num_workers, ...).",
+    )  # fmt: skip
+    add_image_text_arguments(p)
+    p.set_defaults(func=_cmd_image_text)
     return parser
 
 

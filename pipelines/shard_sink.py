@@ -101,10 +101,7 @@ class WriteCorpus(beam.PTransform):
         samples, drops, input_count, extra = inputs["samples"], inputs["drops"], inputs["input_count"], inputs["extra"]
         stats = samples | "Shards" >> WriteShards(self.output_dir, self.kind, self.per_shard, self.prefix)
         if self.drops_dir:
-            _ = drops | "WriteDrops" >> beam.io.WriteToParquet(
-                join(self.drops_dir, "drops"), schema=DROPS, file_name_suffix=".parquet",
-                record_batch_size=10_000,
-            )  # fmt: skip
+            _ = drops | "WriteDrops" >> WriteDrops(self.drops_dir)
         return (
             samples.pipeline
             | "ManifestTrigger" >> beam.Create([None])
@@ -115,6 +112,44 @@ class WriteCorpus(beam.PTransform):
                 dropped=pvalue.AsSingleton(_count_reasons(drops)),
                 extra=pvalue.AsSingleton(extra),
             )  # fmt: skip
+        )
+
+
+def _manifest_from_stats(_: Any, output_dir: str, kind: Kind, config: dict[str, Any], stats: list[ShardStats]) -> dict[str, Any]:
+    counts = Counts()
+    for s in stats:
+        counts = counts.merge(Counts(s.input or 0, s.kept or 0, dict(s.dropped or {})))
+    return write_manifest(output_dir, kind, stats, counts, config=config).to_dict()
+
+
+class WriteManifestFromStats(beam.PTransform):
+    """Shard stats that carry their own input/kept/dropped counts -> manifest.json."""
+
+    def __init__(self, output_dir: str, kind: Kind, config: dict[str, Any]) -> None:
+        super().__init__()
+        self.output_dir, self.kind, self.config = output_dir, kind, config
+
+    def expand(self, stats: pvalue.PCollection) -> pvalue.PCollection:
+        return (
+            stats.pipeline
+            | "ManifestTrigger" >> beam.Create([None])
+            | "WriteManifest" >> beam.Map(
+                _manifest_from_stats, self.output_dir, self.kind, self.config,
+                stats=pvalue.AsSingleton(stats | "StatsList" >> beam.combiners.ToList()),
+            )  # fmt: skip
+        )
+
+
+class WriteDrops(beam.PTransform):
+    """Drop records -> `<drops_dir>/drops-*.parquet` in the shared drops schema."""
+
+    def __init__(self, drops_dir: str) -> None:
+        super().__init__()
+        self.drops_dir = drops_dir
+
+    def expand(self, drops: pvalue.PCollection) -> Any:
+        return drops | "WriteParquet" >> beam.io.WriteToParquet(
+            join(self.drops_dir, "drops"), schema=DROPS, file_name_suffix=".parquet", record_batch_size=10_000
         )
 
 

@@ -10,7 +10,6 @@ counts (`input == kept + sum(dropped)`) are checked before the manifest is writt
 from __future__ import annotations
 
 import logging
-import posixpath
 from dataclasses import asdict, dataclass, field
 from operator import itemgetter
 from typing import Any
@@ -27,8 +26,9 @@ from filters.decontamination import DecontaminationConfig, Decontaminator
 from filters.langid import LanguageConfig, LanguageFilter
 from filters.text_quality import TextQualityConfig, TextQualityFilter
 from pipelines.dedup import Dedup, NearDedupConfig, RecordFields
-from pipelines.input_rows import RowError, format_of, iter_rows
+from pipelines.input_rows import RowError, iter_rows
 from pipelines.shard_sink import WriteCorpus
+from pipelines.sources import expand_inputs
 from schemas.keys import make_key, row_identity
 from schemas.kinds import Kind
 from schemas.samples import TextSample
@@ -72,37 +72,6 @@ def _jsonable(value: Any) -> Any:
 
 
 # --- input files -----------------------------------------------------------------------------------
-
-
-def expand_inputs(inputs: tuple[str, ...]) -> list[tuple[str, str]]:
-    """(file URL, path relative to the input root) for every input file, sorted.
-
-    A directory means every supported file below it; globs are expanded by Beam's FileSystems
-    (local, gs://, s3://). The relative path is part of each row's key, so it must not depend on
-    where the inputs were mounted: it is relative to the directory given (or the file's folder).
-    """
-    found: dict[str, str] = {}
-    for item in inputs:
-        is_dir = FileSystems.exists(item) and not _is_file(item)
-        pattern = FileSystems.join(item, "**") if is_dir else item
-        root = item.rstrip("/") if is_dir else posixpath.dirname(item.rstrip("/"))
-        matches = [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list]
-        if not matches:
-            raise FileNotFoundError(f"no input files match {item!r}")
-        for path in matches:
-            try:
-                format_of(path)
-            except ValueError:
-                if not is_dir:
-                    raise
-                continue  # a directory may hold other files (READMEs, _SUCCESS markers)
-            found[path] = posixpath.relpath(path, root) if root else path
-    return sorted(found.items())
-
-
-def _is_file(path: str) -> bool:
-    matches = FileSystems.match([path])[0].metadata_list
-    return len(matches) == 1 and matches[0].path.rstrip("/") == path.rstrip("/")
 
 
 class ReadRows(beam.DoFn):

@@ -1,0 +1,339 @@
+"""The image-caption pipeline: URL lists -> download phase -> finalize phase -> shards + manifest.
+
+    kosmos-corpus image-text --input urls.parquet --output out/pairs [--clip-model ViT-B-32 ...]
+
+Download phase (per shard, resumable): input rows are numbered across the sorted input files and
+cut into shards of `samples_per_shard` rows, as img2dataset does; duplicate URLs are dropped
+before anything is fetched; each shard is then captioned-filtered, fetched, decoded, filtered,
+resized, optionally CLIP-scored and written. A shard whose `.stats.json` exists is complete and
+is not fetched again on a rerun.
+
+Finalize phase (corpus-wide): image-sha256 dedup (smallest key wins) and the CLIP top fraction
+(DataComp's rule, threshold from a Beam quantile combiner) are decided from the shards'
+candidate files, and only the shards that lose samples are rewritten. Then the manifest.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import apache_beam as beam
+from apache_beam import pvalue
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+
+from filters.base import Drop
+from filters.caption import CaptionConfig, CaptionFilter
+from filters.clip_score import ClipConfig
+from filters.image import ImageConfig
+from pipelines.fetch import FetchConfig
+from pipelines.image_text_shard import DownloadConfig, ShardDownloader, drop_row, read_candidates
+from pipelines.input_rows import RowError, iter_rows
+from pipelines.shard_sink import WriteDrops, WriteManifestFromStats
+from pipelines.sources import expand_inputs
+from schemas.keys import make_key, row_identity
+from schemas.kinds import Kind
+from schemas.manifest import Counts
+from schemas.reader import iter_shard
+from schemas.storage import filesystem, join
+from schemas.writer import (
+    DEFAULT_SAMPLES_PER_SHARD,
+    ShardStats,
+    ShardWriter,
+    shard_is_complete,
+    shard_name,
+    sidecar,
+)
+
+log = logging.getLogger(__name__)
+DROPPED = "dropped"
+
+
+@dataclass(frozen=True)
+class ImageTextConfig:
+    """Every setting of an image-caption run; written whole into the manifest's `config`."""
+
+    inputs: tuple[str, ...]
+    output: str
+    url_col: str = "url"
+    caption_col: str = "caption"
+    id_col: str | None = "id"
+    fetch: FetchConfig = field(default_factory=FetchConfig)
+    image: ImageConfig = field(default_factory=ImageConfig)
+    caption: CaptionConfig = field(default_factory=CaptionConfig)
+    clip: ClipConfig | None = None  # None = `--clip-model none`: no scoring
+    clip_threshold: float | None = 0.28
+    clip_top_fraction: float | None = None
+    dedup_urls: bool = True
+    dedup_images: bool = True
+    samples_per_shard: int = DEFAULT_SAMPLES_PER_SHARD
+    prefix: str = "shard"
+    fetch_batch: int = 256
+    drops_dir: str | None = None
+
+    def download(self) -> DownloadConfig:
+        return DownloadConfig(
+            output=self.output, prefix=self.prefix, fetch=self.fetch, image=self.image,
+            clip=self.clip, clip_threshold=self.clip_threshold if self.clip is not None else None,
+            fetch_batch=self.fetch_batch,
+        )  # fmt: skip
+
+    def manifest_config(self) -> dict[str, Any]:
+        cfg = json.loads(json.dumps(asdict(self), default=str))
+        cfg["clip_model"] = self.clip.model_id if self.clip is not None else "none"
+        return cfg
+
+
+# --- rows ----------------------------------------------------------------------------------------
+
+
+def normalized_url(url: str) -> str:
+    """The URL as dedup compares it: scheme and host lower-cased, fragment removed."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return url.strip()
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path, parts.query, ""))
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return str(value)
+
+
+def row_item(
+    row: dict[str, Any] | RowError, key: str, where: str, cfg: ImageTextConfig, captions: CaptionFilter
+) -> dict[str, Any]:
+    """A row as the download phase wants it (caption cleaned), or a ready drop dict (it has a `reason`).
+
+    The caption is checked here, before URL dedup, so that a duplicate URL with a usable
+    caption is not lost to a copy whose caption is rejected."""
+    if isinstance(row, RowError):
+        return {"key": key, "id": None, "url": None, "reason": row.reason, "detail": row.detail,
+                "duplicate_of": None, "stage": "read"}  # fmt: skip
+    url_col = cfg.url_col if cfg.url_col in row or "text" not in row else "text"  # .txt URL lists
+    url = row.get(url_col)
+    ident = row.get(cfg.id_col) if cfg.id_col else None
+    base = {"key": key, "id": None if ident is None else str(ident), "url": url if isinstance(url, str) else None}
+    if not isinstance(url, str) or not url.strip():
+        return {**base, "reason": "malformed_row", "detail": f"{where}: no URL in column {cfg.url_col!r}",
+                "duplicate_of": None, "stage": "read"}  # fmt: skip
+    raw_caption = row.get(cfg.caption_col)
+    caption = captions(raw_caption if isinstance(raw_caption, str) else None)
+    if isinstance(caption, Drop):
+        return {**base, "url": url.strip(), "reason": caption.reason, "detail": caption.detail,
+                "duplicate_of": None, "stage": "caption"}  # fmt: skip
+    extra = {k: _jsonable(v) for k, v in row.items() if k not in {url_col, cfg.caption_col, cfg.id_col}}
+    return {
+        **base, "url": url.strip(), "caption": caption.text, "lang": caption.language or None,
+        "lang_score": caption.language_score if caption.language else None, "extra": extra or None,
+    }  # fmt: skip
+
+
+class ReadUrlRows(beam.DoFn):
+    """(file index, URL, relative path) -> (file index, row index, row item)."""
+
+    def __init__(self, cfg: ImageTextConfig) -> None:
+        self.cfg = cfg
+        self.captions = CaptionFilter(cfg.caption)
+
+    def process(self, element: tuple[int, str, str]):
+        file_index, url, relpath = element
+        n = 0
+        with FileSystems.open(url, compression_type=CompressionTypes.UNCOMPRESSED) as stream:
+            for index, row in iter_rows(stream, relpath, txt_mode="lines"):
+                key = make_key(Kind.IMAGE_TEXT.value, row_identity(relpath, index))
+                yield file_index, index, row_item(row, key, f"{relpath} row {index}", self.cfg, self.captions)
+                n += 1
+        log.info("read %d rows from %s", n, relpath)
+
+
+def _assign_shard(element: tuple[int, int, dict[str, Any]], per_shard: int, offsets: dict[int, int]) -> tuple[int, dict[str, Any]]:
+    file_index, row_index, item = element
+    return (offsets[file_index] + row_index) // per_shard, item
+
+
+def _offsets(counts: dict[int, int]) -> dict[int, int]:
+    """Global row number of each file's first row (files in sorted order)."""
+    out, total = {}, 0
+    for file_index in sorted(counts):
+        out[file_index] = total
+        total += counts[file_index]
+    return out
+
+
+def _url_verdicts(element: tuple[str, list[tuple[int, dict[str, Any]]]]):
+    """One normalised URL: the smallest key is kept, the others become duplicate_url drops."""
+    _, items = element
+    items = sorted(items, key=lambda si: si[1]["key"])
+    keep = items[0][1]["key"]
+    yield items[0]
+    for shard, item in items[1:]:
+        yield shard, drop_row(item, "duplicate_url", f"same URL as {keep}", "url_dedup", duplicate_of=keep)
+
+
+# --- download phase -----------------------------------------------------------------------------------
+
+
+class DownloadShard(beam.DoFn):
+    """(shard index, items) -> ShardStats; drop records on the `dropped` output."""
+
+    def __init__(self, cfg: DownloadConfig) -> None:
+        self.cfg = cfg
+        self.downloader: ShardDownloader | None = None
+
+    def setup(self) -> None:
+        self.downloader = ShardDownloader(self.cfg)
+
+    def teardown(self) -> None:
+        if self.downloader is not None:
+            self.downloader.close()
+
+    def process(self, element: tuple[int, Any]):
+        index, items = element
+        name = shard_name(self.cfg.prefix, index)
+        if shard_is_complete(self.cfg.output, name):
+            log.info("%s is complete; not fetched again", name)
+            yield _read_stats(self.cfg.output, name)
+            return
+        stats, drops = self.downloader.run(index, list(items))
+        log.info("%s: %d of %d rows kept", name, stats.samples, stats.input)
+        yield stats
+        for d in drops:
+            yield pvalue.TaggedOutput(DROPPED, d)
+
+
+def _read_stats(output: str, name: str) -> ShardStats:
+    fs, path = filesystem(join(output, sidecar(name, ".stats.json")))
+    with fs.open(path, "rb") as f:
+        return ShardStats.from_json(f.read())
+
+
+# --- finalize phase --------------------------------------------------------------------------------
+
+
+def _candidates(stats: ShardStats, output: str):
+    rows, _ = read_candidates(output, stats.shard)
+    for row in rows:
+        yield {**row, "shard": stats.shard}
+
+
+def _image_verdicts(element: tuple[str, Any]):
+    """One image sha256: the smallest key keeps it; the others are duplicate_image drops."""
+    digest, rows = element
+    rows = sorted(rows, key=lambda r: r["key"])
+    for row in rows[1:]:
+        yield row["shard"], (row["key"], "duplicate_image", f"sha256 {digest[:16]} as {rows[0]['key']}", rows[0]["key"])
+
+
+def _score_verdict(row: dict[str, Any], threshold: float):
+    score = row["clip_score"]
+    if score is not None and score < threshold:
+        yield row["shard"], (row["key"], "clip_score", f"{score:.4f} below the top-fraction threshold {threshold:.4f}", None)
+
+
+class FinalizeShard(beam.DoFn):
+    """(shard name, {stats, verdicts}) -> final ShardStats; rewrites the shard only if it loses samples."""
+
+    PRIORITY = ("duplicate_image", "clip_score")
+
+    def __init__(self, output: str, prefix: str) -> None:
+        self.output, self.prefix = output, prefix
+
+    def process(self, element: tuple[str, dict[str, list[Any]]]):
+        name, grouped = element
+        if not grouped["stats"]:
+            return
+        verdicts: dict[str, tuple[str, str, str | None]] = {}
+        for key, reason, detail, dup_of in sorted(grouped["verdicts"], key=lambda v: (v[0], self.PRIORITY.index(v[1]))):
+            verdicts.setdefault(key, (reason, detail, dup_of))
+        _, download_counts = read_candidates(self.output, name)
+        final = Counts(download_counts.input, download_counts.kept, dict(download_counts.dropped))
+        for reason, _, _ in verdicts.values():
+            final.kept -= 1
+            final.drop(reason)
+        current = grouped["stats"][0]
+        if current.samples == final.kept and (current.dropped or {}) == final.dropped:
+            yield current, []
+            return
+        index = int(name[len(self.prefix) + 1 : -len(".tar")])
+        url = join(self.output, name)
+        drops = []
+        with ShardWriter(self.output, Kind.IMAGE_TEXT, index, self.prefix) as writer:
+            for sample in list(iter_shard(url, Kind.IMAGE_TEXT)):
+                verdict = verdicts.get(sample.key)
+                if verdict is None:
+                    writer.write(sample)
+                else:
+                    reason, detail, dup_of = verdict
+                    drops.append({"key": sample.key, "id": sample.id, "url": sample.url, "reason": reason,
+                                  "detail": detail, "duplicate_of": dup_of, "stage": "finalize"})  # fmt: skip
+            stats = writer.close(final)
+        log.info("%s rewritten: %d samples left", name, stats.samples)
+        yield stats, drops
+
+
+# --- the graph --------------------------------------------------------------------------------------------
+
+
+def build_image_text_pipeline(p: beam.Pipeline, cfg: ImageTextConfig) -> None:
+    files = [(i, url, rel) for i, (url, rel) in enumerate(expand_inputs(cfg.inputs))]
+    rows = p | "Files" >> beam.Create(files) | "SpreadFiles" >> beam.Reshuffle() | "ReadRows" >> beam.ParDo(ReadUrlRows(cfg))
+    per_file = rows | "PerFile" >> beam.Map(lambda r: (r[0], 1)) | "CountPerFile" >> beam.CombinePerKey(sum)
+    offsets = per_file | "AllCounts" >> beam.combiners.ToDict() | "Offsets" >> beam.Map(_offsets)
+    items = rows | "AssignShard" >> beam.Map(_assign_shard, cfg.samples_per_shard, pvalue.AsSingleton(offsets))
+    if cfg.dedup_urls:
+        is_row = items | "Split" >> beam.Partition(lambda si, _n: 0 if "reason" in si[1] else 1, 2)
+        deduped = (
+            is_row[1]
+            | "ByUrl" >> beam.Map(lambda si: (normalized_url(si[1]["url"]), si))
+            | "GroupByUrl" >> beam.GroupByKey()
+            | "UrlVerdicts" >> beam.FlatMap(_url_verdicts)
+        )
+        items = (is_row[0], deduped) | "Rejoin" >> beam.Flatten()
+    downloaded = (
+        items
+        | "GroupByShard" >> beam.GroupByKey()
+        | "Download" >> beam.ParDo(DownloadShard(cfg.download())).with_outputs(DROPPED, main="stats")
+    )
+    stats = downloaded.stats
+    drops = [downloaded[DROPPED]]
+    if cfg.dedup_images or cfg.clip_top_fraction:
+        candidates = stats | "Candidates" >> beam.FlatMap(_candidates, cfg.output)
+        verdicts = []
+        if cfg.dedup_images:
+            verdicts.append(
+                candidates
+                | "BySha" >> beam.Map(lambda r: (r["sha256"], r))
+                | "GroupBySha" >> beam.GroupByKey()
+                | "ImageVerdicts" >> beam.FlatMap(_image_verdicts)
+            )
+        if cfg.clip_top_fraction:
+            keep = cfg.clip_top_fraction
+            threshold = (
+                candidates
+                | "Scores" >> beam.FlatMap(lambda r: [r["clip_score"]] if r["clip_score"] is not None else [])
+                | "Quantiles" >> beam.ApproximateQuantiles.Globally(1001)
+                | "Threshold" >> beam.Map(lambda q: q[min(len(q) - 1, round((1 - keep) * (len(q) - 1)))] if q else float("-inf"))
+            )
+            verdicts.append(candidates | "ScoreVerdicts" >> beam.FlatMap(_score_verdict, pvalue.AsSingleton(threshold)))
+        all_verdicts = verdicts | "AllVerdicts" >> beam.Flatten()
+        finalized = (
+            {"stats": stats | "StatsByName" >> beam.Map(lambda s: (s.shard, s)), "verdicts": all_verdicts}
+            | "ByShard" >> beam.CoGroupByKey()
+            | "Finalize" >> beam.ParDo(FinalizeShard(cfg.output, cfg.prefix))
+        )
+        stats = finalized | "FinalStats" >> beam.Map(lambda sd: sd[0])
+        drops.append(finalized | "FinalDrops" >> beam.FlatMap(lambda sd: sd[1]))
+    _ = stats | "Manifest" >> WriteManifestFromStats(cfg.output, Kind.IMAGE_TEXT, cfg.manifest_config())
+    if cfg.drops_dir:
+        _ = drops | "AllDrops" >> beam.Flatten() | "Drops" >> WriteDrops(cfg.drops_dir)

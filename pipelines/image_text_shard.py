@@ -1,0 +1,147 @@
+"""One shard of the image-caption download phase, Beam-free: rows in, shard + counts + drops out.
+
+    rows (assigned to this shard, captions already cleaned) -> fetch (concurrent, in batches) ->
+    image decode/filter/resize -> CLIP score (optional) -> ShardWriter
+
+Every row leaves as a sample or a drop with its reason; the shard's stats carry the counts.
+The candidates file (`<shard>.candidates.parquet`) records what this phase kept, unchanged by
+the finalize phase, so corpus-wide decisions can be recomputed identically on a rerun.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from filters.base import Drop
+from filters.clip_score import ClipConfig, ClipScorer
+from filters.image import ImageConfig, ProcessedImage, process_image
+from pipelines.fetch import FetchConfig, Fetcher
+from schemas.kinds import Kind
+from schemas.manifest import Counts
+from schemas.samples import ImageTextSample
+from schemas.storage import atomic_write_bytes, filesystem, join
+from schemas.writer import ShardStats, ShardWriter, shard_name, sidecar
+
+CANDIDATES = pa.schema(
+    [
+        pa.field("key", pa.string(), nullable=False),
+        pa.field("sha256", pa.string(), nullable=False),
+        pa.field("clip_score", pa.float64()),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class DownloadConfig:
+    """What the download phase of one shard needs."""
+
+    output: str
+    prefix: str = "shard"
+    fetch: FetchConfig = field(default_factory=FetchConfig)
+    image: ImageConfig = field(default_factory=ImageConfig)
+    clip: ClipConfig | None = None  # None: no scoring (`--clip-model none`)
+    clip_threshold: float | None = 0.28  # None: no per-sample threshold (e.g. top-fraction only)
+    fetch_batch: int = 256  # URLs fetched concurrently per round; bounds memory per worker
+
+
+def candidates_path(output: str, name: str) -> str:
+    return join(output, sidecar(name, ".candidates.parquet"))
+
+
+def drop_row(row: dict[str, Any], reason: str, detail: str, stage: str, duplicate_of: str | None = None) -> dict[str, Any]:
+    return {"key": row["key"], "id": row.get("id"), "url": row.get("url"), "reason": reason, "detail": detail,
+            "duplicate_of": duplicate_of, "stage": stage}  # fmt: skip
+
+
+class ShardDownloader:
+    """Holds the per-worker resources (fetcher, caption filter, CLIP model) across shards."""
+
+    def __init__(self, config: DownloadConfig) -> None:
+        self.cfg = config
+        self.fetcher = Fetcher(config.fetch)
+        self.clip = ClipScorer(config.clip) if config.clip is not None else None
+
+    def close(self) -> None:
+        self.fetcher.close()
+
+    def run(self, index: int, rows: list[dict[str, Any]]) -> tuple[ShardStats, list[dict[str, Any]]]:
+        """Download and write shard `index` from its rows (each row dict or a ready drop dict)."""
+        counts = Counts()
+        drops: list[dict[str, Any]] = []
+        todo: list[dict[str, Any]] = []
+        for row in sorted(rows, key=lambda r: r["key"]):
+            counts.input += 1
+            if "reason" in row:  # dropped before this shard (unreadable row, caption, duplicate URL)
+                drops.append(row)
+            else:
+                todo.append(row)
+        candidates: list[dict[str, Any]] = []
+        writer = ShardWriter(self.cfg.output, Kind.IMAGE_TEXT, index, self.cfg.prefix)
+        try:
+            for start in range(0, len(todo), self.cfg.fetch_batch):
+                batch = todo[start : start + self.cfg.fetch_batch]
+                for sample in self._download_batch(batch, drops):
+                    writer.write(sample)
+                    candidates.append({"key": sample.key, "sha256": sample.sha256, "clip_score": sample.clip_score})
+            counts.kept = writer.samples
+            for d in drops:
+                counts.drop(d["reason"])
+            self._write_candidates(shard_name(self.cfg.prefix, index), candidates, counts)
+            stats = writer.close(counts)
+        except BaseException:
+            writer.abort()
+            raise
+        return stats, drops
+
+    def _download_batch(self, batch: list[dict[str, Any]], drops: list[dict[str, Any]]) -> list[ImageTextSample]:
+        fetched = self.fetcher.fetch([row["url"] for row in batch])
+        ready: list[tuple[dict[str, Any], ProcessedImage]] = []
+        for row, result in zip(batch, fetched, strict=True):
+            if isinstance(result, Drop):
+                drops.append(drop_row(row, result.reason, result.detail, "fetch"))
+                continue
+            image = process_image(result.content, self.cfg.image)
+            if isinstance(image, Drop):
+                drops.append(drop_row(row, image.reason, image.detail, "image"))
+                continue
+            ready.append((row, image))
+        scores: list[float | None] = [None] * len(ready)
+        if self.clip is not None and ready:
+            scores = [float(s) for s in self.clip.score([im.image for _, im in ready], [r["caption"] for r, _ in ready])]
+        samples = []
+        for (row, image), score in zip(ready, scores, strict=True):
+            threshold = self.cfg.clip_threshold
+            if score is not None and threshold is not None and score < threshold:
+                drops.append(drop_row(row, "clip_score", f"{score:.4f} < {threshold}", "clip"))
+                continue
+            samples.append(ImageTextSample(
+                key=row["key"], image=image.data, image_ext=image.ext, caption=row["caption"], width=image.width,
+                height=image.height, original_width=image.original_width, original_height=image.original_height,
+                sha256=image.sha256, url=row["url"], id=row.get("id"), lang=row.get("lang"),
+                lang_score=row.get("lang_score"), clip_score=score,
+                clip_model=self.cfg.clip.model_id if self.cfg.clip is not None else "none", extra=row.get("extra"),
+            ))  # fmt: skip
+        return samples
+
+    def _write_candidates(self, name: str, candidates: list[dict[str, Any]], counts: Counts) -> None:
+        table = pa.Table.from_pylist(candidates, schema=CANDIDATES)
+        meta = {b"download_counts": json.dumps({"input": counts.input, "kept": counts.kept, "dropped": counts.dropped}).encode()}
+        table = table.replace_schema_metadata(meta)
+        buf = io.BytesIO()
+        pq.write_table(table, buf)
+        fs, path = filesystem(candidates_path(self.cfg.output, name))
+        atomic_write_bytes(fs, path, buf.getvalue())
+
+
+def read_candidates(output: str, name: str) -> tuple[list[dict[str, Any]], Counts]:
+    """The download phase's kept samples (key, sha256, clip_score) and counts for one shard."""
+    table = pq.read_table(candidates_path(output, name))
+    raw = (table.schema.metadata or {}).get(b"download_counts")
+    counts = Counts.from_dict(json.loads(raw)) if raw else Counts()
+    return table.to_pylist(), counts

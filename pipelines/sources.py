@@ -1,0 +1,40 @@
+"""Input files: expanding paths, directories and globs on any Beam filesystem."""
+
+from __future__ import annotations
+
+import posixpath
+
+from apache_beam.io.filesystems import FileSystems
+
+from pipelines.input_rows import format_of
+
+
+def expand_inputs(inputs: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(file URL, path relative to the input root) for every input file, sorted.
+
+    A directory means every supported file below it; globs are expanded by Beam's FileSystems
+    (local, gs://, s3://). The relative path is part of each row's key, so it must not depend on
+    where the inputs were mounted: it is relative to the directory given (or the file's folder).
+    """
+    found: dict[str, str] = {}
+    for item in inputs:
+        is_dir = FileSystems.exists(item) and not _is_file(item)
+        pattern = FileSystems.join(item, "**") if is_dir else item
+        root = item.rstrip("/") if is_dir else posixpath.dirname(item.rstrip("/"))
+        matches = [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list]
+        if not matches:
+            raise FileNotFoundError(f"no input files match {item!r}")
+        for path in matches:
+            try:
+                format_of(path)
+            except ValueError:
+                if not is_dir:
+                    raise
+                continue  # a directory may hold other files (READMEs, _SUCCESS markers)
+            found[path] = posixpath.relpath(path, root) if root else path
+    return sorted(found.items())
+
+
+def _is_file(path: str) -> bool:
+    matches = FileSystems.match([path])[0].metadata_list
+    return len(matches) == 1 and matches[0].path.rstrip("/") == path.rstrip("/")

@@ -1,0 +1,176 @@
+"""`kosmos-corpus image-text` on the DirectRunner against a real HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from pipelines.cli import main as corpus_main
+from schemas.keys import make_key, row_identity
+from schemas.manifest import read_manifest
+from schemas.reader import iter_corpus
+from schemas.validate import validate
+
+FAST = ["--timeout", "1", "--retries", "1", "--clip-model", "none"]
+
+# (path, caption, expected fate): "kept" or a drop reason; "same-photo" rows serve identical bytes
+# (the smallest key among them is kept, the others are duplicate_image drops) and "same-url" rows
+# share a URL (the smallest key goes on, the other is a duplicate_url drop).
+ROWS: list[tuple[str, str, str]] = [
+    ("/img/astronaut.jpg", "An astronaut holding a helmet in front of a flag.", "same-url"),
+    ("/img/chelsea.png", "A tabby cat looking to the side of the room.", "kept"),
+    ("/img/coffee.webp", "A cup of coffee on a saucer with a spoon.", "kept"),
+    ("/img/rocket-cmyk.jpg", "A rocket standing on the launch pad under the sky.", "kept"),
+    ("/img/logo-palette-alpha.png", "The logo of a software library for images.", "kept"),
+    ("/img/camera-16bit.png", "A man with a camera on a tripod in a field.", "kept"),
+    ("/img/chelsea-exif-rot6.jpg", "A photo of a cat that the file stores sideways.", "kept"),
+    ("/img/astronaut.jpg", "The same astronaut photo listed a second time.", "same-url"),
+    ("/flaky/1", "An astronaut photo behind a server that fails once.", "same-photo"),
+    ("/rate-limited/1", "The astronaut stands in her white suit next to the flag.", "same-photo"),
+    ("/missing", "A photo that the server does not have at all.", "http_error"),
+    ("/hang", "A photo on a server that never answers the request.", "timeout"),
+    ("/cut-short", "A photo whose body is cut off in the middle.", "connection_error"),
+    ("/html-as-jpeg", "A photograph of a brown dog playing in the garden.", "undecodable_image"),
+    ("/bomb.png", "A picture that would need far too much memory.", "decompression_bomb"),
+    ("/redirect-loop/a", "A photo behind redirects that go round in circles.", "too_many_redirects"),
+    ("/huge-content-length", "A photo that claims to be two gigabytes large.", "too_large"),
+    ("/tiny.png", "A very small thumbnail of an astronaut in space.", "image_too_small"),
+    ("/single-color.png", "A plain red rectangle with nothing else in it.", "single_color"),
+    ("/noai", "An astronaut photo whose owner opted out of training.", "opted_out"),
+    ("/private/chelsea.png", "A cat photo in a folder that robots may not visit.", "robots_disallowed"),
+    ("/img/coffee.webp", "<PERSON> drinking coffee at the table in the morning.", "placeholder_tag"),
+    ("/img/rocket-cmyk.jpg", "Ein Hund läuft über die grüne Wiese im Park.", "language"),
+]
+
+
+def write_rows(path: Path, base: str, rows=ROWS, extra_lines: tuple[str, ...] = ()) -> Path:
+    lines = [json.dumps({"url": base + p, "caption": c, "id": f"row{i}", "source_site": "test"}) for i, (p, c, _) in enumerate(rows)]
+    path.write_text("\n".join([*lines, *extra_lines]) + "\n")
+    return path
+
+
+def drops_of(folder: Path) -> dict[str, dict]:
+    out = {}
+    for f in glob.glob(str(folder / "*.parquet")):
+        for row in pq.read_table(f).to_pylist():
+            out[row["key"]] = row
+    return out
+
+
+@pytest.fixture(scope="module")
+def fates_run(tmp_path_factory, _http_server_session):
+    from pipelines.fetch import ROBOTS_CACHE
+
+    server = _http_server_session
+    server.reset()
+    ROBOTS_CACHE.clear()
+    tmp = tmp_path_factory.mktemp("imgtext")
+    src = write_rows(tmp / "urls.jsonl", server.base_url, extra_lines=("{broken json", json.dumps({"caption": "no url here"})))
+    rc = corpus_main(["image-text", "--input", str(src), "--output", str(tmp / "out"), "--drops", str(tmp / "drops"),
+                      "--allow-private-network", "--samples-per-shard", "8", *FAST])  # fmt: skip
+    return {"rc": rc, "out": tmp / "out", "drops": drops_of(tmp / "drops")}
+
+
+def expected_fates(keys: list[str]) -> dict[str, tuple[str, str | None]]:
+    """key -> (fate, duplicate_of) with the smallest-key rules applied."""
+    fates = {k: (fate, None) for k, (_, _, fate) in zip(keys, ROWS, strict=True)}
+    same_url = sorted(k for k, (f, _) in fates.items() if f == "same-url")
+    for k in same_url[1:]:
+        fates[k] = ("duplicate_url", same_url[0])
+    same_photo = sorted([same_url[0]] + [k for k, (f, _) in fates.items() if f == "same-photo"])
+    fates[same_photo[0]] = ("kept", None)
+    for k in same_photo[1:]:
+        fates[k] = ("duplicate_image", same_photo[0])
+    return fates
+
+
+def test_every_row_has_its_fate(fates_run):
+    assert fates_run["rc"] == 0
+    survivors = {s.key for s in iter_corpus(str(fates_run["out"]))}
+    drops = fates_run["drops"]
+    keys = [make_key("image_text", row_identity("urls.jsonl", i)) for i in range(len(ROWS))]
+    for i, key in enumerate(keys):
+        fate, duplicate_of = expected_fates(keys)[key]
+        path = ROWS[i][0]
+        if fate == "kept":
+            assert key in survivors, f"row {i} {path} should be kept, got {drops.get(key)}"
+            continue
+        assert key not in survivors and key in drops, f"row {i} {path} should be dropped as {fate}"
+        assert drops[key]["reason"] == fate, f"row {i} {path}: {drops[key]}"
+        assert drops[key]["duplicate_of"] == duplicate_of
+    malformed = [d for d in drops.values() if d["reason"] == "malformed_row"]
+    assert len(malformed) == 2 and any("invalid JSON" in d["detail"] for d in malformed)
+
+
+def test_counts_add_up_and_shards_validate(fates_run):
+    manifest = read_manifest(str(fates_run["out"]))
+    c = manifest.counts
+    assert c.input == len(ROWS) + 2 == c.kept + sum(c.dropped.values())
+    assert len(manifest.shards) == 4  # 25 rows, 8 per shard
+    assert manifest.config["clip_model"] == "none"
+    assert len(fates_run["drops"]) == sum(c.dropped.values())
+    report = validate(str(fates_run["out"]))
+    assert report.ok, [str(p) for p in report.problems]
+
+
+def test_stored_images_and_metadata(fates_run):
+    for sample in iter_corpus(str(fates_run["out"])):
+        assert min(sample.width, sample.height) == 256  # keep_ratio, shorter side 256
+        assert sample.original_width >= 256 and sample.original_height >= 256
+        assert sample.lang == "en" and sample.lang_score >= 0.65
+        assert sample.extra == {"source_site": "test"}
+        assert sample.clip_model == "none" and sample.clip_score is None
+        assert sample.id.startswith("row")
+    rotated = next(s for s in iter_corpus(str(fates_run["out"])) if s.id == "row6")
+    assert rotated.original_width < rotated.original_height  # EXIF orientation applied (451x300 shown portrait)
+
+
+def test_without_allow_private_network_nothing_is_requested(tmp_path, http_server):
+    rows = [r for r in ROWS if r[2] in ("kept", "same-photo", "same-url")]
+    src = write_rows(tmp_path / "urls.jsonl", http_server.base_url, rows)
+    rc = corpus_main(["image-text", "--input", str(src), "--output", str(tmp_path / "out"), "--no-url-dedup", *FAST])
+    assert rc == 0
+    counts = read_manifest(str(tmp_path / "out")).counts
+    assert counts.input == len(rows) and counts.kept == 0
+    assert counts.dropped == {"blocked_address": len(rows)}
+    assert http_server.request_count() == 0
+
+
+def test_rerun_after_kill_does_not_refetch_finished_shards(tmp_path, http_server):
+    """Kill a run (SIGKILL) after some shards are complete; the rerun fetches only the rest."""
+    rows = [(f"/slow/{i}", "A photograph of an astronaut in a white space suit.", "kept") for i in range(24)]
+    src = write_rows(tmp_path / "urls.jsonl", http_server.base_url, rows)
+    out = tmp_path / "out"
+    args = ["image-text", "--input", str(src), "--output", str(out), "--allow-private-network", "--samples-per-shard", "4",
+            "--fetch-batch", "1", "--no-image-dedup", *FAST]  # fmt: skip
+    code = f"import sys; from pipelines.cli import main; sys.exit(main({args!r}))"
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(glob.glob(str(out / "*.stats.json"))) < 2:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    complete = sorted(Path(p).name[: -len(".stats.json")] for p in glob.glob(str(out / "*.stats.json")))
+    assert 2 <= len(complete) < 6, f"the kill should land mid-run, {len(complete)} shards were complete"
+    assert not (out / "manifest.json").exists()
+    finished_paths = set()
+    for name in complete:
+        for row in pq.read_table(out / f"{name}.parquet").to_pylist():
+            finished_paths.add("/" + row["url"].split("/", 3)[3])
+    http_server.reset()
+    assert corpus_main(args) == 0
+    refetched = {p for p in finished_paths if http_server.request_count(p) > 0}
+    assert refetched == set(), "finished shards were fetched again"
+    assert http_server.request_count() > 0
+    manifest = read_manifest(str(out))
+    assert manifest.counts.kept == 24 and len(manifest.shards) == 6
+    assert validate(str(out)).ok
