@@ -93,7 +93,7 @@ def read_eval_texts(path: str, text_fields: tuple[str, ...] | None = None) -> It
 
 
 def _ngram_hashes(grams: list[str]) -> np.ndarray:
-    raw = b"".join([hashlib.blake2b(g.encode("utf-8"), digest_size=8).digest() for g in grams])
+    raw = b"".join([hashlib.blake2b(g.encode("utf-8", "surrogatepass"), digest_size=8).digest() for g in grams])
     return np.frombuffer(raw, dtype="<u8")
 
 

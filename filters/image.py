@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageStat
 
 from filters.base import Drop
 
@@ -70,7 +70,12 @@ class ImageConfig:
     reducing_gap: float | None = 2.0
     """Pillow's resize(reducing_gap): box-reduce first while the image is this many times larger than
     the target; 2.0 is visually indistinguishable from a full filter and several times faster."""
-    resample: Image.Resampling = Image.Resampling.LANCZOS
+    downscale_resample: Image.Resampling = Image.Resampling.BILINEAR
+    """Filter when shrinking. Pillow's BILINEAR is antialiased (a triangle filter as wide as the scale),
+    a little sharper than img2dataset's area (BOX) and ~2.5x cheaper than LANCZOS after the DCT-scaled
+    decode; set LANCZOS for the sharpest result."""
+    upscale_resample: Image.Resampling = Image.Resampling.LANCZOS
+    """Filter when enlarging (img2dataset: lanczos)."""
     background: tuple[int, int, int] = (255, 255, 255)
     """Colour transparent pixels are composited onto, and the border padding colour (img2dataset: white)."""
     formats: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
@@ -161,11 +166,12 @@ def check_size(width: int, height: int, config: ImageConfig) -> Drop | None:
 
 
 def is_single_color(im: Image.Image, max_std: float) -> bool:
-    """True when every channel's pixel standard deviation is at most `max_std` (a blank/flat image)."""
+    """True when every channel's pixel standard deviation is at most `max_std` (a blank/flat image).
+
+    Computed from Pillow's C histogram (ImageStat), ten times cheaper than a float copy in numpy."""
     if max_std < 0:
         return False
-    arr = np.asarray(im, dtype=np.float32).reshape(-1, len(im.getbands()))
-    return bool(arr.std(axis=0).max() <= max_std)
+    return max(ImageStat.Stat(im).stddev) <= max_std
 
 
 def target_size(width: int, height: int, config: ImageConfig) -> tuple[int, int]:
@@ -233,7 +239,9 @@ def resize(im: Image.Image, w: int, h: int, orientation: int, config: ImageConfi
     tw, th = target_size(w, h, config)
     stored = (th, tw) if orientation in (5, 6, 7, 8) else (tw, th)
     if stored != im.size:
-        im = im.resize(stored, config.resample, reducing_gap=config.reducing_gap)
+        shrink = stored[0] * stored[1] < im.width * im.height
+        resample = config.downscale_resample if shrink else config.upscale_resample
+        im = im.resize(stored, resample, reducing_gap=config.reducing_gap if shrink else None)
     transpose = _ORIENTATION_TRANSPOSE.get(orientation)
     if transpose is not None:
         im = im.transpose(transpose)

@@ -105,7 +105,7 @@ class MinHasher:
         """
         sha1 = hashlib.sha1
         if shingles and isinstance(shingles[0], str):
-            shingles = [s.encode("utf-8") for s in shingles]
+            shingles = [s.encode("utf-8", "surrogatepass") for s in shingles]
         raw = np.frombuffer(b"".join([sha1(s).digest() for s in shingles]), dtype=np.uint8)
         nb = self._digest_bytes
         head = np.ascontiguousarray(raw.reshape(-1, 20)[:, :nb])

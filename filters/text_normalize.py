@@ -108,7 +108,8 @@ def iter_shingle_chunks(
     seen_any = False
     for words in iter_words(text, config, chunk_chars):
         if encode:
-            words = [w.encode("utf-8") for w in words]
+            # surrogatepass: a lone surrogate (from a lenient decode upstream) hashes, never crashes
+            words = [w.encode("utf-8", "surrogatepass") for w in words]
         buf = tail + words
         count = len(buf) - n + 1
         for start in range(0, max(count, 0), chunk_size):

@@ -133,3 +133,24 @@ def test_estimated_jaccard_tracks_true_jaccard() -> None:
         assert abs(est - true) < 0.12, (rate, est, true)
     with pytest.raises(ValueError):
         estimated_jaccard(np.zeros(3), np.zeros(4))
+
+
+def test_huge_document_signature_in_bounded_memory() -> None:
+    import tracemalloc
+
+    words = " ".join(max(confident_pages("en").values(), key=len).split()[:5000])
+    text = "\n".join(f"{words} part{i}" for i in range(250))  # ~8 MB, 1.25M words
+    h = MinHasher()
+    tracemalloc.start()
+    sig = h.signature(text)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert not h.is_empty(sig)
+    # all shingles at once would be ~1.25M x 128 x 4 B = 640 MB of permutations
+    assert peak < 64 * 2**20, f"peak {peak / 2**20:.1f} MiB"
+
+
+def test_lone_surrogates_hash_instead_of_crashing() -> None:
+    h = MinHasher()
+    sig = h.signature("broken \udcff bytes in an otherwise fine text")
+    assert not h.is_empty(sig)

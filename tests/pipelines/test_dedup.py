@@ -189,3 +189,13 @@ def test_connected_components_converge_and_report_when_they_do_not(tmp_path) -> 
     assert labels != want
     with pytest.raises(ValueError):
         ConnectedComponents(0)
+
+
+def test_banding_defaults_buy_recall_only_when_verifying() -> None:
+    from filters.minhash import LSHParams
+
+    assert NearDedupConfig().lsh() == LSHParams(14, 9)  # datasketch optimum with weights (0.1, 0.9)
+    assert NearDedupConfig(verify=False).lsh() == LSHParams(9, 13)  # datasketch's default weights
+    assert NearDedupConfig(bands=20, rows=6).lsh() == LSHParams(20, 6)
+    with pytest.raises(ValueError):
+        NearDedup(config=NearDedupConfig(bands=20, rows=7))  # 140 > 128 permutations

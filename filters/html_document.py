@@ -1,0 +1,511 @@
+"""HTML page -> ordered document nodes (paragraphs and images), the input of the interleaved rules.
+
+Pure and Beam-free: `extract_document(raw_html, url, config, declared_charset=...)` is what a
+pipeline calls per WARC response record. It never raises for bad markup; lexbor (through
+resiliparse) parses any byte soup the way a browser does (unclosed tags, nested tables, stray
+end tags), and the walk below is iterative so a page nested 100,000 levels deep cannot blow
+the Python stack.
+
+Why resiliparse's DOM: it is lexbor (C) behind a thin Cython layer, parses 10 MB of tag soup in
+milliseconds, and exposes first_child/next_sibling so one Python walk does everything. `benchmarks/warc_extraction.py`
+measures it against the standard library's html.parser (the only other HTML parser installed; it
+only tokenizes, builds no tree) and against resiliparse's `extract_plain_text` (see benchmarks/RESULTS.md, "WARC extraction (issue 5)").
+
+Steps, as in OBELICS' "HTML simplification" (ANCHORS.md):
+  1. decode: valid UTF-8 wins, else the declared charset (HTTP header, then <meta>) if the bytes
+     decode strictly with it, else uchardet's guess (a wrong declaration is common on the web);
+  2. skip boilerplate subtrees during the walk: script/style/nav/footer/aside/forms/iframes...,
+     site headers (a <header> inside <article>/<main> is the article's title block and is kept),
+     hidden elements (hidden, aria-hidden, display:none, visibility:hidden) and elements whose
+     class/id names mark them as menus, cookie banners, share bars or ads (short ones only);
+  3. walk the DOM in order: block elements end a paragraph, <br> is a line break, <img> ends the
+     current paragraph and becomes an ImageNode with a resolved absolute URL and its alt text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+from resiliparse.parse.encoding import bytes_to_str, detect_encoding
+from resiliparse.parse.html import HTMLTree, NodeType
+
+# ------------------------------------------------------------------------------------------------
+# Output
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    """One block of text in page order; link counts feed the spam rule (link density)."""
+
+    text: str
+    link_chars: int = 0
+    """Characters of `text` that were inside <a href> elements."""
+    links: int = 0
+    """Number of <a href> elements whose text is in this paragraph."""
+
+
+@dataclass(frozen=True)
+class ImageNode:
+    """One image in page order: absolute http(s) URL, alt text, and declared size if any."""
+
+    url: str
+    alt: str = ""
+    title: str = ""
+    width: int | None = None
+    """The <img width> attribute in px when it is a plain number (e.g. 1 for tracking pixels)."""
+    height: int | None = None
+
+
+Node = Paragraph | ImageNode
+
+
+@dataclass(frozen=True)
+class Document:
+    """A page as an ordered list of nodes, plus what the later filters need about it."""
+
+    url: str
+    nodes: list[Node]
+    title: str = ""
+    lang_hint: str = ""
+    """<html lang> (or the Content-Language header the caller passed), lower case; "" if none."""
+    encoding: str = ""
+    """The encoding the bytes were decoded with."""
+
+    @property
+    def images(self) -> list[ImageNode]:
+        return [n for n in self.nodes if isinstance(n, ImageNode)]
+
+    @property
+    def paragraphs(self) -> list[Paragraph]:
+        return [n for n in self.nodes if isinstance(n, Paragraph)]
+
+    @property
+    def text(self) -> str:
+        """All paragraph text joined by blank lines (what language ID and quality rules read)."""
+        return "\n\n".join(p.text for p in self.paragraphs)
+
+
+# ------------------------------------------------------------------------------------------------
+# Config
+# ------------------------------------------------------------------------------------------------
+
+# Subtrees that are never main content. noscript is NOT here: with scripting off, lexbor parses it
+# as markup and lazy-loading pages put the only real <img src> there (duplicates are removed).
+BOILERPLATE_TAGS: tuple[str, ...] = (
+    "script", "style", "template", "nav", "footer", "aside", "form", "button", "select", "option",
+    "textarea", "input", "label", "iframe", "object", "embed", "svg", "canvas", "dialog", "menu",
+    "audio", "video", "map", "head",
+)  # fmt: skip
+
+# Whole class/id tokens (matched case-insensitively with ~=) of site chrome.
+BOILERPLATE_CLASS_TOKENS: tuple[str, ...] = (
+    "nav", "navbar", "navigation", "menu", "sidebar", "breadcrumb", "breadcrumbs", "share",
+    "sharing", "social", "social-share", "footer", "site-footer", "site-header", "masthead",
+    "ad", "ads", "advert", "advertisement", "banner-ad", "newsletter", "related-posts", "comments",
+    "skip-link", "screen-reader-text", "sr-only", "visually-hidden",
+)  # fmt: skip
+# Substrings of class/id that mark consent and cookie banners ("cookie-notice", "CybotCookiebot", ...).
+BOILERPLATE_CLASS_SUBSTRINGS: tuple[str, ...] = ("cookie", "consent", "gdpr")
+
+BLOCK_TAGS: frozenset[str] = frozenset(
+    "address article blockquote body caption center dd details dialog div dl dt fieldset figcaption "
+    "figure h1 h2 h3 h4 h5 h6 hgroup hr html li main ol p pre section summary table tbody td tfoot th "
+    "thead tr ul header noscript".split()
+)
+
+LAZY_SRC_ATTRS: tuple[str, ...] = (
+    "data-src", "data-lazy-src", "data-original", "data-lazy", "data-url", "data-hi-res-src",
+    "data-full-src", "data-orig-src",
+)  # fmt: skip
+LAZY_SRCSET_ATTRS: tuple[str, ...] = ("data-srcset", "data-lazy-srcset", "srcset")
+
+
+@dataclass(frozen=True)
+class HtmlConfig:
+    """Extraction settings; the defaults keep article text and images and drop site chrome."""
+
+    boilerplate_tags: tuple[str, ...] = BOILERPLATE_TAGS
+    remove_site_headers: bool = True
+    """Remove <header> unless it sits inside <article> or <main> (there it holds the headline)."""
+    remove_hidden: bool = True
+    boilerplate_class_tokens: tuple[str, ...] = BOILERPLATE_CLASS_TOKENS
+    boilerplate_class_substrings: tuple[str, ...] = BOILERPLATE_CLASS_SUBSTRINGS
+    max_class_boilerplate_chars: int = 3000
+    """A class/id-matched element with more text than this is kept: the name heuristic is only
+    trusted for small elements (a body with class "cookie-consent-shown" must not vanish)."""
+    srcset_target_width: int = 512
+    """From a `w` srcset pick the smallest candidate at least this wide (else the widest): images are
+    resized to 224-256 px for training, so bigger downloads waste bandwidth."""
+    max_density: float = 2.0
+    """From an `x` srcset pick the highest density up to this."""
+    dedup_image_urls: bool = True
+    """Keep only the first occurrence of an image URL in a page (lazy-load <noscript> copies)."""
+    min_paragraph_chars: int = 1
+    """Paragraphs shorter than this (after whitespace normalisation) are not emitted."""
+
+
+# ------------------------------------------------------------------------------------------------
+# Decoding
+# ------------------------------------------------------------------------------------------------
+
+_CHARSET_PARAM = re.compile(r"charset\s*=\s*[\"']?([\w.:\-]+)", re.IGNORECASE)
+
+
+def charset_from_content_type(content_type: str | None) -> str | None:
+    """The charset parameter of a Content-Type header value, or None."""
+    if not content_type:
+        return None
+    m = _CHARSET_PARAM.search(content_type)
+    return m.group(1).lower() if m else None
+
+
+def _strict_decode(raw: bytes, encoding: str) -> str | None:
+    try:
+        return raw.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        return None
+
+
+def decode_html(raw: bytes, declared_charset: str | None = None) -> tuple[str, str]:
+    """(text, encoding name) of an HTML body.
+
+    Order, and why: bytes that are valid UTF-8 with non-ASCII content are UTF-8 whatever is declared
+    (random bytes in a legacy 8-bit encoding almost never form valid UTF-8 sequences, while a
+    UTF-8 page labelled iso-8859-1 is a frequent mistake); otherwise the declared charset (HTTP, then
+    <meta>) if the bytes decode strictly with it; otherwise uchardet's guess, decoded leniently.
+    """
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    text = _strict_decode(raw, "utf-8")
+    if text is not None:
+        return text, "utf-8"
+    candidates = [declared_charset] if declared_charset else []
+    meta = detect_encoding(raw[:4096], from_html_meta=True)  # meta tag if any, else a uchardet guess
+    candidates.append(meta)
+    for enc in candidates:
+        text = _strict_decode(raw, enc)
+        if text is not None:
+            return text, enc
+    guessed = detect_encoding(raw)
+    return bytes_to_str(raw, guessed, errors="replace"), guessed
+
+
+# ------------------------------------------------------------------------------------------------
+# URLs
+# ------------------------------------------------------------------------------------------------
+
+_SKIP_SCHEMES = ("data:", "javascript:", "blob:", "about:", "mailto:", "tel:", "file:")
+_SRCSET_CANDIDATE = re.compile(r"\s*(\S+?)(?:\s+([\d.]+)([wx]))?\s*(?:,|$)")
+
+
+def parse_srcset(srcset: str) -> list[tuple[str, float, str]]:
+    """[(url, value, 'w'|'x')] of a srcset attribute; a candidate without descriptor is 1x.
+
+    Hand-written (a 10-line regex) because no installed library parses srcset; URLs containing
+    commas are split wrongly, as in most crawlers, and then fail URL resolution harmlessly.
+    """
+    out = []
+    for m in _SRCSET_CANDIDATE.finditer(srcset):
+        url, value, unit = m.group(1), m.group(2), m.group(3)
+        if not url or url == ",":
+            continue
+        url = url.rstrip(",")
+        try:
+            val = float(value) if value else 1.0
+        except ValueError:
+            continue
+        out.append((url, val, unit or "x"))
+    return out
+
+
+def pick_srcset(srcset: str, target_width: int = 512, max_density: float = 2.0) -> str | None:
+    """The srcset candidate to download: smallest width >= target (else the widest); for x
+    descriptors the highest density <= max_density (else the lowest)."""
+    cands = [c for c in parse_srcset(srcset) if not c[0].lower().startswith(_SKIP_SCHEMES)]
+    if not cands:
+        return None
+    widths = [c for c in cands if c[2] == "w"]
+    if widths:
+        big = [c for c in widths if c[1] >= target_width]
+        return (min(big, key=lambda c: c[1]) if big else max(widths, key=lambda c: c[1]))[0]
+    ok = [c for c in cands if c[1] <= max_density]
+    return (max(ok, key=lambda c: c[1]) if ok else min(cands, key=lambda c: c[1]))[0]
+
+
+def resolve_url(base: str, ref: str) -> str | None:
+    """Absolute http(s) URL of `ref` against `base`, or None for data:/javascript:/... and junk."""
+    ref = ref.strip()
+    if not ref or ref.lower().startswith(_SKIP_SCHEMES):
+        return None
+    try:
+        url = urljoin(base, ref)
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    return url
+
+
+def _base_url(tree: HTMLTree, page_url: str) -> str:
+    head = tree.head
+    base = head.query_selector("base[href]") if head is not None else None
+    if base is not None:
+        resolved = resolve_url(page_url, base.getattr("href") or "")
+        if resolved:
+            return resolved
+    return page_url
+
+
+def _int_attr(value: str | None) -> int | None:
+    if value is None:
+        return None
+    value = value.strip().lower().removesuffix("px")
+    return int(value) if value.isdigit() else None
+
+
+def image_source(el, cfg: HtmlConfig) -> str | None:
+    """The raw (unresolved) URL to fetch for an <img>: lazy-load attributes first (their `src` is a
+    placeholder), then a srcset candidate, then src; data:/javascript: values are skipped."""
+    for attr in LAZY_SRC_ATTRS:
+        v = el.getattr(attr)
+        if v and not v.strip().lower().startswith(_SKIP_SCHEMES):
+            return v.strip()
+    for attr in LAZY_SRCSET_ATTRS:
+        v = el.getattr(attr)
+        if v:
+            picked = pick_srcset(v, cfg.srcset_target_width, cfg.max_density)
+            if picked:
+                return picked
+    v = el.getattr("src")
+    if v and not v.strip().lower().startswith(_SKIP_SCHEMES):
+        return v.strip()
+    return None
+
+
+# ------------------------------------------------------------------------------------------------
+# Boilerplate decisions and the walk
+# ------------------------------------------------------------------------------------------------
+# Boilerplate is skipped during the walk rather than removed with CSS selectors first: measured
+# on the shared pages, resiliparse's query_selector_all grows quadratically with the number of
+# matches (`*` on a 1,450-element page took 7.8 s; a selector list with ~60 parts 0.12 s), while the
+# walk touches every element once anyway.
+
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
+_TOKEN_SPLIT = re.compile(r"[\s]+")
+
+
+class _Rules:
+    """Compiled boilerplate tests of one HtmlConfig (built once per config)."""
+
+    def __init__(self, cfg: HtmlConfig):
+        self.cfg = cfg
+        self.skip_tags = frozenset(cfg.boilerplate_tags)
+        self.tokens = frozenset(t.lower() for t in cfg.boilerplate_class_tokens)
+        subs = "|".join(re.escape(s) for s in cfg.boilerplate_class_substrings)
+        self.substrings = re.compile(subs, re.IGNORECASE) if subs else None
+
+    def hidden(self, el, attrs: tuple) -> bool:
+        if "hidden" in attrs:
+            return True
+        if "aria-hidden" in attrs and (el.getattr("aria-hidden") or "").strip().lower() == "true":
+            return True
+        return "style" in attrs and bool(_HIDDEN_STYLE.search(el.getattr("style") or ""))
+
+    def named_boilerplate(self, el, attrs: tuple) -> bool:
+        """Class/id names of menus, banners and ads, trusted only for elements with little text."""
+        names = []
+        if "class" in attrs:
+            names.append(el.getattr("class") or "")
+        if "id" in attrs:
+            names.append(el.getattr("id") or "")
+        if not names:
+            return False
+        joined = " ".join(names)
+        hit = any(t.lower() in self.tokens for t in _TOKEN_SPLIT.split(joined) if t)
+        if not hit and self.substrings is not None:
+            hit = bool(self.substrings.search(joined))
+        return hit and len(el.text) <= self.cfg.max_class_boilerplate_chars
+
+    def skip(self, el, tag: str, in_article: int) -> bool:
+        if tag in self.skip_tags:
+            return True
+        if tag == "header" and self.cfg.remove_site_headers and not in_article:
+            return True
+        attrs = el.attrs
+        if not attrs:
+            return False
+        if self.cfg.remove_hidden and self.hidden(el, attrs):
+            return True
+        if tag in ("body", "main", "article"):
+            return False
+        return self.named_boilerplate(el, attrs)
+
+
+_WS = re.compile(r"[ \t\r\f\v\u00a0\u200b]+")
+_NL_RUN = re.compile(r"\s*\n\s*")
+
+
+def _normalise(text: str) -> str:
+    text = _WS.sub(" ", text)
+    text = _NL_RUN.sub("\n", text)
+    return text.strip()
+
+
+class _Builder:
+    """State of the DOM walk: accumulates inline text and emits paragraphs/images in order."""
+
+    def __init__(self, base: str, cfg: HtmlConfig):
+        self.base = base
+        self.cfg = cfg
+        self.rules = _Rules(cfg)
+        self.nodes: list[Node] = []
+        self.parts: list[str] = []
+        self.link_chars = 0
+        self.links = 0
+        self.in_link = 0
+        self.in_pre = 0
+        self.in_article = 0
+        self.seen_images: set[str] = set()
+
+    def text(self, value: str) -> None:
+        if not self.in_pre:
+            value = value.replace("\n", " ")
+        self.parts.append(value)
+        if self.in_link:
+            self.link_chars += len(value.strip())
+
+    def flush(self) -> None:
+        if not self.parts:
+            return
+        text = _normalise("".join(self.parts))
+        if text and len(text) >= self.cfg.min_paragraph_chars:
+            self.nodes.append(Paragraph(text, min(self.link_chars, len(text)), self.links))
+        self.parts = []
+        self.link_chars = 0
+        self.links = 0
+
+    def image(self, el) -> None:
+        ref = image_source(el, self.cfg)
+        url = resolve_url(self.base, ref) if ref else None
+        if url is None:
+            return
+        if self.cfg.dedup_image_urls:
+            if url in self.seen_images:
+                return
+            self.seen_images.add(url)
+        self.flush()
+        alt = _normalise(el.getattr("alt") or "")
+        title = _normalise(el.getattr("title") or "")
+        self.nodes.append(
+            ImageNode(url, alt, title, _int_attr(el.getattr("width")), _int_attr(el.getattr("height")))
+        )
+
+    def enter(self, el, tag: str) -> bool:
+        """Handle an element's start; False when its subtree is boilerplate and is skipped."""
+        if self.rules.skip(el, tag, self.in_article):
+            if tag in BLOCK_TAGS:
+                self.flush()  # removed block content still separates the text around it
+            return False
+        if tag in BLOCK_TAGS:
+            self.flush()
+            if tag == "pre":
+                self.in_pre += 1
+            elif tag in ("article", "main"):
+                self.in_article += 1
+        elif tag == "br":
+            self.parts.append("\n")
+        elif tag == "img":
+            self.image(el)
+        elif tag == "a" and el.hasattr("href"):
+            self.in_link += 1
+            self.links += 1
+        return True
+
+    def leave(self, el, tag: str) -> None:
+        """Handle the end of an element that `enter` accepted."""
+        if tag in BLOCK_TAGS:
+            self.flush()
+            if tag == "pre":
+                self.in_pre -= 1
+            elif tag in ("article", "main"):
+                self.in_article -= 1
+        elif tag == "a" and el.hasattr("href"):
+            self.in_link -= 1
+
+
+def _walk(root, b: _Builder) -> None:
+    """Iterative pre-order walk with enter/leave events (no recursion: hostile nesting is deep)."""
+    TEXT, ELEMENT = NodeType.TEXT, NodeType.ELEMENT
+    node = root.first_child
+    depth = 1
+    while node is not None:
+        ntype = node.type
+        if ntype == TEXT:
+            b.text(node.value)
+        elif ntype == ELEMENT:
+            tag = node.tag
+            if b.enter(node, tag):
+                child = node.first_child
+                if child is not None:
+                    node = child
+                    depth += 1
+                    continue
+                b.leave(node, tag)
+        # Move on: next sibling, else climb (leaving each entered parent) until one has a sibling.
+        while True:
+            sib = node.next_sibling
+            if sib is not None:
+                node = sib
+                break
+            node = node.parent
+            depth -= 1
+            if depth == 0 or node is None:
+                return
+            b.leave(node, node.tag)
+
+
+# ------------------------------------------------------------------------------------------------
+# Entry point
+# ------------------------------------------------------------------------------------------------
+
+
+def parse_html(raw: bytes | str, declared_charset: str | None = None) -> tuple[HTMLTree, str]:
+    """(lexbor tree, encoding) of an HTML body given as bytes (decoded here) or text."""
+    if isinstance(raw, str):
+        return HTMLTree.parse(raw), "utf-8"
+    text, enc = decode_html(raw, declared_charset)
+    return HTMLTree.parse(text), enc
+
+
+def extract_document(
+    raw: bytes | str,
+    url: str,
+    config: HtmlConfig = HtmlConfig(),
+    declared_charset: str | None = None,
+    content_language: str | None = None,
+) -> Document:
+    """The page as ordered paragraphs and images; never raises for bad markup or bad bytes.
+
+    `declared_charset` is the HTTP Content-Type charset (see `charset_from_content_type`);
+    `content_language` the HTTP Content-Language header, used when <html lang> is absent.
+    """
+    tree, enc = parse_html(raw, declared_charset)
+    title = _normalise(tree.title or "")
+    html_el = tree.document.first_element_child if tree.document is not None else None
+    lang = ""
+    if html_el is not None:
+        lang = (html_el.getattr("lang") or "").strip().lower()
+    if not lang and content_language:
+        lang = content_language.split(",")[0].strip().lower()
+    base = _base_url(tree, url)
+    body = tree.body
+    if body is None:
+        return Document(url, [], title, lang, enc)
+    b = _Builder(base, config)
+    _walk(body, b)
+    b.flush()
+    return Document(url, b.nodes, title, lang, enc)
