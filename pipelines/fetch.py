@@ -475,6 +475,8 @@ class Fetcher:
             return _Retry(Drop("connection_error", f"{type(err).__name__}: {err}"))
         except httpx.InvalidURL as err:
             return Drop("invalid_url", str(err))
+        except httpx.RequestError as err:  # e.g. DecodingError: a body that is not valid gzip/deflate
+            return Drop("connection_error", f"{type(err).__name__}: {err}")
 
     async def _read(self, resp: httpx.Response, url: str) -> Fetched | Drop | _Redirect | _Retry:
         cfg = self.config

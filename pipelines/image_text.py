@@ -122,19 +122,21 @@ def row_item(
                 "duplicate_of": None, "stage": "read"}  # fmt: skip
     url_col = cfg.url_col if cfg.url_col in row or "text" not in row else "text"  # .txt URL lists
     url = row.get(url_col)
+    url = url.strip() if isinstance(url, str) and url.strip() else None
+    image = row.get("image")  # stored bytes from an img2dataset shard: nothing to download
     ident = row.get(cfg.id_col) if cfg.id_col else None
-    base = {"key": key, "id": None if ident is None else str(ident), "url": url if isinstance(url, str) else None}
-    if not isinstance(url, str) or not url.strip():
+    base = {"key": key, "id": None if ident is None else str(ident), "url": url}
+    if url is None and image is None:
         return {**base, "reason": "malformed_row", "detail": f"{where}: no URL in column {cfg.url_col!r}",
                 "duplicate_of": None, "stage": "read"}  # fmt: skip
     raw_caption = row.get(cfg.caption_col)
     caption = captions(raw_caption if isinstance(raw_caption, str) else None)
     if isinstance(caption, Drop):
-        return {**base, "url": url.strip(), "reason": caption.reason, "detail": caption.detail,
-                "duplicate_of": None, "stage": "caption"}  # fmt: skip
-    extra = {k: _jsonable(v) for k, v in row.items() if k not in {url_col, cfg.caption_col, cfg.id_col}}
+        return {**base, "reason": caption.reason, "detail": caption.detail, "duplicate_of": None, "stage": "caption"}
+    skip = {url_col, cfg.caption_col, cfg.id_col, "image"}
+    extra = {k: _jsonable(v) for k, v in row.items() if k not in skip and v is not None}
     return {
-        **base, "url": url.strip(), "caption": caption.text, "lang": caption.language or None,
+        **base, "caption": caption.text, "lang": caption.language or None, "image": image,
         "lang_score": caption.language_score if caption.language else None, "extra": extra or None,
     }  # fmt: skip
 
@@ -295,7 +297,7 @@ def build_image_text_pipeline(p: beam.Pipeline, cfg: ImageTextConfig) -> None:
         is_row = items | "Split" >> beam.Partition(lambda si, _n: 0 if "reason" in si[1] else 1, 2)
         deduped = (
             is_row[1]
-            | "ByUrl" >> beam.Map(lambda si: (normalized_url(si[1]["url"]), si))
+            | "ByUrl" >> beam.Map(lambda si: (normalized_url(si[1]["url"]) if si[1]["url"] else "key:" + si[1]["key"], si))
             | "GroupByUrl" >> beam.GroupByKey()
             | "UrlVerdicts" >> beam.FlatMap(_url_verdicts)
         )

@@ -100,13 +100,16 @@ class ShardDownloader:
         return stats, drops
 
     def _download_batch(self, batch: list[dict[str, Any]], drops: list[dict[str, Any]]) -> list[ImageTextSample]:
-        fetched = self.fetcher.fetch([row["url"] for row in batch])
+        to_fetch = [row["url"] for row in batch if row.get("image") is None]
+        fetched = iter(self.fetcher.fetch(to_fetch) if to_fetch else [])
         ready: list[tuple[dict[str, Any], ProcessedImage]] = []
-        for row, result in zip(batch, fetched, strict=True):
+        for row in batch:
+            stored = row.get("image")  # re-filtering an existing shard: bytes are already here
+            result = next(fetched) if stored is None else None
             if isinstance(result, Drop):
                 drops.append(drop_row(row, result.reason, result.detail, "fetch"))
                 continue
-            image = process_image(result.content, self.cfg.image)
+            image = process_image(stored if stored is not None else result.content, self.cfg.image)
             if isinstance(image, Drop):
                 drops.append(drop_row(row, image.reason, image.detail, "image"))
                 continue

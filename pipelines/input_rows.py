@@ -23,7 +23,9 @@ JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")
 TABLE_SUFFIXES = (".csv", ".tsv")
 PARQUET_SUFFIXES = (".parquet",)
 TEXT_SUFFIXES = (".txt",)
-SUPPORTED_SUFFIXES = JSONL_SUFFIXES + TABLE_SUFFIXES + PARQUET_SUFFIXES + TEXT_SUFFIXES
+WEBDATASET_SUFFIXES = (".tar",)  # img2dataset's webdataset output: <key>.jpg/.txt/.json
+SUPPORTED_SUFFIXES = JSONL_SUFFIXES + TABLE_SUFFIXES + PARQUET_SUFFIXES + TEXT_SUFFIXES + WEBDATASET_SUFFIXES
+IMAGE_FIELDS = ("jpg", "jpeg", "png", "webp")
 STREAM_ERRORS = (EOFError, OSError, zlib.error, gzip.BadGzipFile)
 
 
@@ -62,6 +64,8 @@ def iter_rows(stream: IO[bytes], name: str, txt_mode: str = "document") -> Itera
         yield from _parquet_rows(stream, name)
     elif suffix in TABLE_SUFFIXES:
         yield from _table_rows(stream, name, "\t" if suffix == ".tsv" else ",")
+    elif suffix in WEBDATASET_SUFFIXES:
+        yield from _webdataset_rows(stream, name)
     else:
         yield from _text_rows(stream, name, txt_mode)
 
@@ -151,6 +155,39 @@ def _text_rows(stream: IO[bytes], name: str, txt_mode: str) -> Iterator[tuple[in
                 yield index, RowError("bad_encoding", f"{name}:{line_no}: not UTF-8 ({e.reason})")
             index += 1
     except STREAM_ERRORS as e:
+        yield index, _cut(name, index, e)
+
+
+def _webdataset_rows(stream: IO[bytes], name: str) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
+    """img2dataset webdataset samples as rows: its JSON fields, the caption and the image bytes.
+
+    The row's `image` holds the stored bytes, so the pipeline re-filters and re-shards them
+    without downloading again.
+    """
+    from schemas.reader import TAR_READ_ERRORS, ShardReadError, group_samples, iter_members
+
+    index = 0
+    try:
+        for key, fields in group_samples(iter_members(stream), name):
+            image_field = next((f for f in IMAGE_FIELDS if f in fields), None)
+            row: dict[str, Any] = {}
+            if "json" in fields:
+                meta = _parse_json_line(fields["json"], name, index + 1)
+                if isinstance(meta, RowError):
+                    yield index, RowError(meta.reason, f"{name}: sample {key}: {meta.detail}")
+                    index += 1
+                    continue
+                row.update(meta)
+            if image_field is None:
+                yield index, RowError("malformed_row", f"{name}: sample {key} has no image member")
+            else:
+                caption = fields.get("txt")
+                row["caption"] = caption.decode("utf-8", "replace") if caption is not None else row.get("caption")
+                row["image"] = fields[image_field]
+                row["source_key"] = key
+                yield index, row
+            index += 1
+    except (ShardReadError, *TAR_READ_ERRORS) as e:
         yield index, _cut(name, index, e)
 
 

@@ -174,3 +174,36 @@ def test_rerun_after_kill_does_not_refetch_finished_shards(tmp_path, http_server
     manifest = read_manifest(str(out))
     assert manifest.counts.kept == 24 and len(manifest.shards) == 6
     assert validate(str(out)).ok
+
+
+def test_img2dataset_output_is_refiltered_without_downloading(tmp_path, http_server):
+    """Real img2dataset webdataset shards as input: stored bytes are re-filtered and re-sharded."""
+    import pyarrow as pa
+
+    paths = ["/img/astronaut.jpg", "/img/chelsea.png", "/img/coffee.webp", "/missing"]
+    captions = ["An astronaut with a helmet and a flag.", "A tabby cat looking to the side of the room.",
+                "A cup of coffee on a saucer with a spoon.", "A photo that is missing from the server."]  # fmt: skip
+    pq.write_table(pa.table({"url": [http_server.url(p) for p in paths], "caption": captions}), tmp_path / "urls.parquet")
+    i2d_out = tmp_path / "i2d"
+    env = {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1"}
+    subprocess.run(
+        [str(Path(sys.executable).parent / "img2dataset"), "--url_list", str(tmp_path / "urls.parquet"),
+         "--input_format", "parquet", "--url_col", "url", "--caption_col", "caption", "--output_folder", str(i2d_out),
+         "--output_format", "webdataset", "--processes_count", "1", "--thread_count", "4", "--image_size", "320",
+         "--resize_mode", "keep_ratio", "--timeout", "2", "--retries", "0", "--disallowed_header_directives", "[]"],
+        check=True, env=env, cwd=tmp_path, capture_output=True, timeout=120,
+    )  # fmt: skip
+    assert (i2d_out / "00000.tar").exists()
+    http_server.reset()
+    out = tmp_path / "out"
+    rc = corpus_main(["image-text", "--input", str(i2d_out / "00000.tar"), "--output", str(out), *FAST])
+    assert rc == 0
+    assert http_server.request_count() == 0, "nothing may be downloaded again"
+    samples = sorted(iter_corpus(str(out)), key=lambda s: s.caption)
+    assert [s.caption for s in samples] == sorted(captions[:3])
+    for s in samples:
+        assert min(s.width, s.height) == 256  # our resize, from img2dataset's 320
+        assert s.url.startswith(http_server.base_url)
+        assert s.extra["status"] == "success" and "key" in s.extra
+    assert read_manifest(str(out)).counts.input == 3
+    assert validate(str(out)).ok
