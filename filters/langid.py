@@ -82,15 +82,19 @@ class LanguageFilter:
         return [(label.removeprefix("__label__"), float(score)) for label, score in zip(labels, scores, strict=True)]
 
     def __call__(self, text: str) -> Decision:
+        return self.identify(text)[0]
+
+    def identify(self, text: str) -> tuple[Decision, str | None]:
+        """The decision and the accepted language that passed (None on a drop), in one prediction."""
         preds = self.predict(text)
         if not preds:
-            return Drop("empty_text", "no words to identify a language")
+            return Drop("empty_text", "no words to identify a language"), None
         for lang, score in preds:
             if lang in self._accepted and score >= self.config.threshold:
-                return Keep(score)
+                return Keep(score), lang
         best_lang, best_score = preds[0]
         return Drop("language", f"{best_lang} {best_score:.2f} (need {'/'.join(self.config.languages)} >= "
-                    f"{self.config.threshold})")
+                    f"{self.config.threshold})"), None
 
     def __reduce__(self) -> tuple:
         # Only the config travels; the model is reloaded (once) in the receiving process.

@@ -161,12 +161,10 @@ class FilterText(beam.DoFn):
             return Drop("empty_text", "no text after normalisation")
         lang, score = None, None
         if self.language is not None:
-            decision = self.language(text)
+            decision, lang = self.language.identify(text)
             if isinstance(decision, Drop):
                 return decision
-            lang, score = self.language.config.languages[0], decision.score
-            preds = self.language.predict(text)
-            lang = next((code for code, s in preds if code in self.language.config.languages and s == score), lang)
+            score = decision.score
         if self.quality is not None:
             decision, text = self.quality(text)
             if isinstance(decision, Drop):
