@@ -28,23 +28,25 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_text(args: argparse.Namespace, beam_args: list[str]) -> int:
-    from pipelines.runner import configure_logging, run_pipeline, summarize
+    from pipelines.runner import configure_logging, convergence_status, run_pipeline, summarize
     from pipelines.text import build_text_pipeline
     from pipelines.text_options import config_from_args
 
     configure_logging(args.verbose)
     cfg = config_from_args(args)
     _, seconds = run_pipeline(lambda p: build_text_pipeline(p, cfg), beam_args)
-    manifest = summarize(cfg.output, seconds)
-    if manifest.extra.get("cc_converged") is False:
-        print(
-            f"error: connected components did not converge in {manifest.extra['cc_rounds']} rounds "
-            f"({manifest.extra['cc_unconverged_labels']} labels still changed); near-duplicates may remain. "
-            "Rerun with a higher --cc-rounds.",
-            file=sys.stderr,
-        )
-        return 3
-    return 0
+    return convergence_status(summarize(cfg.output, seconds))
+
+
+def _cmd_interleaved(args: argparse.Namespace, beam_args: list[str]) -> int:
+    from pipelines.interleaved import build_interleaved_pipeline
+    from pipelines.interleaved_options import config_from_args
+    from pipelines.runner import configure_logging, convergence_status, run_pipeline, summarize
+
+    configure_logging(args.verbose)
+    cfg = config_from_args(args)
+    _, seconds = run_pipeline(lambda p: build_interleaved_pipeline(p, cfg), beam_args)
+    return convergence_status(summarize(cfg.output, seconds))
 
 
 def _cmd_image_text(args: argparse.Namespace, beam_args: list[str]) -> int:
@@ -85,6 +87,14 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     add_image_text_arguments(p)
     p.set_defaults(func=_cmd_image_text)
+    from pipelines.interleaved_options import add_interleaved_arguments
+
+    p = sub.add_parser(
+        "interleaved", help="Common Crawl WARC files -> KOSMOS-1 interleaved image-text documents",
+        epilog="Unknown flags are Beam pipeline options (--runner, --direct_num_workers, ...).",
+    )  # fmt: skip
+    add_interleaved_arguments(p)
+    p.set_defaults(func=_cmd_interleaved)
     return parser
 
 

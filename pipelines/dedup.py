@@ -119,10 +119,11 @@ class DedupResult(NamedTuple):
 class _KeepSmallestKey(beam.DoFn):
     """For one content hash: keep the record with the smallest key, drop the others."""
 
-    def __init__(self, fields: RecordFields, stage: str) -> None:
+    def __init__(self, fields: RecordFields, stage: str, reason: str = "exact_duplicate") -> None:
         self.fields = fields
         self.stage = stage
-        self.dropped = Metrics.counter(stage, "exact_duplicate")
+        self.reason = reason
+        self.dropped = Metrics.counter(stage, reason)
 
     def process(self, element: tuple[str, Iterable[Any]]):
         digest, records = element
@@ -138,17 +139,19 @@ class _KeepSmallestKey(beam.DoFn):
             self.dropped.inc()
             yield pvalue.TaggedOutput(
                 DROPPED,
-                drop_record(rec, self.fields, "exact_duplicate", f"sha256 {digest[:16]}", best_key, self.stage),
+                drop_record(rec, self.fields, self.reason, f"same hash {digest[:16]} as {best_key}", best_key, self.stage),
             )
 
 
 class ExactDedup(beam.PTransform):
     """Exact duplicates by content hash: one GroupByKey, the smallest key of each hash wins."""
 
-    def __init__(self, fields: RecordFields = RecordFields(), stage: str = "exact_dedup") -> None:
+    def __init__(self, fields: RecordFields = RecordFields(), stage: str = "exact_dedup", reason: str = "exact_duplicate") -> None:
+        """`reason` names the drops: exact_duplicate for content, duplicate_url for URLs, duplicate_image for images."""
         super().__init__()
         self.fields = fields
         self.stage = stage
+        self.reason = reason
 
     def expand(self, records: pvalue.PCollection) -> DedupResult:
         fields = self.fields
@@ -157,7 +160,7 @@ class ExactDedup(beam.PTransform):
             records
             | "ByHash" >> beam.Map(lambda r: (hash_of(r), r))
             | "GroupByHash" >> beam.GroupByKey()
-            | "KeepSmallestKey" >> beam.ParDo(_KeepSmallestKey(fields, self.stage)).with_outputs(DROPPED, main=KEPT)
+            | "KeepSmallestKey" >> beam.ParDo(_KeepSmallestKey(fields, self.stage, self.reason)).with_outputs(DROPPED, main=KEPT)
         )
         return DedupResult(out[KEPT], out[DROPPED], None)
 

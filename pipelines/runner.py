@@ -44,6 +44,19 @@ def summarize(output: str, seconds: float) -> Manifest:
     return manifest
 
 
+def convergence_status(manifest: Manifest) -> int:
+    """Exit status 3 (with advice) when near-dedup components were not final, else 0."""
+    if manifest.extra.get("cc_converged") is False:
+        print(
+            f"error: connected components did not converge in {manifest.extra['cc_rounds']} rounds "
+            f"({manifest.extra['cc_unconverged_labels']} still changed in the last); near-duplicates may remain. "
+            "Rerun with a higher --cc-rounds.",
+            file=sys.stderr,
+        )
+        return 3
+    return 0
+
+
 def configure_logging(verbose: bool) -> None:
     """Our own progress lines always; Beam's chatter only with --verbose."""
     logging.basicConfig(

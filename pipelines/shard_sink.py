@@ -115,27 +115,38 @@ class WriteCorpus(beam.PTransform):
         )
 
 
-def _manifest_from_stats(_: Any, output_dir: str, kind: Kind, config: dict[str, Any], stats: list[ShardStats]) -> dict[str, Any]:
+def cc_extra(unconverged: int, rounds: int) -> dict[str, Any]:
+    """The manifest's record of the near-dedup connected components (0 unconverged = final)."""
+    return {"cc_rounds": rounds, "cc_unconverged_labels": int(unconverged), "cc_converged": int(unconverged) == 0}
+
+
+def _manifest_from_stats(
+    _: Any, output_dir: str, kind: Kind, config: dict[str, Any], stats: list[ShardStats], extra: dict[str, Any]
+) -> dict[str, Any]:
     counts = Counts()
     for s in stats:
         counts = counts.merge(Counts(s.input or 0, s.kept or 0, dict(s.dropped or {})))
-    return write_manifest(output_dir, kind, stats, counts, config=config).to_dict()
+    return write_manifest(output_dir, kind, stats, counts, config=config, extra=extra).to_dict()
 
 
 class WriteManifestFromStats(beam.PTransform):
-    """Shard stats that carry their own input/kept/dropped counts -> manifest.json."""
+    """Shard stats that carry their own input/kept/dropped counts -> manifest.json.
 
-    def __init__(self, output_dir: str, kind: Kind, config: dict[str, Any]) -> None:
+    `extra`, when given, is a PCollection holding one dict for the manifest's `extra`."""
+
+    def __init__(self, output_dir: str, kind: Kind, config: dict[str, Any], extra: pvalue.PCollection | None = None) -> None:
         super().__init__()
-        self.output_dir, self.kind, self.config = output_dir, kind, config
+        self.output_dir, self.kind, self.config, self.extra = output_dir, kind, config, extra
 
     def expand(self, stats: pvalue.PCollection) -> pvalue.PCollection:
+        extra = self.extra if self.extra is not None else stats.pipeline | "NoExtra" >> beam.Create([{}])
         return (
             stats.pipeline
             | "ManifestTrigger" >> beam.Create([None])
             | "WriteManifest" >> beam.Map(
                 _manifest_from_stats, self.output_dir, self.kind, self.config,
                 stats=pvalue.AsSingleton(stats | "StatsList" >> beam.combiners.ToList()),
+                extra=pvalue.AsSingleton(extra),
             )  # fmt: skip
         )
 

@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Callable
 
 from apache_beam.io.filesystems import FileSystems
 
 from pipelines.input_rows import format_of
 
 
-def expand_inputs(inputs: tuple[str, ...]) -> list[tuple[str, str]]:
+def is_row_file(path: str) -> bool:
+    """Files the row readers understand (jsonl, parquet, csv/tsv, txt, tar; optionally .gz)."""
+    try:
+        format_of(path)
+    except ValueError:
+        return False
+    return True
+
+
+def is_warc_file(path: str) -> bool:
+    return path.lower().endswith((".warc", ".warc.gz"))
+
+
+def expand_inputs(inputs: tuple[str, ...], accept: Callable[[str], bool] = is_row_file) -> list[tuple[str, str]]:
     """(file URL, path relative to the input root) for every input file, sorted.
 
     A directory means every supported file below it; globs are expanded by Beam's FileSystems
@@ -25,11 +39,9 @@ def expand_inputs(inputs: tuple[str, ...]) -> list[tuple[str, str]]:
         if not matches:
             raise FileNotFoundError(f"no input files match {item!r}")
         for path in matches:
-            try:
-                format_of(path)
-            except ValueError:
+            if not accept(path):
                 if not is_dir:
-                    raise
+                    raise ValueError(f"{path}: unsupported input file for this pipeline")
                 continue  # a directory may hold other files (READMEs, _SUCCESS markers)
             found[path] = posixpath.relpath(path, root) if root else path
     return sorted(found.items())

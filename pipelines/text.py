@@ -27,7 +27,7 @@ from filters.langid import LanguageConfig, LanguageFilter
 from filters.text_quality import TextQualityConfig, TextQualityFilter
 from pipelines.dedup import Dedup, NearDedupConfig, RecordFields
 from pipelines.input_rows import RowError, iter_rows
-from pipelines.shard_sink import WriteCorpus
+from pipelines.shard_sink import WriteCorpus, cc_extra
 from pipelines.sources import expand_inputs
 from schemas.keys import make_key, row_identity
 from schemas.kinds import Kind
@@ -217,10 +217,7 @@ def build_text_pipeline(p: beam.Pipeline, cfg: TextPipelineConfig) -> None:
         | "InputCount" >> beam.CombineGlobally(sum)
     )  # fmt: skip
     if cfg.near_dedup is not None and deduped.cc_unconverged is not None:
-        rounds = cfg.near_dedup.cc_rounds
-        extra_pc = deduped.cc_unconverged | "Extra" >> beam.Map(
-            lambda n: {"cc_rounds": rounds, "cc_unconverged_labels": int(n), "cc_converged": int(n) == 0}
-        )
+        extra_pc = deduped.cc_unconverged | "Extra" >> beam.Map(cc_extra, cfg.near_dedup.cc_rounds)
     else:
         extra_pc = p | "NoExtra" >> beam.Create([extra])
     _ = {

@@ -1,0 +1,283 @@
+"""The interleaved web-document pipeline: WARC files -> KOSMOS-1 image-text documents.
+
+    kosmos-corpus interleaved --warc CC-MAIN-*.warc.gz --output out/docs [rule flags]
+
+1. Extract (per WARC file): HTML responses -> ordered paragraphs and images -> non-content image
+   URLs removed -> spam paragraphs removed, spam pages dropped -> English (fastText) -> Gopher
+   quality rules on the document text -> pages left without any image dropped (no download).
+2. Corpus-wide: page-URL dedup, MinHash near-duplicate documents, and image URLs found in more
+   than `boilerplate_image_docs` documents removed as boilerplate (OBELICS' rule).
+3. Download (per WARC file = one shard, resumable): images fetched, decoded, filtered, resized;
+   optional CLIP alignment; at most 5 images; interspersed rule; one-image rule; shard written.
+
+Counts are at document level (input pages = kept + dropped by reason); image-level outcomes are
+in each shard's stats `extra_counts`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import apache_beam as beam
+from apache_beam import pvalue
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+
+from filters.base import Drop
+from filters.clip_score import ClipConfig
+from filters.html_document import HtmlConfig, ImageNode, Paragraph, extract_document
+from filters.image import ImageConfig
+from filters.interleaved_rules import (
+    DocumentRulesConfig,
+    ImageUrlConfig,
+    SpamConfig,
+    check_spam,
+    drop_pattern_images,
+    drop_spam_paragraphs,
+)
+from filters.langid import LanguageConfig, LanguageFilter
+from filters.text_quality import (
+    GopherQualityConfig,
+    GopherRepetitionConfig,
+    gopher_quality,
+    gopher_repetition,
+)
+from pipelines.dedup import ExactDedup, NearDedup, NearDedupConfig, RecordFields
+from pipelines.fetch import FetchConfig
+from pipelines.image_text import normalized_url
+from pipelines.interleaved_shard import DocumentDownloadConfig, DocumentDownloader, doc_drop
+from pipelines.shard_sink import WriteDrops, WriteManifestFromStats, cc_extra
+from pipelines.sources import expand_inputs, is_warc_file
+from pipelines.warc_source import WarcError, WarcReadConfig, WarcStats, iter_warc_records
+from schemas.keys import make_key, warc_identity
+from schemas.kinds import Kind
+from schemas.storage import filesystem, join
+from schemas.writer import ShardStats, shard_is_complete, shard_name, sidecar
+
+log = logging.getLogger(__name__)
+DROPPED = "dropped"
+STATS = "warc_stats"
+
+
+@dataclass(frozen=True)
+class InterleavedConfig:
+    """Every setting of an interleaved run; written whole into the manifest's `config`."""
+
+    warcs: tuple[str, ...]
+    output: str
+    warc: WarcReadConfig = field(default_factory=WarcReadConfig)
+    html: HtmlConfig = field(default_factory=HtmlConfig)
+    image_urls: ImageUrlConfig = field(default_factory=ImageUrlConfig)
+    spam: SpamConfig = field(default_factory=SpamConfig)
+    language: LanguageConfig | None = field(default_factory=LanguageConfig)
+    gopher_quality: GopherQualityConfig | None = field(default_factory=lambda: GopherQualityConfig(min_doc_words=10))
+    gopher_repetition: GopherRepetitionConfig | None = field(default_factory=GopherRepetitionConfig)
+    url_dedup: bool = True
+    near_dedup: NearDedupConfig | None = field(default_factory=NearDedupConfig)
+    boilerplate_image_docs: int | None = 10  # OBELICS: image URLs in more than 10 documents
+    fetch: FetchConfig = field(default_factory=FetchConfig)
+    image: ImageConfig = field(default_factory=ImageConfig)
+    rules: DocumentRulesConfig = field(default_factory=DocumentRulesConfig)
+    clip: ClipConfig | None = None
+    clip_min_similarity: float = 0.15
+    prefix: str = "shard"
+    drops_dir: str | None = None
+
+    def download(self) -> DocumentDownloadConfig:
+        return DocumentDownloadConfig(
+            output=self.output, prefix=self.prefix, fetch=self.fetch, image=self.image, rules=self.rules,
+            clip=self.clip, clip_min_similarity=self.clip_min_similarity,
+        )  # fmt: skip
+
+    def manifest_config(self) -> dict[str, Any]:
+        cfg = json.loads(json.dumps(asdict(self), default=str))
+        cfg["clip_model"] = self.clip.model_id if self.clip is not None else "none"
+        return cfg
+
+
+# --- 1. extraction ------------------------------------------------------------------------------
+
+
+class ExtractDocuments(beam.DoFn):
+    """(shard index, WARC URL, relative name) -> document records; drops and per-WARC counts tagged."""
+
+    def __init__(self, cfg: InterleavedConfig) -> None:
+        self.cfg = cfg
+        self.language = LanguageFilter(cfg.language) if cfg.language else None
+
+    def process(self, element: tuple[int, str, str]):
+        shard, url, name = element
+        stats = WarcStats()
+        images: Counter[str] = Counter()
+        with FileSystems.open(url, compression_type=CompressionTypes.UNCOMPRESSED) as stream:
+            for item in iter_warc_records(stream, name, self.cfg.warc, stats):
+                key = make_key(Kind.INTERLEAVED.value, warc_identity(name, item.offset))
+                if isinstance(item, WarcError):
+                    yield pvalue.TaggedOutput(DROPPED, (shard, {"key": key, "id": None, "url": None, "reason": item.reason,
+                                              "detail": item.detail, "duplicate_of": None, "stage": "warc"}))  # fmt: skip
+                    continue
+                doc = {"key": key, "url": item.url, "shard": shard, "warc_file": name, "warc_offset": item.offset}
+                result = self._extract(item, doc, images)
+                if isinstance(result, Drop):
+                    yield pvalue.TaggedOutput(DROPPED, (shard, doc_drop(doc, result.reason, result.detail, "extract")))
+                else:
+                    yield result
+        counts = {"warc_records": stats.records, "warc_records_skipped": stats.skipped_not_response + stats.skipped_not_html}
+        yield pvalue.TaggedOutput(STATS, (shard, {**counts, **images}))
+        log.info("%s: %d pages, %d bad records", name, stats.pages, stats.errors)
+
+    def _extract(self, page: Any, doc: dict[str, Any], images: Counter) -> dict[str, Any] | Drop:
+        document = extract_document(page.body, page.url, self.cfg.html, declared_charset=page.charset)
+        images["images_found"] += len(document.images)
+        nodes, pattern_drops = drop_pattern_images(document.nodes, self.cfg.image_urls)
+        images["images_dropped_image_url_pattern"] += len(pattern_drops)
+        nodes = drop_spam_paragraphs(nodes, self.cfg.spam)
+        spam = check_spam(nodes, self.cfg.spam)
+        if isinstance(spam, Drop):
+            return spam
+        text = "\n\n".join(n.text for n in nodes if isinstance(n, Paragraph))
+        if not text.strip():
+            return Drop("empty_text", "no text after boilerplate removal")
+        lang = score = None
+        if self.language is not None:
+            decision, lang = self.language.identify(text)
+            if isinstance(decision, Drop):
+                return decision
+            score = decision.score
+        for rule, config in ((gopher_quality, self.cfg.gopher_quality), (gopher_repetition, self.cfg.gopher_repetition)):
+            if config is not None:
+                decision = rule(text, config)
+                if isinstance(decision, Drop):
+                    return decision
+        if not any(isinstance(n, ImageNode) for n in nodes):
+            return Drop("no_images", "no image left before download")
+        return {**doc, "nodes": nodes, "text": text, "lang": lang, "lang_score": score}
+
+
+# --- 2. corpus-wide -------------------------------------------------------------------------------
+
+
+def _doc_image_urls(doc: dict[str, Any]):
+    for url in {n.url for n in doc["nodes"] if isinstance(n, ImageNode)}:
+        yield url, doc["key"]
+
+
+def _boilerplate_pairs(element: tuple[str, Any], limit: int):
+    """(doc key, image URL) for every document holding an image URL seen in more than `limit` documents."""
+    url, keys = element
+    keys = list(keys)
+    if len(keys) > limit:
+        for key in keys:
+            yield key, url
+
+
+def _remove_boilerplate(element: tuple[str, dict[str, list[Any]]]):
+    _, grouped = element
+    for doc in grouped["doc"]:
+        bad = set(grouped["boilerplate"])
+        if bad:
+            doc = {**doc, "nodes": [n for n in doc["nodes"] if not (isinstance(n, ImageNode) and n.url in bad)],
+                   "boilerplate_images": len(bad)}  # fmt: skip
+        yield doc
+
+
+def _route_drops(element: tuple[str, dict[str, list[Any]]]):
+    """Dedup drops carry no shard; the document records (by key) know it."""
+    _, grouped = element
+    shards = grouped["shard"]
+    for drop in grouped["drop"]:
+        yield shards[0], drop
+
+
+# --- 3. download ----------------------------------------------------------------------------------
+
+
+class DownloadDocuments(beam.DoFn):
+    def __init__(self, cfg: DocumentDownloadConfig) -> None:
+        self.cfg = cfg
+        self.downloader: DocumentDownloader | None = None
+
+    def setup(self) -> None:
+        self.downloader = DocumentDownloader(self.cfg)
+
+    def teardown(self) -> None:
+        if self.downloader is not None:
+            self.downloader.close()
+
+    def process(self, element: tuple[int, dict[str, list[Any]]]):
+        index, grouped = element
+        name = shard_name(self.cfg.prefix, index)
+        if shard_is_complete(self.cfg.output, name):
+            log.info("%s is complete; its images are not fetched again", name)
+            fs, path = filesystem(join(self.cfg.output, sidecar(name, ".stats.json")))
+            with fs.open(path, "rb") as f:
+                yield ShardStats.from_json(f.read())
+            return
+        extra: Counter[str] = Counter()
+        for counts in grouped["warc_stats"]:
+            extra.update(counts)
+        docs = list(grouped["doc"])
+        extra["images_dropped_boilerplate"] += sum(d.get("boilerplate_images", 0) for d in docs)
+        stats, drops = self.downloader.run(index, docs, list(grouped["drop"]), dict(extra))
+        log.info("%s: %d of %d pages kept", name, stats.samples, stats.input)
+        yield stats
+        for d in drops:
+            yield pvalue.TaggedOutput(DROPPED, d)
+
+
+def build_interleaved_pipeline(p: beam.Pipeline, cfg: InterleavedConfig) -> None:
+    files = [(i, url, rel) for i, (url, rel) in enumerate(expand_inputs(cfg.warcs, is_warc_file))]
+    extracted = (
+        p
+        | "Warcs" >> beam.Create(files)
+        | "SpreadWarcs" >> beam.Reshuffle()
+        | "Extract" >> beam.ParDo(ExtractDocuments(cfg)).with_outputs(DROPPED, STATS, main="docs")
+    )
+    docs = extracted.docs
+    dedup_drops = []
+    extra = p | "NoDedupExtra" >> beam.Create([{}])
+    fields = RecordFields(key=lambda d: d["key"], text=lambda d: d["text"], url=lambda d: d["url"])
+    if cfg.url_dedup:
+        url_fields = RecordFields(key=fields.key, text=fields.text, url=fields.url, hash=lambda d: normalized_url(d["url"]))
+        by_url = docs | "UrlDedup" >> ExactDedup(url_fields, stage="url_dedup", reason="duplicate_url")
+        docs = by_url.kept
+        dedup_drops.append(by_url.dropped)
+    if cfg.near_dedup is not None:
+        near = docs | "NearDedup" >> NearDedup(fields, cfg.near_dedup)
+        docs = near.kept
+        dedup_drops.append(near.dropped)
+        extra = near.cc_unconverged | "DedupExtra" >> beam.Map(cc_extra, cfg.near_dedup.cc_rounds)
+    if cfg.boilerplate_image_docs is not None:
+        pairs = (
+            docs
+            | "ImageUrls" >> beam.FlatMap(_doc_image_urls)
+            | "GroupByImageUrl" >> beam.GroupByKey()
+            | "Boilerplate" >> beam.FlatMap(_boilerplate_pairs, cfg.boilerplate_image_docs)
+        )
+        docs = (
+            {"doc": docs | "DocByKey" >> beam.Map(lambda d: (d["key"], d)), "boilerplate": pairs}
+            | "JoinBoilerplate" >> beam.CoGroupByKey()
+            | "RemoveBoilerplate" >> beam.FlatMap(_remove_boilerplate)
+        )
+    routed = []
+    if dedup_drops:
+        all_docs = extracted.docs | "ShardOfKey" >> beam.Map(lambda d: (d["key"], d["shard"]))
+        dropped = dedup_drops | "DedupDrops" >> beam.Flatten() | "DropByKey" >> beam.Map(lambda d: (d["key"], d))
+        routed.append({"shard": all_docs, "drop": dropped} | "JoinDrops" >> beam.CoGroupByKey() | "Route" >> beam.FlatMap(_route_drops))
+    shard_drops = [extracted[DROPPED], *routed] | "ShardDrops" >> beam.Flatten()
+    downloaded = (
+        {
+            "doc": docs | "DocByShard" >> beam.Map(lambda d: (d["shard"], d)),
+            "drop": shard_drops,
+            "warc_stats": extracted[STATS],
+        }
+        | "GroupByShard" >> beam.CoGroupByKey()
+        | "Download" >> beam.ParDo(DownloadDocuments(cfg.download())).with_outputs(DROPPED, main="stats")
+    )
+    _ = downloaded.stats | "Manifest" >> WriteManifestFromStats(cfg.output, Kind.INTERLEAVED, cfg.manifest_config(), extra)
+    if cfg.drops_dir:
+        _ = downloaded[DROPPED] | "Drops" >> WriteDrops(cfg.drops_dir)

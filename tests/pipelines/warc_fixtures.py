@@ -1,0 +1,59 @@
+"""WARC files for interleaved-pipeline tests: the shared real pages with their image URLs pointed
+at the test server, and generated pages with known structure."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+from pathlib import Path
+
+from tests.pipelines.text_fixtures import WEBPAGES, generated_document
+
+PHOTOS = ["astronaut.jpg", "chelsea.png", "coffee.webp", "rocket-cmyk.jpg", "camera-gray.jpg", "logo-rgba.png"]
+_IMG_TAG = re.compile(rb"<img\b[^>]*>", re.IGNORECASE)
+_URL_ATTR = re.compile(rb"""\b(src|data-src|data-lazy-src|data-original|srcset|data-srcset)\s*=\s*("[^"]*"|'[^']*')""", re.IGNORECASE)
+
+
+def point_images_at(html: bytes, base_url: str, page: str) -> bytes:
+    """Every <img> URL attribute replaced by a distinct URL of a real photo on the test server."""
+
+    def attr(match: re.Match[bytes]) -> bytes:
+        name, value = match.group(1), match.group(2)[1:-1]
+        digest = hashlib.sha256(page.encode() + value).hexdigest()[:12]
+        photo = PHOTOS[int(digest, 16) % len(PHOTOS)]
+        url = f"{base_url}/img/{photo}?u={digest}".encode()
+        return name + b'="' + (url + b" 800w" if name.lower().endswith(b"srcset") else url) + b'"'
+
+    return _IMG_TAG.sub(lambda m: _URL_ATTR.sub(attr, m.group(0)), html)
+
+
+def real_pages(base_url: str) -> list[tuple[str, bytes, str]]:
+    """(page URL, rewritten HTML, lid.176 language label) for the shared pages; [] without ../shared."""
+    labels = WEBPAGES / "labels.tsv"
+    if not labels.exists():
+        return []
+    out = []
+    with labels.open() as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            html = (WEBPAGES / row["file"]).read_bytes()
+            url = f"{base_url}/pages/{row['file']}"
+            out.append((url, point_images_at(html, base_url, row["file"]), row["lang"]))
+    return out
+
+
+def generated_page(seed: int, images: list[str], paragraphs: int | None = None) -> bytes:
+    """A page of English paragraphs with the given image URLs between them (in that order)."""
+    n = paragraphs if paragraphs is not None else len(images) + 1
+    parts = [f"<h1>Report number {seed}</h1>"]
+    for i in range(n):
+        parts.append(f"<p>{generated_document(seed * 100 + i, sentences=4)}</p>")
+        if i < len(images):
+            parts.append(f'<figure><img src="{images[i]}" alt="picture {i}"></figure>')
+    return f"<!doctype html><html lang='en'><body><article>{''.join(parts)}</article></body></html>".encode()
+
+
+def write_warc(path: Path, pages: list[tuple[str, bytes]]) -> list[int]:
+    from pipelines.warc_source import write_test_warc
+
+    return write_test_warc(str(path), [(url, body, None) for url, body in pages])
