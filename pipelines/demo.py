@@ -1,111 +1,96 @@
-"""The main job's current form: build a small sample corpus of each kind and validate it.
+"""The main job: build the three KOSMOS-1 corpora with the real pipelines on the DirectRunner.
 
-It writes through the same contract (schemas/) that every pipeline uses, from bundled real
-photographs; the real crawling pipelines replace the generation step as they land.
+1. A small web site starts on 127.0.0.1 with real photographs (bundled with scikit-image) and
+   English pages that show them; inputs are generated: a text collection (with planted
+   duplicates and bad rows), a caption URL list (with failing URLs), and a WARC file of the pages.
+2. `kosmos-corpus text`, `image-text` and `interleaved` run on them, exactly as a user runs them.
+3. Every corpus is validated; an inspection table and an HTML contact sheet are written.
+
+CLIP filtering uses `--clip-model none` because no weights can be downloaded here; pass a local
+open_clip checkpoint with `--clip-pretrained` to the image-text pipeline to score for real.
 """
 
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from PIL import Image
+import pyarrow as pa
+import pyarrow.parquet as pq
 
+from pipelines.demo_server import DemoSite
 from pipelines.sample_photos import encode, load_photos
-from schemas.keys import make_key, row_identity
-from schemas.kinds import Kind
-from schemas.manifest import Counts
-from schemas.samples import ImageTextSample, InterleavedSample, TextSample
-from schemas.writer import CorpusWriter, write_manifest
+from pipelines.sample_text import generated_document, generated_page
+from pipelines.warc_source import write_test_warc
 
-MIN_SIDE = 64  # the KOSMOS-1 image rule
-
-_SENTENCES = [
-    "The museum opened a new wing dedicated to the history of space exploration.",
-    "Visitors can see a full-size model of a rocket and the suits astronauts wore.",
-    "A small cafe on the ground floor serves coffee roasted in the city.",
-    "Photographs of galaxies taken by telescopes fill an entire wall.",
-    "Local schools organise trips so that children can learn about the planets.",
-    "The exhibition will stay open until the end of next year.",
-]
+CRAWL_FLAGS = ["--allow-private-network", "--timeout", "5", "--retries", "1"]
 
 
 @dataclass
-class DemoResult:
-    kind: Kind
-    root: str
-    counts: Counts
+class DemoInputs:
+    text: str
+    urls: str
+    warc: str
+    site: DemoSite
+    notes: list[str] = field(default_factory=list)
 
 
-def _resize(img: Image.Image, side: int = 256) -> Image.Image:
-    scale = side / min(img.size)
-    return img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.Resampling.BICUBIC)
-
-
-def build_image_text(root: str) -> DemoResult:
-    counts = Counts()
-    writer = CorpusWriter(root, Kind.IMAGE_TEXT, samples_per_shard=8)
-    rows = [(name, img, caption) for name, img, caption in load_photos()]
-    rows.append(("tiny", Image.new("RGB", (32, 32), (90, 120, 200)), "A tiny blue square."))
-    for index, (name, img, caption) in enumerate(rows):
-        counts.input += 1
-        key = make_key(Kind.IMAGE_TEXT, row_identity("demo/photos.tsv", index))
-        if min(img.size) < MIN_SIDE:
-            counts.drop("image_too_small")
-            continue
-        stored = _resize(img)
-        writer.write(ImageTextSample(
-            key=key, image=encode(stored, quality=90), caption=caption, width=stored.width,
-            height=stored.height, original_width=img.width, original_height=img.height,
-            url=f"skimage://{name}", id=name, clip_model="none",
-        ))  # fmt: skip
-        counts.kept += 1
-    write_manifest(root, Kind.IMAGE_TEXT, writer.close(), counts, config={"demo": True, "min_side": MIN_SIDE, "clip_model": "none"})
-    return DemoResult(Kind.IMAGE_TEXT, root, counts)
-
-
-def build_interleaved(root: str) -> DemoResult:
-    counts = Counts()
-    writer = CorpusWriter(root, Kind.INTERLEAVED, samples_per_shard=4)
+def build_site_and_inputs(input_dir: str, site: DemoSite) -> DemoInputs:
+    """Publish photos and pages on `site` and write the three pipelines' inputs to `input_dir`."""
+    os.makedirs(input_dir, exist_ok=True)
     photos = load_photos()
-    for doc in range(6):
-        counts.input += 1
-        nodes: list[str | tuple[bytes, str, int, int]] = []
-        for j in range(3):
-            nodes.append(" ".join(_SENTENCES[(doc + j + k) % len(_SENTENCES)] for k in range(2)))
-            _, img, _ = photos[(doc * 2 + j) % len(photos)]
-            if j < 2:
-                small = _resize(img)
-                nodes.append((encode(small, quality=90), "jpg", small.width, small.height))
-        key = make_key(Kind.INTERLEAVED, row_identity("demo/pages.warc", doc))
-        writer.write(InterleavedSample.from_nodes(key, nodes, url=f"https://example.org/page-{doc}", id=f"page-{doc}"))
-        counts.kept += 1
-    write_manifest(root, Kind.INTERLEAVED, writer.close(), counts, config={"demo": True})
-    return DemoResult(Kind.INTERLEAVED, root, counts)
+    photo_urls = []
+    for name, img, _ in photos:
+        photo_urls.append(site.add(f"/img/{name}.jpg", encode(img, quality=92), "image/jpeg"))
+    from PIL import Image
 
+    tiny = site.add("/img/tiny.jpg", encode(Image.new("RGB", (32, 32), (90, 120, 200))), "image/jpeg")
+    opted_out = site.add("/img/noai.jpg", encode(photos[0][1]), "image/jpeg", {"X-Robots-Tag": "noai"})
 
-def build_text(root: str) -> DemoResult:
-    counts = Counts()
-    writer = CorpusWriter(root, Kind.TEXT, samples_per_shard=10)
-    documents = [
-        "\n".join(_SENTENCES[(i + k) % len(_SENTENCES)] for k in range(4)) for i in range(len(_SENTENCES))
-    ] + ["   "]
-    for index, text in enumerate(documents):
-        counts.input += 1
-        if not text.strip():
-            counts.drop("empty_text")
-            continue
-        key = make_key(Kind.TEXT, row_identity("demo/docs.jsonl", index))
-        writer.write(TextSample(key=key, text=text, id=f"doc-{index}", source="demo", lang="en"))
-        counts.kept += 1
-    write_manifest(root, Kind.TEXT, writer.close(), counts, config={"demo": True})
-    return DemoResult(Kind.TEXT, root, counts)
-
-
-def build_demo(output: str) -> list[DemoResult]:
-    """Write `<output>/{text,image_text,interleaved}` corpora."""
-    return [
-        build_text(os.path.join(output, "text")),
-        build_image_text(os.path.join(output, "image_text")),
-        build_interleaved(os.path.join(output, "interleaved")),
+    # image-caption URL list: every photo, plus rows that must be dropped with a reason
+    rows = [{"url": url, "caption": caption, "id": name} for (name, _, caption), url in zip(photos, photo_urls, strict=True)]
+    rows += [
+        {"url": tiny, "caption": "A small picture of a blue square that is too small to use.", "id": "tiny"},
+        {"url": site.base_url + "/img/missing.jpg", "caption": "A photo that is no longer on the server.", "id": "missing"},
+        {"url": opted_out, "caption": "An astronaut photo whose owner opted out of AI training.", "id": "noai"},
+        {"url": photo_urls[1], "caption": "<PERSON> drinking a cup of coffee in the morning.", "id": "placeholder"},
+        {"url": photo_urls[2], "caption": "The same cat photo listed a second time by another site.", "id": "dup-url"},
     ]
+    urls = os.path.join(input_dir, "captions.parquet")
+    pq.write_table(pa.Table.from_pylist(rows), urls)
+
+    # text collection: generated prose, planted duplicates, a German document and a broken line
+    docs = [{"id": f"doc-{i}", "text": generated_document(i)} for i in range(60)]
+    docs.append({"id": "exact-copy", "text": docs[3]["text"]})
+    words = docs[7]["text"].split(" ")
+    words[5] = "lighthouse"
+    docs.append({"id": "near-copy", "text": " ".join(words)})
+    docs.append({"id": "german", "text": "Dies ist ein kurzer deutscher Text über das Wetter in der Stadt. " * 8})
+    text = os.path.join(input_dir, "documents.jsonl")
+    with open(text, "w") as f:
+        f.writelines(json.dumps(d) + "\n" for d in docs)
+        f.write('{"id": "broken", "text": \n')
+
+    # web pages with the photos between paragraphs, in a WARC file
+    pages = []
+    for i in range(12):
+        chosen = [photo_urls[(i + k) % len(photo_urls)] for k in range(1 + i % 3)]
+        alts = [photos[(i + k) % len(photos)][2] for k in range(1 + i % 3)]
+        url = site.add(f"/pages/{i}.html", generated_page(i, chosen, alts=alts), "text/html; charset=utf-8")
+        pages.append((url, site._server.files[f"/pages/{i}.html"][0], None))
+    warc = os.path.join(input_dir, "pages.warc.gz")
+    write_test_warc(warc, pages)
+    return DemoInputs(text=text, urls=urls, warc=warc, site=site)
+
+
+def pipeline_commands(inputs: DemoInputs, output: str) -> dict[str, list[str]]:
+    """The kosmos-corpus command line of each pipeline, as a user would type it."""
+    return {
+        "text": ["text", "--input", inputs.text, "--output", os.path.join(output, "text"),
+                 "--drops", os.path.join(output, "drops", "text")],
+        "image_text": ["image-text", "--input", inputs.urls, "--output", os.path.join(output, "image_text"),
+                       "--drops", os.path.join(output, "drops", "image_text"), "--clip-model", "none", *CRAWL_FLAGS],
+        "interleaved": ["interleaved", "--warc", inputs.warc, "--output", os.path.join(output, "interleaved"),
+                        "--drops", os.path.join(output, "drops", "interleaved"), *CRAWL_FLAGS],
+    }  # fmt: skip

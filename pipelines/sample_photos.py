@@ -23,8 +23,8 @@ PHOTO_CAPTIONS: dict[str, str] = {
     "coins": "Old coins lying on a dark background, in black and white.",
     "colorwheel": "A colour wheel showing the full spectrum of hues.",
     "moon": "The surface of the moon with craters, in grey tones.",
-    "brick": "A close-up of a brick wall texture.",
-    "grass": "A close-up of green grass blades.",
+    "brick": "A close-up photograph of an old red brick wall.",
+    "grass": "A close-up photograph of green grass growing in a meadow.",
     "retina": "A photograph of the retina at the back of a human eye.",
     "cat": "A cat lying down and looking at the camera.",
 }

@@ -12,8 +12,8 @@ from filters.image import ProcessedImage, process_image
 from pipelines.fetch import (
     ROBOTS_CACHE,
     USER_AGENT,
-    Fetched,
     FetchConfig,
+    Fetched,
     Fetcher,
     blocked_reason,
     fetch_urls,
@@ -74,7 +74,7 @@ def batch() -> dict[str, object]:
         results = fetch_urls(urls, LOCAL)
         elapsed = time.monotonic() - start
         requests = list(server.requests)
-    return {"results": dict(zip(FATES, results)), "elapsed": elapsed, "requests": requests}
+    return {"results": dict(zip(FATES, results, strict=True)), "elapsed": elapsed, "requests": requests}
 
 
 @pytest.mark.parametrize("path", list(FATES))
@@ -246,6 +246,11 @@ def test_internal_addresses_are_blocked(url: str) -> None:
 def test_blocked_reason(ip: str, expected: str | None) -> None:
     assert blocked_reason(ip) == expected
     assert blocked_reason(ip, ("0.0.0.0/0", "::/0")) is None
+
+
+def test_unknown_host_is_a_connection_error() -> None:
+    [result] = fetch_urls(["http://does-not-exist.invalid/a.jpg"], replace(LOCAL, allow_private_network=False))
+    assert isinstance(result, Drop) and result.reason == "connection_error" and "DNS" in result.detail
 
 
 @pytest.mark.parametrize("url", ["ftp://example.com/a.jpg", "http://", "not a url", "javascript:alert(1)",

@@ -8,24 +8,9 @@ import random
 import re
 from pathlib import Path
 
+from pipelines.sample_text import generated_document  # noqa: F401 - re-exported for the tests
+
 WEBPAGES = Path(__file__).resolve().parents[3] / "shared" / "data" / "webpages"
-
-_FUNCTION = "the of and to in a is that for it as was with be by on not this are or from at which but have an they were".split()
-_CONTENT = (
-    "river mountain city history science music garden winter summer school market bridge library ocean forest "
-    "village engine doctor painter harbor island castle festival railway bakery museum lantern orchard valley"
-).split()
-
-
-def generated_document(seed: int, sentences: int = 20) -> str:
-    """About 250 words of prose-like text, distinct per seed, that passes the Gopher and C4 rules."""
-    r = random.Random(seed)
-    out = []
-    for _ in range(sentences):
-        words = [r.choice(_FUNCTION if r.random() < 0.45 else _CONTENT) for _ in range(r.randint(9, 15))]
-        out.append(" ".join(words).capitalize() + ".")
-    return " ".join(out)
-
 
 def real_documents(lang: str, min_words: int = 300) -> list[tuple[str, str]]:
     """(file name, main text) of the shared real pages in `lang` with enough words; [] without ../shared."""

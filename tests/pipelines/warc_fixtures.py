@@ -8,7 +8,8 @@ import hashlib
 import re
 from pathlib import Path
 
-from tests.pipelines.text_fixtures import WEBPAGES, generated_document
+from pipelines.sample_text import generated_page  # noqa: F401 - re-exported for the tests
+from tests.pipelines.text_fixtures import WEBPAGES
 
 PHOTOS = ["astronaut.jpg", "chelsea.png", "coffee.webp", "rocket-cmyk.jpg", "camera-gray.jpg", "logo-rgba.png"]
 _IMG_TAG = re.compile(rb"<img\b[^>]*>", re.IGNORECASE)
@@ -40,17 +41,6 @@ def real_pages(base_url: str) -> list[tuple[str, bytes, str]]:
             url = f"{base_url}/pages/{row['file']}"
             out.append((url, point_images_at(html, base_url, row["file"]), row["lang"]))
     return out
-
-
-def generated_page(seed: int, images: list[str], paragraphs: int | None = None) -> bytes:
-    """A page of English paragraphs with the given image URLs between them (in that order)."""
-    n = paragraphs if paragraphs is not None else len(images) + 1
-    parts = [f"<h1>Report number {seed}</h1>"]
-    for i in range(n):
-        parts.append(f"<p>{generated_document(seed * 100 + i, sentences=4)}</p>")
-        if i < len(images):
-            parts.append(f'<figure><img src="{images[i]}" alt="picture {i}"></figure>')
-    return f"<!doctype html><html lang='en'><body><article>{''.join(parts)}</article></body></html>".encode()
 
 
 def write_warc(path: Path, pages: list[tuple[str, bytes]]) -> list[int]:
