@@ -130,7 +130,7 @@ def test_dict_records_with_id_url_and_ready_hash(tmp_path) -> None:
     res = _run(recs, ONE_WORKER, ExactDedup(fields, stage="image_dedup"), tmp_path, key=lambda r: r["k"])
     assert res["kept"] == ["s1", "s2"]
     assert res["dropped"] == [{"key": "s3", "id": "i3", "url": "http://x/3", "reason": "exact_duplicate",
-                               "detail": "sha256 aa", "duplicate_of": "s1", "stage": "image_dedup"}]
+                               "detail": "same hash aa as s1", "duplicate_of": "s1", "stage": "image_dedup"}]
     assert res["cc"] == []
 
 
