@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 
@@ -37,38 +38,34 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return status
 
 
-def _cmd_text(args: argparse.Namespace, beam_args: list[str]) -> int:
+# name -> (help, options module, builder "module:function"); modules load only when chosen.
+PIPELINES: dict[str, tuple[str, str, str]] = {
+    "text": (
+        "text documents -> language/quality/decontamination filters -> exact + near dedup -> text shards",
+        "pipelines.text_options", "pipelines.text:build_text_pipeline",
+    ),
+    "image-text": (
+        "URL + caption lists (or img2dataset shards) -> fetch, image/caption/CLIP filters, dedup -> image-text shards",
+        "pipelines.image_text_options", "pipelines.image_text:build_image_text_pipeline",
+    ),
+    "interleaved": (
+        "Common Crawl WARC files -> KOSMOS-1 interleaved image-text documents",
+        "pipelines.interleaved_options", "pipelines.interleaved:build_interleaved_pipeline",
+    ),
+}  # fmt: skip
+
+
+def _cmd_pipeline(args: argparse.Namespace, beam_args: list[str]) -> int:
+    """Run one pipeline to completion, print its counts, and fail if near-dedup did not converge."""
     from pipelines.runner import configure_logging, convergence_status, run_pipeline, summarize
-    from pipelines.text import build_text_pipeline
-    from pipelines.text_options import config_from_args
 
+    _, options_module, builder = PIPELINES[args.command]
+    module, function = builder.split(":")
+    build = getattr(importlib.import_module(module), function)
     configure_logging(args.verbose)
-    cfg = config_from_args(args)
-    _, seconds = run_pipeline(lambda p: build_text_pipeline(p, cfg), beam_args)
+    cfg = importlib.import_module(options_module).config_from_args(args)
+    _, seconds = run_pipeline(lambda p: build(p, cfg), beam_args)
     return convergence_status(summarize(cfg.output, seconds))
-
-
-def _cmd_interleaved(args: argparse.Namespace, beam_args: list[str]) -> int:
-    from pipelines.interleaved import build_interleaved_pipeline
-    from pipelines.interleaved_options import config_from_args
-    from pipelines.runner import configure_logging, convergence_status, run_pipeline, summarize
-
-    configure_logging(args.verbose)
-    cfg = config_from_args(args)
-    _, seconds = run_pipeline(lambda p: build_interleaved_pipeline(p, cfg), beam_args)
-    return convergence_status(summarize(cfg.output, seconds))
-
-
-def _cmd_image_text(args: argparse.Namespace, beam_args: list[str]) -> int:
-    from pipelines.image_text import build_image_text_pipeline
-    from pipelines.image_text_options import config_from_args
-    from pipelines.runner import configure_logging, run_pipeline, summarize
-
-    configure_logging(args.verbose)
-    cfg = config_from_args(args)
-    _, seconds = run_pipeline(lambda p: build_image_text_pipeline(p, cfg), beam_args)
-    summarize(cfg.output, seconds)
-    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,30 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="build and validate a small sample corpus of each kind")
     p.add_argument("--output", default="out/demo", help="output directory (default out/demo)")
     p.set_defaults(func=lambda a, _beam: _cmd_demo(a))
-    from pipelines.text_options import add_text_arguments
-
-    p = sub.add_parser(
-        "text", help="text documents -> language/quality/decontamination filters -> exact + near dedup -> text shards",
-        epilog="Unknown flags are Beam pipeline options (--runner, --direct_num_workers, ...).",
-    )  # fmt: skip
-    add_text_arguments(p)
-    p.set_defaults(func=_cmd_text)
-    from pipelines.image_text_options import add_image_text_arguments
-
-    p = sub.add_parser(
-        "image-text", help="URL + caption lists -> fetch, image/caption/CLIP filters, dedup -> image-text shards",
-        epilog="Unknown flags are Beam pipeline options (--runner, --direct_num_workers, ...).",
-    )  # fmt: skip
-    add_image_text_arguments(p)
-    p.set_defaults(func=_cmd_image_text)
-    from pipelines.interleaved_options import add_interleaved_arguments
-
-    p = sub.add_parser(
-        "interleaved", help="Common Crawl WARC files -> KOSMOS-1 interleaved image-text documents",
-        epilog="Unknown flags are Beam pipeline options (--runner, --direct_num_workers, ...).",
-    )  # fmt: skip
-    add_interleaved_arguments(p)
-    p.set_defaults(func=_cmd_interleaved)
+    for name, (help_text, options_module, _) in PIPELINES.items():
+        p = sub.add_parser(name, help=help_text, epilog="Unknown flags are Beam pipeline options (--runner, --direct_num_workers, ...).")
+        importlib.import_module(options_module).add_arguments(p)
+        p.set_defaults(func=_cmd_pipeline)
     return parser
 
 

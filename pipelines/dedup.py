@@ -52,11 +52,10 @@ from filters.minhash import (
     estimated_jaccard,
     lsh_params,
 )
+from pipelines.drops import DROP_FIELDS, drop_of  # noqa: F401 - DROP_FIELDS re-exported
 
 KEPT = "kept"
 DROPPED = "dropped"
-DROP_FIELDS: tuple[str, ...] = ("key", "id", "url", "reason", "detail", "duplicate_of", "stage")
-"""The fields of every drop record (the project's drops schema)."""
 
 
 # --- how to read a record ------------------------------------------------------------------------
@@ -87,16 +86,13 @@ def content_hash(text: str) -> str:
 def drop_record(
     record: Any, fields: RecordFields, reason: str, detail: str, duplicate_of: str | None, stage: str
 ) -> dict[str, Any]:
-    """A drop record with exactly DROP_FIELDS."""
-    return {
+    """A drop record with exactly DROP_FIELDS, read from any record through `fields`."""
+    ident = {
         "key": fields.key(record),
         "id": fields.id(record) if fields.id else None,
         "url": fields.url(record) if fields.url else None,
-        "reason": reason,
-        "detail": detail,
-        "duplicate_of": duplicate_of,
-        "stage": stage,
     }
+    return drop_of(ident, reason, detail, stage, duplicate_of=duplicate_of)
 
 
 class DedupResult(NamedTuple):

@@ -95,6 +95,8 @@ class FetchConfig:
     allowed_networks: tuple[str, ...] = ()
     """CIDR ranges allowed even though not public (e.g. ("127.0.0.1/32",) for one local server)."""
     dns_cache_ttl: float = 300.0
+    dns_cache_size: int = 100_000
+    """Hosts whose checked addresses a Fetcher remembers (a long-running worker sees millions)."""
     dns_workers: int = 32
     """Threads for blocking DNS lookups (the default executor has only cpu+4)."""
 
@@ -239,7 +241,10 @@ class _Resolver:
         cached = self._cache.get(key)
         if cached is None or cached[0] < time.monotonic():
             cached = (time.monotonic() + self.config.dns_cache_ttl, await self._lookup(host, port, timeout))
+            self._cache.pop(key, None)
             self._cache[key] = cached
+            while len(self._cache) > self.config.dns_cache_size:  # oldest first (insertion order)
+                self._cache.pop(next(iter(self._cache)))
         if isinstance(cached[1], Exception):
             raise cached[1]
         return cached[1]
@@ -402,6 +407,8 @@ class Fetcher:
     async def _fetch_one(self, client: httpx.AsyncClient, url: str,
                          per_host: dict[str, asyncio.Semaphore]) -> Fetched | Drop:
         start = time.monotonic()
+        if not isinstance(url, str):
+            return Drop("invalid_url", f"not a string: {type(url).__name__}")
         current = url.strip()
         seen: set[str] = set()
         attempts = 0

@@ -30,8 +30,9 @@ from filters.base import Drop
 from filters.caption import CaptionConfig, CaptionFilter
 from filters.clip_score import ClipConfig
 from filters.image import ImageConfig
+from pipelines.drops import drop_of, is_drop
 from pipelines.fetch import FetchConfig
-from pipelines.image_text_shard import DownloadConfig, ShardDownloader, drop_row, read_candidates
+from pipelines.image_text_shard import DownloadConfig, ShardDownloader, read_candidates
 from pipelines.input_rows import RowError, iter_rows
 from pipelines.shard_sink import WriteDrops, WriteManifestFromStats
 from pipelines.sources import expand_inputs
@@ -39,14 +40,14 @@ from schemas.keys import make_key, row_identity
 from schemas.kinds import Kind
 from schemas.manifest import Counts
 from schemas.reader import iter_shard
-from schemas.storage import filesystem, join
+from schemas.storage import join
 from schemas.writer import (
     DEFAULT_SAMPLES_PER_SHARD,
     ShardStats,
     ShardWriter,
+    read_shard_stats,
     shard_is_complete,
     shard_name,
-    sidecar,
 )
 
 log = logging.getLogger(__name__)
@@ -118,8 +119,7 @@ def row_item(
     The caption is checked here, before URL dedup, so that a duplicate URL with a usable
     caption is not lost to a copy whose caption is rejected."""
     if isinstance(row, RowError):
-        return {"key": key, "id": None, "url": None, "reason": row.reason, "detail": row.detail,
-                "duplicate_of": None, "stage": "read"}  # fmt: skip
+        return drop_of({"key": key}, row.reason, row.detail, "read")
     url_col = cfg.url_col if cfg.url_col in row or "text" not in row else "text"  # .txt URL lists
     url = row.get(url_col)
     url = url.strip() if isinstance(url, str) and url.strip() else None
@@ -127,12 +127,11 @@ def row_item(
     ident = row.get(cfg.id_col) if cfg.id_col else None
     base = {"key": key, "id": None if ident is None else str(ident), "url": url}
     if url is None and image is None:
-        return {**base, "reason": "malformed_row", "detail": f"{where}: no URL in column {cfg.url_col!r}",
-                "duplicate_of": None, "stage": "read"}  # fmt: skip
+        return drop_of(base, "malformed_row", f"{where}: no URL in column {cfg.url_col!r}", "read")
     raw_caption = row.get(cfg.caption_col)
     caption = captions(raw_caption if isinstance(raw_caption, str) else None)
     if isinstance(caption, Drop):
-        return {**base, "reason": caption.reason, "detail": caption.detail, "duplicate_of": None, "stage": "caption"}
+        return drop_of(base, caption.reason, caption.detail, "caption")
     skip = {url_col, cfg.caption_col, cfg.id_col, "image"}
     extra = {k: _jsonable(v) for k, v in row.items() if k not in skip and v is not None}
     return {
@@ -180,7 +179,7 @@ def _url_verdicts(element: tuple[str, list[tuple[int, dict[str, Any]]]]):
     keep = items[0][1]["key"]
     yield items[0]
     for shard, item in items[1:]:
-        yield shard, drop_row(item, "duplicate_url", f"same URL as {keep}", "url_dedup", duplicate_of=keep)
+        yield shard, drop_of(item, "duplicate_url", f"same URL as {keep}", "url_dedup", duplicate_of=keep)
 
 
 # --- download phase -----------------------------------------------------------------------------------
@@ -205,19 +204,13 @@ class DownloadShard(beam.DoFn):
         name = shard_name(self.cfg.prefix, index)
         if shard_is_complete(self.cfg.output, name):
             log.info("%s is complete; not fetched again", name)
-            yield _read_stats(self.cfg.output, name)
+            yield read_shard_stats(self.cfg.output, name)
             return
         stats, drops = self.downloader.run(index, list(items))
         log.info("%s: %d of %d rows kept", name, stats.samples, stats.input)
         yield stats
         for d in drops:
             yield pvalue.TaggedOutput(DROPPED, d)
-
-
-def _read_stats(output: str, name: str) -> ShardStats:
-    fs, path = filesystem(join(output, sidecar(name, ".stats.json")))
-    with fs.open(path, "rb") as f:
-        return ShardStats.from_json(f.read())
 
 
 # --- finalize phase --------------------------------------------------------------------------------
@@ -277,8 +270,8 @@ class FinalizeShard(beam.DoFn):
                     writer.write(sample)
                 else:
                     reason, detail, dup_of = verdict
-                    drops.append({"key": sample.key, "id": sample.id, "url": sample.url, "reason": reason,
-                                  "detail": detail, "duplicate_of": dup_of, "stage": "finalize"})  # fmt: skip
+                    record = {"key": sample.key, "id": sample.id, "url": sample.url}
+                    drops.append(drop_of(record, reason, detail, "finalize", duplicate_of=dup_of))
             stats = writer.close(final)
         log.info("%s rewritten: %d samples left", name, stats.samples)
         yield stats, drops
@@ -294,7 +287,7 @@ def build_image_text_pipeline(p: beam.Pipeline, cfg: ImageTextConfig) -> None:
     offsets = per_file | "AllCounts" >> beam.combiners.ToDict() | "Offsets" >> beam.Map(_offsets)
     items = rows | "AssignShard" >> beam.Map(_assign_shard, cfg.samples_per_shard, pvalue.AsSingleton(offsets))
     if cfg.dedup_urls:
-        is_row = items | "Split" >> beam.Partition(lambda si, _n: 0 if "reason" in si[1] else 1, 2)
+        is_row = items | "Split" >> beam.Partition(lambda si, _n: 0 if is_drop(si[1]) else 1, 2)
         deduped = (
             is_row[1]
             | "ByUrl" >> beam.Map(lambda si: (normalized_url(si[1]["url"]) if si[1]["url"] else "key:" + si[1]["key"], si))

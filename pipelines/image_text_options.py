@@ -10,7 +10,7 @@ from filters.image import ImageConfig
 from pipelines.fetch import FetchConfig
 
 
-def add_image_text_arguments(p: argparse.ArgumentParser) -> None:
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input", nargs="+", required=True, metavar="PATH",
                    help="URL lists: .parquet, .csv, .tsv, .jsonl, .txt (one URL per line), optionally .gz; files, directories or globs")  # fmt: skip
     p.add_argument("--output", required=True, metavar="DIR", help="corpus directory (local or any Beam/fsspec URL)")

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from filters.base import Drop
 from filters.clip_score import ClipConfig, ClipScorer
 from filters.image import ImageConfig, ProcessedImage, process_image
+from pipelines.drops import drop_of, is_drop
 from pipelines.fetch import FetchConfig, Fetcher
 from schemas.kinds import Kind
 from schemas.manifest import Counts
@@ -54,11 +55,6 @@ def candidates_path(output: str, name: str) -> str:
     return join(output, sidecar(name, ".candidates.parquet"))
 
 
-def drop_row(row: dict[str, Any], reason: str, detail: str, stage: str, duplicate_of: str | None = None) -> dict[str, Any]:
-    return {"key": row["key"], "id": row.get("id"), "url": row.get("url"), "reason": reason, "detail": detail,
-            "duplicate_of": duplicate_of, "stage": stage}  # fmt: skip
-
-
 class ShardDownloader:
     """Holds the per-worker resources (fetcher, caption filter, CLIP model) across shards."""
 
@@ -77,7 +73,7 @@ class ShardDownloader:
         todo: list[dict[str, Any]] = []
         for row in sorted(rows, key=lambda r: r["key"]):
             counts.input += 1
-            if "reason" in row:  # dropped before this shard (unreadable row, caption, duplicate URL)
+            if is_drop(row):  # dropped before this shard (unreadable row, caption, duplicate URL)
                 drops.append(row)
             else:
                 todo.append(row)
@@ -107,11 +103,11 @@ class ShardDownloader:
             stored = row.get("image")  # re-filtering an existing shard: bytes are already here
             result = next(fetched) if stored is None else None
             if isinstance(result, Drop):
-                drops.append(drop_row(row, result.reason, result.detail, "fetch"))
+                drops.append(drop_of(row, result.reason, result.detail, "fetch"))
                 continue
             image = process_image(stored if stored is not None else result.content, self.cfg.image)
             if isinstance(image, Drop):
-                drops.append(drop_row(row, image.reason, image.detail, "image"))
+                drops.append(drop_of(row, image.reason, image.detail, "image"))
                 continue
             ready.append((row, image))
         scores: list[float | None] = [None] * len(ready)
@@ -121,7 +117,7 @@ class ShardDownloader:
         for (row, image), score in zip(ready, scores, strict=True):
             threshold = self.cfg.clip_threshold
             if score is not None and threshold is not None and score < threshold:
-                drops.append(drop_row(row, "clip_score", f"{score:.4f} < {threshold}", "clip"))
+                drops.append(drop_of(row, "clip_score", f"{score:.4f} < {threshold}", "clip"))
                 continue
             samples.append(ImageTextSample(
                 key=row["key"], image=image.data, image_ext=image.ext, caption=row["caption"], width=image.width,

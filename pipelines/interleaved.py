@@ -47,16 +47,16 @@ from filters.text_quality import (
     gopher_repetition,
 )
 from pipelines.dedup import ExactDedup, NearDedup, NearDedupConfig, RecordFields
+from pipelines.drops import drop_of
 from pipelines.fetch import FetchConfig
 from pipelines.image_text import normalized_url
-from pipelines.interleaved_shard import DocumentDownloadConfig, DocumentDownloader, doc_drop
+from pipelines.interleaved_shard import DocumentDownloadConfig, DocumentDownloader
 from pipelines.shard_sink import WriteDrops, WriteManifestFromStats, cc_extra
 from pipelines.sources import expand_inputs, is_warc_file
 from pipelines.warc_source import WarcError, WarcReadConfig, WarcStats, iter_warc_records
 from schemas.keys import make_key, warc_identity
 from schemas.kinds import Kind
-from schemas.storage import filesystem, join
-from schemas.writer import ShardStats, shard_is_complete, shard_name, sidecar
+from schemas.writer import read_shard_stats, shard_is_complete, shard_name
 
 log = logging.getLogger(__name__)
 DROPPED = "dropped"
@@ -117,13 +117,12 @@ class ExtractDocuments(beam.DoFn):
             for item in iter_warc_records(stream, name, self.cfg.warc, stats):
                 key = make_key(Kind.INTERLEAVED.value, warc_identity(name, item.offset))
                 if isinstance(item, WarcError):
-                    yield pvalue.TaggedOutput(DROPPED, (shard, {"key": key, "id": None, "url": None, "reason": item.reason,
-                                              "detail": item.detail, "duplicate_of": None, "stage": "warc"}))  # fmt: skip
+                    yield pvalue.TaggedOutput(DROPPED, (shard, drop_of({"key": key}, item.reason, item.detail, "warc")))
                     continue
                 doc = {"key": key, "url": item.url, "shard": shard, "warc_file": name, "warc_offset": item.offset}
                 result = self._extract(item, doc, images)
                 if isinstance(result, Drop):
-                    yield pvalue.TaggedOutput(DROPPED, (shard, doc_drop(doc, result.reason, result.detail, "extract")))
+                    yield pvalue.TaggedOutput(DROPPED, (shard, drop_of(doc, result.reason, result.detail, "extract")))
                 else:
                     yield result
         counts = {"warc_records": stats.records, "warc_records_skipped": stats.skipped_not_response + stats.skipped_not_html}
@@ -213,9 +212,7 @@ class DownloadDocuments(beam.DoFn):
         name = shard_name(self.cfg.prefix, index)
         if shard_is_complete(self.cfg.output, name):
             log.info("%s is complete; its images are not fetched again", name)
-            fs, path = filesystem(join(self.cfg.output, sidecar(name, ".stats.json")))
-            with fs.open(path, "rb") as f:
-                yield ShardStats.from_json(f.read())
+            yield read_shard_stats(self.cfg.output, name)
             return
         extra: Counter[str] = Counter()
         for counts in grouped["warc_stats"]:

@@ -14,7 +14,7 @@ from pipelines.dedup import NearDedupConfig
 from pipelines.fetch import FetchConfig
 
 
-def add_interleaved_arguments(p: argparse.ArgumentParser) -> None:
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--warc", nargs="+", required=True, metavar="PATH",
                    help=".warc / .warc.gz files, directories or globs (local or any Beam filesystem: gs://, s3://)")  # fmt: skip
     p.add_argument("--output", required=True, metavar="DIR", help="corpus directory; one shard per WARC file")

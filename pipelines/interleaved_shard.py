@@ -27,6 +27,7 @@ from filters.interleaved_rules import (
     check_one_image,
     merge_paragraphs,
 )
+from pipelines.drops import drop_of
 from pipelines.fetch import FetchConfig, Fetcher
 from schemas.kinds import Kind
 from schemas.manifest import Counts
@@ -51,11 +52,6 @@ class _Image:
     node: ImageNode
     processed: ProcessedImage
     clip_score: float | None = None
-
-
-def doc_drop(doc: dict[str, Any], reason: str, detail: str, stage: str, duplicate_of: str | None = None) -> dict[str, Any]:
-    return {"key": doc["key"], "id": doc.get("id"), "url": doc.get("url"), "reason": reason, "detail": detail,
-            "duplicate_of": duplicate_of, "stage": stage}  # fmt: skip
 
 
 class DocumentDownloader:
@@ -84,7 +80,7 @@ class DocumentDownloader:
                 for doc in batch:
                     result = self._document(doc, fetched, images)
                     if isinstance(result, Drop):
-                        out_drops.append(doc_drop(doc, result.reason, result.detail, "document"))
+                        out_drops.append(drop_of(doc, result.reason, result.detail, "document"))
                     else:
                         writer.write(result)
             counts.kept = writer.samples

@@ -26,6 +26,7 @@ from filters.decontamination import DecontaminationConfig, Decontaminator
 from filters.langid import LanguageConfig, LanguageFilter
 from filters.text_quality import TextQualityConfig, TextQualityFilter
 from pipelines.dedup import Dedup, NearDedupConfig, RecordFields
+from pipelines.drops import drop_of
 from pipelines.input_rows import RowError, iter_rows
 from pipelines.shard_sink import WriteCorpus, cc_extra
 from pipelines.sources import expand_inputs
@@ -98,7 +99,7 @@ class ReadRows(beam.DoFn):
                 else:
                     ident = row.get(self.cfg.id_col) if isinstance(row, dict) else None
                     ident = None if ident is None else str(ident)
-                    yield pvalue.TaggedOutput(DROPPED, _drop(key, ident, None, record.reason, record.detail, "read"))
+                    yield pvalue.TaggedOutput(DROPPED, drop_of({"key": key, "id": ident}, record.reason, record.detail, "read"))
         log.info("read %d rows from %s", rows, relpath)
 
 
@@ -125,10 +126,6 @@ def _record(
     }
 
 
-def _drop(key: str, ident: str | None, url: str | None, reason: str, detail: str, stage: str) -> dict[str, Any]:
-    return {"key": key, "id": ident, "url": url, "reason": reason, "detail": detail, "duplicate_of": None, "stage": stage}
-
-
 # --- per-document filters ----------------------------------------------------------------------
 
 
@@ -145,7 +142,7 @@ class FilterText(beam.DoFn):
         verdict = self._filter(record)
         if isinstance(verdict, Drop):
             yield pvalue.TaggedOutput(
-                DROPPED, _drop(record["key"], record["id"], record["url"], verdict.reason, verdict.detail, "filter")
+                DROPPED, drop_of(record, verdict.reason, verdict.detail, "filter")
             )
         else:
             yield verdict

@@ -16,7 +16,7 @@ from filters.text_quality import TextQualityConfig
 from pipelines.dedup import NearDedupConfig
 
 
-def add_text_arguments(p: argparse.ArgumentParser) -> None:
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input", nargs="+", required=True, metavar="PATH",
                    help="files, directories or globs: .jsonl/.json/.ndjson, .parquet, .csv/.tsv, .txt (one document per file), optionally .gz")  # fmt: skip
     p.add_argument("--output", required=True, metavar="DIR", help="corpus directory (local or any Beam/fsspec URL)")

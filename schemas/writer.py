@@ -94,6 +94,13 @@ class _HashingFile(io.RawIOBase):
         return len(view)
 
 
+def read_shard_stats(output_dir: str, name: str) -> ShardStats:
+    """The `.stats.json` of a complete shard."""
+    fs, root = filesystem(output_dir)
+    with fs.open(join(root, sidecar(name, ".stats.json")), "rb") as f:
+        return ShardStats.from_json(f.read())
+
+
 def shard_is_complete(output_dir: str, name: str) -> bool:
     """A shard is complete once its `.stats.json` exists (it is renamed into place last)."""
     fs, root = filesystem(output_dir)

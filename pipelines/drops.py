@@ -1,0 +1,28 @@
+"""Drop records: one dict per dropped input, with exactly the fields of the shared drops schema."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from schemas.arrow_schemas import DROPS
+
+DROP_FIELDS: tuple[str, ...] = tuple(DROPS.names)  # key, id, url, reason, detail, duplicate_of, stage
+
+
+def drop_of(record: Mapping[str, Any], reason: str, detail: str, stage: str, duplicate_of: str | None = None) -> dict[str, Any]:
+    """The drop record of `record` (a mapping with `key`, and optionally `id` and `url`)."""
+    return {
+        "key": record["key"],
+        "id": record.get("id"),
+        "url": record.get("url"),
+        "reason": reason,
+        "detail": detail,
+        "duplicate_of": duplicate_of,
+        "stage": stage,
+    }
+
+
+def is_drop(item: Mapping[str, Any]) -> bool:
+    """True for a drop record travelling among rows (rows never carry a `reason`)."""
+    return "reason" in item
