@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +24,7 @@ from filters.base import Drop
 from filters.clip_score import ClipConfig, ClipScorer
 from filters.image import ImageConfig, ProcessedImage, process_image
 from pipelines.drops import drop_of, is_drop
-from pipelines.fetch import FetchConfig, Fetcher
+from pipelines.fetch import FetchConfig, Fetched, Fetcher
 from schemas.kinds import Kind
 from schemas.manifest import Counts
 from schemas.samples import ImageTextSample
@@ -62,9 +64,15 @@ class ShardDownloader:
         self.cfg = config
         self.fetcher = Fetcher(config.fetch)
         self.clip = ClipScorer(config.clip) if config.clip is not None else None
+        # The next batch downloads (one thread: the Fetcher is not thread safe) while this one is
+        # decoded and resized on every core (Pillow releases the GIL in decode, resize, encode).
+        self._fetch_thread = ThreadPoolExecutor(1, thread_name_prefix="kosmos-fetch")
+        self._image_threads = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="kosmos-image")
 
     def close(self) -> None:
-        self.fetcher.close()
+        self._fetch_thread.submit(self.fetcher.close).result()
+        self._fetch_thread.shutdown()
+        self._image_threads.shutdown()
 
     def run(self, index: int, rows: list[dict[str, Any]]) -> tuple[ShardStats, list[dict[str, Any]]]:
         """Download and write shard `index` from its rows (each row dict or a ready drop dict)."""
@@ -80,9 +88,13 @@ class ShardDownloader:
         candidates: list[dict[str, Any]] = []
         writer = ShardWriter(self.cfg.output, Kind.IMAGE_TEXT, index, self.cfg.prefix)
         try:
-            for start in range(0, len(todo), self.cfg.fetch_batch):
-                batch = todo[start : start + self.cfg.fetch_batch]
-                for sample in self._download_batch(batch, drops):
+            batches = [todo[i : i + self.cfg.fetch_batch] for i in range(0, len(todo), self.cfg.fetch_batch)]
+            pending = self._fetch_thread.submit(self._fetch, batches[0]) if batches else None
+            for i, batch in enumerate(batches):
+                fetched = pending.result()
+                if i + 1 < len(batches):
+                    pending = self._fetch_thread.submit(self._fetch, batches[i + 1])
+                for sample in self._process_batch(batch, fetched, drops):
                     writer.write(sample)
                     candidates.append({"key": sample.key, "sha256": sample.sha256, "clip_score": sample.clip_score})
             counts.kept = writer.samples
@@ -95,17 +107,22 @@ class ShardDownloader:
             raise
         return stats, drops
 
-    def _download_batch(self, batch: list[dict[str, Any]], drops: list[dict[str, Any]]) -> list[ImageTextSample]:
+    def _fetch(self, batch: list[dict[str, Any]]) -> list[Fetched | Drop | None]:
+        """One result per row: None for rows that carry their image bytes (re-filtering a shard)."""
         to_fetch = [row["url"] for row in batch if row.get("image") is None]
         fetched = iter(self.fetcher.fetch(to_fetch) if to_fetch else [])
+        return [next(fetched) if row.get("image") is None else None for row in batch]
+
+    def _process_batch(
+        self, batch: list[dict[str, Any]], fetched: list[Fetched | Drop | None], drops: list[dict[str, Any]]
+    ) -> list[ImageTextSample]:
+        datas = [row["image"] if result is None else getattr(result, "content", None) for row, result in zip(batch, fetched, strict=True)]
+        images = self._image_threads.map(lambda data: None if data is None else process_image(data, self.cfg.image), datas)
         ready: list[tuple[dict[str, Any], ProcessedImage]] = []
-        for row in batch:
-            stored = row.get("image")  # re-filtering an existing shard: bytes are already here
-            result = next(fetched) if stored is None else None
+        for row, result, image in zip(batch, fetched, images, strict=True):
             if isinstance(result, Drop):
                 drops.append(drop_of(row, result.reason, result.detail, "fetch"))
                 continue
-            image = process_image(stored if stored is not None else result.content, self.cfg.image)
             if isinstance(image, Drop):
                 drops.append(drop_of(row, image.reason, image.detail, "image"))
                 continue
