@@ -30,12 +30,13 @@ from filters.base import Drop
 from filters.caption import CaptionConfig, CaptionFilter
 from filters.clip_score import ClipConfig
 from filters.image import ImageConfig
+from pipelines.alt_text import iter_alt_text_rows
 from pipelines.drops import drop_of, is_drop
 from pipelines.fetch import FetchConfig
 from pipelines.image_text_shard import DownloadConfig, ShardDownloader, read_candidates
 from pipelines.input_rows import RowError, iter_rows
 from pipelines.shard_sink import WriteDrops, WriteManifestFromStats
-from pipelines.sources import expand_inputs
+from pipelines.sources import expand_inputs, is_warc_file
 from schemas.keys import make_key, row_identity
 from schemas.kinds import Kind
 from schemas.manifest import Counts
@@ -60,6 +61,7 @@ class ImageTextConfig:
 
     inputs: tuple[str, ...]
     output: str
+    warcs: tuple[str, ...] = ()  # WARC files whose (image URL, alt text) pairs are the input rows
     url_col: str = "url"
     caption_col: str = "caption"
     id_col: str | None = "id"
@@ -141,21 +143,30 @@ def row_item(
 
 
 class ReadUrlRows(beam.DoFn):
-    """(file index, URL, relative path) -> (file index, row index, row item)."""
+    """(file index, URL, relative path, is WARC) -> (file index, row index, row item)."""
 
     def __init__(self, cfg: ImageTextConfig) -> None:
         self.cfg = cfg
         self.captions = CaptionFilter(cfg.caption)
 
-    def process(self, element: tuple[int, str, str]):
-        file_index, url, relpath = element
+    def process(self, element: tuple[int, str, str, bool]):
+        file_index, url, relpath, is_warc = element
         n = 0
         with FileSystems.open(url, compression_type=CompressionTypes.UNCOMPRESSED) as stream:
-            for index, row in iter_rows(stream, relpath, txt_mode="lines"):
-                key = make_key(Kind.IMAGE_TEXT.value, row_identity(relpath, index))
+            for index, (identity, row) in enumerate(_identified_rows(stream, relpath, is_warc)):
+                key = make_key(Kind.IMAGE_TEXT.value, identity)
                 yield file_index, index, row_item(row, key, f"{relpath} row {index}", self.cfg, self.captions)
                 n += 1
         log.info("read %d rows from %s", n, relpath)
+
+
+def _identified_rows(stream: Any, relpath: str, is_warc: bool):
+    """(source identity, row) from a URL list, an img2dataset shard, or a WARC file's alt texts."""
+    if is_warc:
+        yield from iter_alt_text_rows(stream, relpath)
+        return
+    for index, row in iter_rows(stream, relpath, txt_mode="lines"):
+        yield row_identity(relpath, index), row
 
 
 def _assign_shard(element: tuple[int, int, dict[str, Any]], per_shard: int, offsets: dict[int, int]) -> tuple[int, dict[str, Any]]:
@@ -281,7 +292,9 @@ class FinalizeShard(beam.DoFn):
 
 
 def build_image_text_pipeline(p: beam.Pipeline, cfg: ImageTextConfig) -> None:
-    files = [(i, url, rel) for i, (url, rel) in enumerate(expand_inputs(cfg.inputs))]
+    sources = [(url, rel, False) for url, rel in expand_inputs(cfg.inputs)] if cfg.inputs else []
+    sources += [(url, rel, True) for url, rel in expand_inputs(cfg.warcs, is_warc_file)] if cfg.warcs else []
+    files = [(i, url, rel, is_warc) for i, (url, rel, is_warc) in enumerate(sources)]
     rows = p | "Files" >> beam.Create(files) | "SpreadFiles" >> beam.Reshuffle() | "ReadRows" >> beam.ParDo(ReadUrlRows(cfg))
     per_file = rows | "PerFile" >> beam.Map(lambda r: (r[0], 1)) | "CountPerFile" >> beam.CombinePerKey(sum)
     offsets = per_file | "AllCounts" >> beam.combiners.ToDict() | "Offsets" >> beam.Map(_offsets)

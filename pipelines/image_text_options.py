@@ -11,7 +11,9 @@ from pipelines.fetch import FetchConfig
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--input", nargs="+", required=True, metavar="PATH",
+    p.add_argument("--warc", nargs="+", default=[], metavar="PATH",
+                   help="WARC files: their (image URL, alt text) pairs are the input (LAION's recipe); with or instead of --input")
+    p.add_argument("--input", nargs="+", default=[], metavar="PATH",
                    help="URL lists: .parquet, .csv, .tsv, .jsonl, .txt (one URL per line), optionally .gz; files, directories or globs")  # fmt: skip
     p.add_argument("--output", required=True, metavar="DIR", help="corpus directory (local or any Beam/fsspec URL)")
     p.add_argument("--drops", metavar="DIR", default=None, help="write every dropped row (key, id, url, reason, detail, duplicate_of, stage) as Parquet here")
@@ -64,8 +66,10 @@ def config_from_args(args: argparse.Namespace):  # -> ImageTextConfig (kept lazy
     clip = None
     if args.clip_model.lower() != "none":
         clip = ClipConfig(model=args.clip_model, pretrained=args.clip_pretrained, batch_size=args.clip_batch_size, device=args.clip_device)
+    if not args.input and not args.warc:
+        raise SystemExit("kosmos-corpus image-text: give --input URL lists and/or --warc files")
     return ImageTextConfig(
-        inputs=tuple(args.input), output=args.output, url_col=args.url_col, caption_col=args.caption_col,
+        inputs=tuple(args.input), warcs=tuple(args.warc), output=args.output, url_col=args.url_col, caption_col=args.caption_col,
         id_col=args.id_col or None,
         fetch=FetchConfig(timeout=args.timeout, retries=args.retries, max_per_host=args.max_per_host,
                           max_concurrency=args.concurrency, max_bytes=args.max_bytes,

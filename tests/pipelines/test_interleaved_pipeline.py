@@ -140,3 +140,59 @@ def test_one_image_rule_is_reproducible(tmp_path, http_server):
         assert counts.kept + sampled_out == 200
         kept_runs.append({s.key for s in iter_corpus(str(out))})
     assert kept_runs[0] == kept_runs[1]
+
+
+def test_alt_text_pairs_feed_the_image_text_pipeline(tmp_path, http_server):
+    """`kosmos-corpus image-text --warc`: (image URL, alt text) pairs from pages, LAION's recipe."""
+    base = http_server.base_url
+    alts = ["A tabby cat looking to the side of the room.", "A cup of coffee on a saucer with a spoon."]
+    page = generated_page(7, [f"{base}/img/chelsea.png?alt=1", f"{base}/img/coffee.webp?alt=2"], alts=alts)
+    page = page.replace(b"</article>", f'<p>Footer text here.</p><img src="{base}/static/site-logo.png" alt="Our company logo">'.encode() + b"</article>")
+    write_warc(tmp_path / "p.warc.gz", [(f"{base}/gen/alt", page)])
+    out = tmp_path / "pairs"
+    rc = corpus_main(["image-text", "--warc", str(tmp_path / "p.warc.gz"), "--output", str(out), "--drops", str(tmp_path / "d"),
+                      "--clip-model", "none", "--timeout", "2", "--allow-private-network"])  # fmt: skip
+    assert rc == 0
+    assert sorted(s.caption for s in iter_corpus(str(out))) == sorted(alts)
+    assert all(s.extra["page_url"] == f"{base}/gen/alt" for s in iter_corpus(str(out)))
+    drops = drops_of(tmp_path / "d")
+    assert [d["reason"] for d in drops.values()] == ["image_url_pattern"]
+    assert http_server.request_count("/static/site-logo.png") == 0, "non-content images are never fetched"
+    assert validate(str(out)).ok
+
+
+def test_corrupt_warc_record_is_counted_and_the_rest_read(tmp_path, http_server):
+    base = http_server.base_url
+    pages = [(f"{base}/gen/c{i}", generated_page(40 + i, [f"{base}/img/chelsea.png?c={i}", f"{base}/img/coffee.webp?c={i}"])) for i in range(3)]
+    offsets = write_warc(tmp_path / "c.warc.gz", pages)
+    data = bytearray((tmp_path / "c.warc.gz").read_bytes())
+    data[offsets[1] + 30 : offsets[1] + 60] = b"\x00" * 30  # garble the middle record's gzip member
+    (tmp_path / "c.warc.gz").write_bytes(bytes(data))
+    rc = corpus_main(["interleaved", "--warc", str(tmp_path / "c.warc.gz"), "--output", str(tmp_path / "out"), *FAST])
+    assert rc == 0
+    counts = read_manifest(str(tmp_path / "out")).counts
+    assert counts.dropped.get("bad_warc_record") == 1
+    assert counts.kept == 2 and counts.input == 3
+
+
+def test_rerun_skips_the_downloads_of_complete_warc_files(tmp_path, http_server):
+    base = http_server.base_url
+    for name in ("x", "y"):
+        pages = [(f"{base}/{name}/{i}", generated_page(60 + i + (10 if name == "y" else 0),
+                  [f"{base}/img/chelsea.png?{name}={i}", f"{base}/img/coffee.webp?{name}={i}"])) for i in range(3)]  # fmt: skip
+        write_warc(tmp_path / f"{name}.warc.gz", pages)
+    args = ["interleaved", "--warc", str(tmp_path / "x.warc.gz"), str(tmp_path / "y.warc.gz"), "--output", str(tmp_path / "out"), *FAST]
+    assert corpus_main(args) == 0
+    first = read_manifest(str(tmp_path / "out"))
+    # a run killed before the second WARC's shard was complete: no stats, no manifest yet
+    for suffix in (".tar", ".parquet", ".stats.json"):
+        (tmp_path / "out" / f"shard-000001{suffix}").unlink()
+    (tmp_path / "out" / "manifest.json").unlink()
+    http_server.reset()
+    assert corpus_main(args) == 0
+    requested = [path for _, path, _ in http_server.requests]
+    assert not [p for p in requested if "?x=" in p], "the complete WARC's images were fetched again"
+    assert sum("?y=" in p for p in requested) == 6
+    second = read_manifest(str(tmp_path / "out"))
+    assert second.counts == first.counts and [s.sha256 for s in second.shards] == [s.sha256 for s in first.shards]
+    assert validate(str(tmp_path / "out")).ok
