@@ -1,0 +1,191 @@
+"""A training stream: micro-batches of one kind, built in dataloader workers, resumable exactly.
+
+Micro-batches close once they hold `micro_batch_tokens` non-pad tokens (image slots count), so
+each step's per-stream token budget is met in tokens, not rows. Every batch carries the state of
+the worker that built it *after* building it; `StreamLoader` keeps the state of the last batch
+the trainer actually consumed from each worker (prefetched batches do not count), plus which
+worker is next. A restored loader maps physical workers onto those logical workers so the batch
+order continues exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+from kosmos_train.data.builders import BUILDERS, Builder
+from kosmos_train.data.corpus import DataError, StreamSpec, open_source
+from kosmos_train.data.sequences import Example
+from kosmos_train.data.sources import Mixture, SkipLog, SourceReader
+from kosmos_train.tokenizer import Tokenizer
+
+STATE_VERSION = 1
+
+
+@dataclass
+class Batch:
+    """One padded micro-batch of one stream."""
+
+    stream: str
+    input_ids: torch.Tensor  # (B, T) long, right-padded with <pad>
+    loss_mask: torch.Tensor  # (B, T) bool: token t is a target
+    slot_mask: torch.Tensor  # (B, T) bool: image slots
+    images: torch.Tensor  # (N, 3, S, S) uint8, in order of appearance; N may be 0
+    n_tokens: int  # non-pad positions, image slots included
+    keys: list[str] = field(default_factory=list)
+    worker: int = 0  # logical worker that built it
+    state: dict[str, Any] | None = None  # that worker's state after building it
+    skipped: int = 0  # corrupt samples that worker has skipped so far
+    last_skip: str | None = None
+
+    @property
+    def n_images(self) -> int:
+        return int(self.images.shape[0])
+
+    @property
+    def n_loss_tokens(self) -> int:
+        return int(self.loss_mask[:, 1:].sum())
+
+
+def collate(stream: str, examples: list[Example], pad: int, image_id: int, n_slots: int, image_size: int) -> Batch:
+    width = max(len(e.ids) for e in examples)
+    ids = torch.full((len(examples), width), pad, dtype=torch.long)
+    loss = torch.zeros((len(examples), width), dtype=torch.bool)
+    slots = torch.zeros((len(examples), width), dtype=torch.bool)
+    images = []
+    for r, e in enumerate(examples):
+        row = torch.tensor(e.ids, dtype=torch.long)
+        ids[r, : len(e.ids)] = row
+        loss[r, : len(e.ids)] = torch.tensor(e.loss, dtype=torch.bool)
+        for c in (row == image_id).nonzero().flatten().tolist():  # the builders place every <image>
+            slots[r, c + 1 : c + 1 + n_slots] = True
+        images += [torch.from_numpy(p) for p in e.images]
+    pixels = torch.stack(images) if images else torch.zeros((0, 3, image_size, image_size), dtype=torch.uint8)
+    keys = [k for e in examples for k in e.keys]
+    return Batch(stream, ids, loss, slots, pixels, sum(len(e.ids) for e in examples), keys)
+
+
+class WorkerPipeline:
+    """Everything one reader slot runs: sources -> mixture -> builder -> token-budget batches."""
+
+    def __init__(self, spec: StreamSpec, tokenizer_path: str, n_slots_image: int, image_size: int, slot: int,
+                 n_slots: int, seed: int, state: dict | None) -> None:
+        self.spec = spec
+        self.tok = Tokenizer(tokenizer_path)
+        self.skips = SkipLog(spec.kind, state["skipped"] if state else 0)
+        readers = [SourceReader(open_source(s), slot, n_slots, seed, spec.shuffle_buffer, self.skips) for s in spec.sources]
+        self.mixture = Mixture(readers, [s.weight for s in spec.sources], seed, slot,
+                               state["mixture"] if state else None)
+        self.builder: Builder = BUILDERS[spec.kind](self.tok, spec.max_len, n_slots_image, image_size, self.skips,
+                                                    spec.max_images)
+        if state:
+            self.builder.load_state(state["builder"], lambda k, ref: self.mixture.readers[k].fetch([ref])[0])
+        self.n_slots_image, self.image_size = n_slots_image, image_size
+
+    def next_batch(self) -> Batch:
+        examples, tokens = [], 0
+        while tokens < self.spec.micro_batch_tokens:
+            e = self.builder.next(self.mixture.next)
+            examples.append(e)
+            tokens += len(e.ids)
+        v = self.tok.layout
+        batch = collate(self.spec.kind, examples, v.pad, v.image, self.n_slots_image, self.image_size)
+        batch.state = self.state()
+        batch.skipped, batch.last_skip = self.skips.count, self.skips.last
+        return batch
+
+    def state(self) -> dict:
+        return {"mixture": self.mixture.state(), "builder": self.builder.state(), "skipped": self.skips.count}
+
+
+class Stream(IterableDataset):
+    """Endless micro-batches of one stream for one rank; splits itself over dataloader workers."""
+
+    def __init__(self, spec: StreamSpec, tokenizer_path: str, n_slots_image: int, image_size: int, rank: int = 0,
+                 world_size: int = 1, num_workers: int = 0, seed: int = 0, worker_states: dict[int, dict] | None = None,
+                 worker_offset: int = 0) -> None:
+        super().__init__()
+        self.spec, self.tokenizer_path = spec, tokenizer_path
+        self.n_slots_image, self.image_size = n_slots_image, image_size
+        self.rank, self.world_size, self.workers = rank, world_size, max(1, num_workers)
+        self.seed, self.worker_states, self.worker_offset = seed, worker_states or {}, worker_offset
+
+    def pipeline(self, logical: int) -> WorkerPipeline:
+        slot = self.rank * self.workers + logical
+        return WorkerPipeline(self.spec, self.tokenizer_path, self.n_slots_image, self.image_size, slot,
+                              self.world_size * self.workers, self.seed, self.worker_states.get(logical))
+
+    def __iter__(self) -> Iterator[Batch]:
+        info = get_worker_info()
+        physical = info.id if info is not None else 0
+        logical = (physical + self.worker_offset) % self.workers
+        pipe = self.pipeline(logical)
+        while True:
+            batch = pipe.next_batch()
+            batch.worker = logical
+            yield batch
+
+
+def _identity(batch: Batch) -> Batch:
+    return batch
+
+
+class StreamLoader:
+    """The trainer's side of a stream: a DataLoader over it and the state of what was consumed."""
+
+    def __init__(self, spec: StreamSpec, tokenizer_path: str, n_slots_image: int, image_size: int, rank: int,
+                 world_size: int, num_workers: int, seed: int, state: dict | None = None) -> None:
+        for source in spec.sources:  # start-up checks in the main process: clear errors before any worker
+            open_source(source)
+        self.spec, self.num_workers = spec, num_workers
+        self.workers = max(1, num_workers)
+        self.states: dict[int, dict] = {}
+        self.next_worker = 0
+        self.skipped: dict[int, int] = {}
+        self.last_skip: str | None = None
+        if state is not None:
+            if state.get("version") != STATE_VERSION or state["workers"] != self.workers or state["world_size"] != world_size:
+                raise DataError(
+                    f"{spec.kind} stream: the saved data state is for {state.get('world_size')} ranks x "
+                    f"{state.get('workers')} workers; this run has {world_size} x {self.workers}. Resume with the same "
+                    "world size and --num-workers for an exact continuation."
+                )
+            self.states = {int(k): v for k, v in state["states"].items()}
+            self.next_worker = state["next_worker"]
+            self.skipped = {int(k): v["skipped"] for k, v in self.states.items()}
+        dataset = Stream(spec, tokenizer_path, n_slots_image, image_size, rank, world_size, num_workers, seed,
+                         self.states, self.next_worker)
+        self.loader = DataLoader(dataset, batch_size=None, num_workers=num_workers, collate_fn=_identity,
+                                 persistent_workers=num_workers > 0, prefetch_factor=4 if num_workers else None)
+        self._it: Iterator[Batch] | None = None
+        self.world_size = world_size
+        self.wait_s = 0.0
+
+    def next(self) -> Batch:
+        t = time.perf_counter()
+        if self._it is None:
+            self._it = iter(self.loader)
+        batch = next(self._it)
+        self.wait_s += time.perf_counter() - t
+        assert batch.state is not None
+        self.states[batch.worker] = batch.state
+        self.next_worker = (batch.worker + 1) % self.workers
+        self.skipped[batch.worker] = batch.skipped
+        if batch.last_skip:
+            self.last_skip = batch.last_skip
+        batch.state = None
+        return batch
+
+    @property
+    def total_skipped(self) -> int:
+        return sum(self.skipped.values())
+
+    def state(self) -> dict:
+        return {"version": STATE_VERSION, "kind": self.spec.kind, "world_size": self.world_size,
+                "workers": self.workers, "next_worker": self.next_worker,
+                "states": {str(k): v for k, v in sorted(self.states.items())}}
