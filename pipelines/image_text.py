@@ -30,7 +30,9 @@ from filters.base import Drop
 from filters.caption import CaptionConfig, CaptionFilter
 from filters.clip_score import ClipConfig
 from filters.image import ImageConfig
+from filters.phash import hamming, hash_chunks
 from pipelines.alt_text import iter_alt_text_rows
+from pipelines.dedup import ConnectedComponents
 from pipelines.drops import drop_of, is_drop
 from pipelines.fetch import FetchConfig
 from pipelines.image_text_shard import DownloadConfig, ShardDownloader, read_candidates
@@ -73,6 +75,7 @@ class ImageTextConfig:
     clip_top_fraction: float | None = None
     dedup_urls: bool = True
     dedup_images: bool = True
+    phash_distance: int | None = None  # near-duplicate images within this many pHash bits; None = off
     samples_per_shard: int = DEFAULT_SAMPLES_PER_SHARD
     prefix: str = "shard"
     fetch_batch: int = 256
@@ -82,7 +85,7 @@ class ImageTextConfig:
         return DownloadConfig(
             output=self.output, prefix=self.prefix, fetch=self.fetch, image=self.image,
             clip=self.clip, clip_threshold=self.clip_threshold if self.clip is not None else None,
-            fetch_batch=self.fetch_batch,
+            fetch_batch=self.fetch_batch, phash=self.phash_distance is not None,
         )  # fmt: skip
 
     def manifest_config(self) -> dict[str, Any]:
@@ -247,10 +250,59 @@ def _score_verdict(row: dict[str, Any], threshold: float):
         yield row["shard"], (row["key"], "clip_score", f"{score:.4f} below the top-fraction threshold {threshold:.4f}", None)
 
 
+def _phash_buckets(row: dict[str, Any], max_distance: int):
+    if row.get("phash") is not None:
+        for chunk in hash_chunks(row["phash"], max_distance):
+            yield chunk, (row["key"], row["phash"])
+
+
+def _phash_star_edges(element: tuple[Any, Any], max_distance: int):
+    """One chunk bucket -> edges to its smallest key, kept only within `max_distance` bits."""
+    _, members = element
+    root_key, root_hash = min(members)
+    for key, value in members:
+        if key != root_key and hamming(value, root_hash) <= max_distance:
+            yield root_key, key
+
+
+def _near_image_verdict(element: tuple[str, dict[str, list[Any]]], max_distance: int):
+    key, grouped = element
+    for root in grouped["label"]:
+        if root != key:
+            for row in grouped["row"]:
+                yield row["shard"], (key, "near_duplicate_image", f"pHash within {max_distance} bits of {root}", root)
+
+
+class NearDuplicateImages(beam.PTransform):
+    """Candidate rows -> (shard, verdict) for images within `max_distance` pHash bits of a smaller key.
+
+    Chunk buckets (pigeonhole) find candidate pairs, star edges are checked by Hamming distance,
+    and the project's Beam connected components keep the smallest key of each group."""
+
+    def __init__(self, max_distance: int, rounds: int = 8) -> None:
+        super().__init__()
+        self.max_distance, self.rounds = max_distance, rounds
+
+    def expand(self, candidates: pvalue.PCollection) -> pvalue.PCollection:
+        d = self.max_distance
+        edges = (
+            candidates
+            | "Buckets" >> beam.FlatMap(_phash_buckets, d)
+            | "GroupBucket" >> beam.GroupByKey()
+            | "StarEdges" >> beam.FlatMap(_phash_star_edges, d)
+        )
+        labels, _ = edges | "Components" >> ConnectedComponents(self.rounds, stage="phash_dedup")
+        return (
+            {"label": labels, "row": candidates | "RowByKey" >> beam.Map(lambda r: (r["key"], r))}
+            | "JoinLabels" >> beam.CoGroupByKey()
+            | "Verdicts" >> beam.FlatMap(_near_image_verdict, d)
+        )
+
+
 class FinalizeShard(beam.DoFn):
     """(shard name, {stats, verdicts}) -> final ShardStats; rewrites the shard only if it loses samples."""
 
-    PRIORITY = ("duplicate_image", "clip_score")
+    PRIORITY = ("duplicate_image", "near_duplicate_image", "clip_score")
 
     def __init__(self, output: str, prefix: str) -> None:
         self.output, self.prefix = output, prefix
@@ -315,7 +367,7 @@ def build_image_text_pipeline(p: beam.Pipeline, cfg: ImageTextConfig) -> None:
     )
     stats = downloaded.stats
     drops = [downloaded[DROPPED]]
-    if cfg.dedup_images or cfg.clip_top_fraction:
+    if cfg.dedup_images or cfg.clip_top_fraction or cfg.phash_distance is not None:
         candidates = stats | "Candidates" >> beam.FlatMap(_candidates, cfg.output)
         verdicts = []
         if cfg.dedup_images:
@@ -334,6 +386,8 @@ def build_image_text_pipeline(p: beam.Pipeline, cfg: ImageTextConfig) -> None:
                 | "Threshold" >> beam.Map(lambda q: q[min(len(q) - 1, round((1 - keep) * (len(q) - 1)))] if q else float("-inf"))
             )
             verdicts.append(candidates | "ScoreVerdicts" >> beam.FlatMap(_score_verdict, pvalue.AsSingleton(threshold)))
+        if cfg.phash_distance is not None:
+            verdicts.append(candidates | "NearImages" >> NearDuplicateImages(cfg.phash_distance))
         all_verdicts = verdicts | "AllVerdicts" >> beam.Flatten()
         finalized = (
             {"stats": stats | "StatsByName" >> beam.Map(lambda s: (s.shard, s)), "verdicts": all_verdicts}

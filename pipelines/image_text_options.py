@@ -52,6 +52,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("dedup")
     g.add_argument("--no-url-dedup", action="store_true", help="keep rows with an already-seen URL")
     g.add_argument("--no-image-dedup", action="store_true", help="keep images with an already-seen sha256")
+    g.add_argument("--phash-distance", type=int, default=None,
+                   help="also drop near-duplicate images within this many pHash bits of a smaller key (off by default; e.g. 4)")
     p.add_argument("--verbose", "-v", action="store_true", help="log Beam's progress too")
 
 
@@ -78,6 +80,6 @@ def config_from_args(args: argparse.Namespace):  # -> ImageTextConfig (kept lazy
                           image_size=args.image_size, encode_format=args.encode_format, encode_quality=args.encode_quality),
         caption=CaptionConfig(min_words=args.min_words, languages=languages, language_threshold=args.lang_threshold),
         clip=clip, clip_threshold=args.clip_threshold, clip_top_fraction=args.clip_top_fraction,
-        dedup_urls=not args.no_url_dedup, dedup_images=not args.no_image_dedup,
+        dedup_urls=not args.no_url_dedup, dedup_images=not args.no_image_dedup, phash_distance=args.phash_distance,
         samples_per_shard=args.samples_per_shard, fetch_batch=args.fetch_batch, drops_dir=args.drops,
     )  # fmt: skip

@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 from filters.base import Drop
 from filters.clip_score import ClipConfig, ClipScorer
 from filters.image import ImageConfig, ProcessedImage, process_image
+from filters.phash import phash
 from pipelines.drops import drop_of, is_drop
 from pipelines.fetch import FetchConfig, Fetched, Fetcher
 from schemas.kinds import Kind
@@ -36,6 +37,7 @@ CANDIDATES = pa.schema(
         pa.field("key", pa.string(), nullable=False),
         pa.field("sha256", pa.string(), nullable=False),
         pa.field("clip_score", pa.float64()),
+        pa.field("phash", pa.uint64()),  # null unless near-duplicate images are looked for
     ]
 )
 
@@ -51,6 +53,7 @@ class DownloadConfig:
     clip: ClipConfig | None = None  # None: no scoring (`--clip-model none`)
     clip_threshold: float | None = 0.28  # None: no per-sample threshold (e.g. top-fraction only)
     fetch_batch: int = 256  # URLs fetched concurrently per round; bounds memory per worker
+    phash: bool = False  # record each image's perceptual hash for near-duplicate removal
 
 
 def candidates_path(output: str, name: str) -> str:
@@ -94,9 +97,10 @@ class ShardDownloader:
                 fetched = pending.result()
                 if i + 1 < len(batches):
                     pending = self._fetch_thread.submit(self._fetch, batches[i + 1])
-                for sample in self._process_batch(batch, fetched, drops):
+                for sample, image_hash in self._process_batch(batch, fetched, drops):
                     writer.write(sample)
-                    candidates.append({"key": sample.key, "sha256": sample.sha256, "clip_score": sample.clip_score})
+                    candidates.append({"key": sample.key, "sha256": sample.sha256, "clip_score": sample.clip_score,
+                                       "phash": image_hash})  # fmt: skip
             counts.kept = writer.samples
             for d in drops:
                 counts.drop(d["reason"])
@@ -115,7 +119,7 @@ class ShardDownloader:
 
     def _process_batch(
         self, batch: list[dict[str, Any]], fetched: list[Fetched | Drop | None], drops: list[dict[str, Any]]
-    ) -> list[ImageTextSample]:
+    ) -> list[tuple[ImageTextSample, int | None]]:
         datas = [row["image"] if result is None else getattr(result, "content", None) for row, result in zip(batch, fetched, strict=True)]
         images = self._image_threads.map(lambda data: None if data is None else process_image(data, self.cfg.image), datas)
         ready: list[tuple[dict[str, Any], ProcessedImage]] = []
@@ -136,13 +140,13 @@ class ShardDownloader:
             if score is not None and threshold is not None and score < threshold:
                 drops.append(drop_of(row, "clip_score", f"{score:.4f} < {threshold}", "clip"))
                 continue
-            samples.append(ImageTextSample(
+            samples.append((ImageTextSample(
                 key=row["key"], image=image.data, image_ext=image.ext, caption=row["caption"], width=image.width,
                 height=image.height, original_width=image.original_width, original_height=image.original_height,
                 sha256=image.sha256, url=row["url"], id=row.get("id"), lang=row.get("lang"),
                 lang_score=row.get("lang_score"), clip_score=score,
                 clip_model=self.cfg.clip.model_id if self.cfg.clip is not None else "none", extra=row.get("extra"),
-            ))  # fmt: skip
+            ), phash(image.image) if self.cfg.phash and image.image is not None else None))  # fmt: skip
         return samples
 
     def _write_candidates(self, name: str, candidates: list[dict[str, Any]], counts: Counts) -> None:
