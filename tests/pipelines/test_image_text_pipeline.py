@@ -207,3 +207,23 @@ def test_img2dataset_output_is_refiltered_without_downloading(tmp_path, http_ser
         assert s.extra["status"] == "success" and "key" in s.extra
     assert read_manifest(str(out)).counts.input == 3
     assert validate(str(out)).ok
+
+
+def test_phash_removes_near_duplicate_images(tmp_path, http_server):
+    """The same photo at two sizes is one image to pHash (not to sha256); a different photo is not."""
+    rows = [
+        ("/img/astronaut.jpg", "An astronaut holding a helmet in front of a flag.", "kept"),
+        ("/img/astronaut-1600.jpg", "The astronaut photo again, at a much larger size.", "kept"),
+        ("/img/chelsea.png", "A tabby cat looking to the side of the room.", "kept"),
+    ]
+    src = write_rows(tmp_path / "urls.jsonl", http_server.base_url, rows)
+    args = ["image-text", "--input", str(src), "--allow-private-network", "--drops", str(tmp_path / "d"), *FAST]
+    assert corpus_main([*args, "--output", str(tmp_path / "plain")]) == 0
+    assert read_manifest(str(tmp_path / "plain")).counts.kept == 3, "different bytes: sha256 keeps both"
+    assert corpus_main([*args, "--output", str(tmp_path / "phash"), "--phash-distance", "4"]) == 0
+    counts = read_manifest(str(tmp_path / "phash")).counts
+    assert counts.kept == 2 and counts.dropped == {"near_duplicate_image": 1}
+    keys = sorted(make_key("image_text", row_identity("urls.jsonl", i)) for i in range(2))
+    kept = {s.key for s in iter_corpus(str(tmp_path / "phash"))}
+    assert keys[0] in kept and keys[1] not in kept
+    assert validate(str(tmp_path / "phash")).ok
