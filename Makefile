@@ -16,8 +16,10 @@ $(VENV)/.installed: pyproject.toml requirements/lock.txt requirements/no-deps.tx
 	$(BIN)/pip install --quiet --no-deps -r requirements/no-deps.txt
 	touch $@
 
+# The main job: the three pipelines on a local demo site, then tiny KOSMOS-1 trained on their shards.
 demo: setup
 	$(BIN)/kosmos-corpus demo --output $(OUT)
+	$(BIN)/kosmos_train demo --data $(OUT)/text $(OUT)/image_text $(OUT)/interleaved --output $(OUT)/run
 
 test: setup
 	$(BIN)/python -m pytest -q

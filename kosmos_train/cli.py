@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import io
 import logging
 import sys
 from collections.abc import Sequence
@@ -131,6 +132,37 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Train `tiny` on the demo corpora, then caption images of the image-text corpus it saw."""
+    from PIL import Image
+
+    from kosmos_train.train.api import caption_images, load_run, train_tiny
+    from schemas.reader import iter_corpus
+
+    run = train_tiny(args.data, args.output, steps=args.steps, threads=1, progress=False)
+    model, tok = load_run(run)
+    pairs = []
+    for root in args.data:
+        for sample in iter_corpus(root):
+            if getattr(sample, "kind", None) is not None and sample.kind.value == "image_text":
+                pairs.append((Image.open(io.BytesIO(sample.image)).convert("RGB"), sample.caption))
+            if len(pairs) >= args.captions:
+                break
+    if not pairs:
+        raise SystemExit("kosmos_train demo: no image_text corpus among --data")
+    blank = Image.new("RGB", (224, 224), (128, 128, 128))
+    predicted = caption_images(model, tok, [img for img, _ in pairs] + [blank], "", 40, 1)
+    right = sum(p.strip() == truth.strip() for p, (_, truth) in zip(predicted, pairs, strict=False))
+    lines = [f"tiny KOSMOS-1 trained for {args.steps} steps on {', '.join(args.data)} -> {run}",
+             "captions of training images (prompt: the image alone, as in the image-caption layout):"]
+    lines += [f"  predicted: {p!r}\n  truth:     {t!r}" for p, (_, t) in zip(predicted, pairs, strict=False)]
+    lines += [f"  blank grey image -> {predicted[-1]!r}", f"{right} of {len(pairs)} captions reproduced exactly"]
+    print("\n".join(lines))
+    with open(f"{run}/demo_summary.txt", "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from kosmos_train.train.checkpoint import export
 
@@ -153,7 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--output", help="the .model file to write")
     t.add_argument("--max-sentences", type=int, default=10_000_000, help="read at most this many lines/captions/paragraphs")
     t.add_argument("--character-coverage", type=float, default=0.9995, help="SentencePiece character coverage")
-    t.add_argument("--byte-fallback", action="store_true", help="add 256 byte pieces so no text maps to <unk>")
+    t.add_argument("--no-byte-fallback", dest="byte_fallback", action="store_false",
+                   help="no byte pieces: characters outside the learned set map to <unk> (default: spelled as bytes)")
     t.add_argument("--exact-size", action="store_true",
                    help="fail when the corpus cannot give --vocab-size pieces (default: accept fewer)")
     t.add_argument("--existing", metavar="MODEL", help="only load and describe an existing .model")
@@ -209,6 +242,15 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--run", required=True, metavar="RUN_DIR", help="run directory with deepspeed/")
     e.add_argument("--tag", help="checkpoint tag (default: the newest complete one)")
     e.set_defaults(func=cmd_export)
+
+    d = sub.add_parser("demo", help="train tiny on corpora for a minute on CPU, then caption their images",
+                       description="The training half of the main job (make demo): train the tiny model on the given "
+                       "corpus folders, then caption images from the image-text corpus and a blank image.")
+    d.add_argument("--data", nargs="+", required=True, metavar="DIR", help="corpus folders (kinds from their manifests)")
+    d.add_argument("--output", required=True, metavar="RUN_DIR", help="run directory")
+    d.add_argument("--steps", type=int, default=300, help="optimizer steps (default 300, about a minute on 2 cores)")
+    d.add_argument("--captions", type=int, default=5, help="images to caption (default 5)")
+    d.set_defaults(func=cmd_demo)
 
     sub.add_parser("info", help="parameter counts and the model config", add_help=False)
     return p

@@ -66,9 +66,18 @@ def test_paper_size_layout_is_64007_ids(tmp_path):
     assert VocabLayout(64_000).size == 64_007
 
 
-def test_unknown_characters_map_to_unk(tok):
-    ids = tok.encode("rivers 漢字")
-    assert tok.layout.unk in ids and "⁇" in tok.decode(ids)
+def test_unseen_characters_round_trip_as_bytes(tok):
+    """Byte fallback (the default): characters the model never saw are spelled as UTF-8 bytes."""
+    ids = tok.encode("rivers, 漢字")
+    assert tok.layout.unk not in ids and tok.decode(ids) == "rivers, 漢字"
+
+
+def test_without_byte_fallback_unseen_characters_map_to_unk(corpora, tmp_path):
+    from kosmos_train.tokenizer import train_tokenizer
+
+    plain = train_tokenizer([str(corpora["text"])], tmp_path / "plain.model", vocab_size=200, byte_fallback=False)
+    ids = plain.encode("rivers 漢字")
+    assert plain.layout.unk in ids and "⁇" in plain.decode(ids)
 
 
 def test_loading_an_existing_model_and_a_clear_error(tok, tmp_path):
@@ -76,7 +85,7 @@ def test_loading_an_existing_model_and_a_clear_error(tok, tmp_path):
     assert again.encode("rivers") == tok.encode("rivers")
     with pytest.raises(FileNotFoundError):
         Tokenizer(tmp_path / "missing.model")
-    odd = train_sentencepiece(["some words here"] * 20, tmp_path / "odd.model", vocab_size=40)
+    odd = train_sentencepiece(["some words here"] * 20, tmp_path / "odd.model", vocab_size=40, byte_fallback=False)
     assert Tokenizer(odd).sp_pieces <= 40  # a small corpus gives fewer pieces instead of failing
 
 
