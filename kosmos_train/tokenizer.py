@@ -67,12 +67,18 @@ def train_sentencepiece(
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
-    spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(sentences), model_writer=buf, model_type="bpe", vocab_size=vocab_size,
-        character_coverage=character_coverage, byte_fallback=byte_fallback,
-        hard_vocab_limit=exact_size, unk_id=0, bos_id=1, eos_id=2, pad_id=-1,
-        train_extremely_large_corpus=False, minloglevel=2, num_threads=2,
-    )
+    try:
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=iter(sentences), model_writer=buf, model_type="bpe", vocab_size=vocab_size,
+            character_coverage=character_coverage, byte_fallback=byte_fallback,
+            hard_vocab_limit=exact_size, unk_id=0, bos_id=1, eos_id=2, pad_id=-1,
+            train_extremely_large_corpus=False, minloglevel=2, num_threads=2,
+        )
+    except RuntimeError as e:
+        if "Vocabulary size is smaller than required_chars" not in str(e):
+            raise
+        hint = " (byte fallback needs 256 byte pieces on top: pass byte_fallback=False / --no-byte-fallback)" if byte_fallback else ""
+        raise SchemaError(f"vocab_size {vocab_size} is too small for this corpus's characters{hint}: {e}") from None
     if not buf.getvalue():
         raise SchemaError("SentencePiece wrote no model: was the corpus empty?")
     tmp = output.with_name(output.name + ".tmp")

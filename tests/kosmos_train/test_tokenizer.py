@@ -10,7 +10,7 @@ import sentencepiece as spm
 from kosmos_train.data import synthetic as S
 from kosmos_train.tokenizer import Tokenizer, corpus_sentences, train_sentencepiece, train_tokenizer
 from kosmos_train.vocab import VocabLayout
-from schemas.kinds import Kind
+from schemas.kinds import Kind, SchemaError
 
 DOCS = [f"Document {i} talks about rivers and mountains.\nIts second line mentions number {i}." for i in range(30)]
 
@@ -87,11 +87,13 @@ def test_loading_an_existing_model_and_a_clear_error(tok, tmp_path):
         Tokenizer(tmp_path / "missing.model")
     odd = train_sentencepiece(["some words here"] * 20, tmp_path / "odd.model", vocab_size=40, byte_fallback=False)
     assert Tokenizer(odd).sp_pieces <= 40  # a small corpus gives fewer pieces instead of failing
+    with pytest.raises(SchemaError, match="too small.*no-byte-fallback"):
+        train_sentencepiece(["some words here"] * 20, tmp_path / "tiny.model", vocab_size=40)
 
 
 def test_cli_tokenizer(corpora, tmp_path, capsys):
     from kosmos_train.cli import main
 
     out = tmp_path / "cli.model"
-    assert main(["tokenizer", "--data", str(corpora["text"]), "--vocab-size", "200", "--output", str(out)]) == 0
+    assert main(["tokenizer", "--data", str(corpora["text"]), "--vocab-size", "400", "--output", str(out)]) == 0
     assert out.exists() and "pieces" in capsys.readouterr().out
