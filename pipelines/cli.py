@@ -65,6 +65,11 @@ def _cmd_pipeline(args: argparse.Namespace, beam_args: list[str]) -> int:
     configure_logging(args.verbose)
     cfg = importlib.import_module(options_module).config_from_args(args)
     _, seconds = run_pipeline(lambda p: build(p, cfg), beam_args)
+    if args.holdout_fraction:
+        from pipelines.holdout import run_holdout_split
+
+        held = run_holdout_split(cfg.output, args.holdout_output, args.holdout_fraction, beam_args)
+        print(f"held-out split ({args.holdout_fraction:.2%} of keys by hash) written to {held}")
     return convergence_status(summarize(cfg.output, seconds))
 
 
@@ -81,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (help_text, options_module, _) in PIPELINES.items():
         p = sub.add_parser(name, help=help_text, epilog="Unknown flags are Beam pipeline options (--runner, --direct_num_workers, ...).")
         importlib.import_module(options_module).add_arguments(p)
+        p.add_argument("--holdout-fraction", type=float, default=0.0,
+                       help="move this share of samples, chosen by a hash of the key, to a held-out corpus (default 0)")
+        p.add_argument("--holdout-output", metavar="DIR", help="held-out corpus location (default OUTPUT-holdout)")
         p.set_defaults(func=_cmd_pipeline)
     return parser
 

@@ -234,20 +234,36 @@ class _Resolver:
     def __init__(self, config: FetchConfig) -> None:
         self.config = config
         self._cache: dict[tuple[str, int], tuple[float, list[str] | Exception]] = {}
+        self._pending: dict[tuple[str, int], asyncio.Future[list[str] | Exception]] = {}
 
     async def resolve(self, host: str, port: int, timeout: float | None = None) -> list[str]:
-        """Checked addresses of `host`; raises BlockedAddressError or _DNSError."""
+        """Checked addresses of `host`; raises BlockedAddressError or _DNSError.
+
+        One lookup per host at a time: concurrent URLs of a host share it, so they all get (and
+        connect to) the same checked answer, and a batch does not flood the resolver."""
         key = (host, port)
         cached = self._cache.get(key)
-        if cached is None or cached[0] < time.monotonic():
-            cached = (time.monotonic() + self.config.dns_cache_ttl, await self._lookup(host, port, timeout))
-            self._cache.pop(key, None)
-            self._cache[key] = cached
-            while len(self._cache) > self.config.dns_cache_size:  # oldest first (insertion order)
-                self._cache.pop(next(iter(self._cache)))
-        if isinstance(cached[1], Exception):
-            raise cached[1]
-        return cached[1]
+        if cached is not None and cached[0] >= time.monotonic():
+            answer = cached[1]
+        else:
+            pending = self._pending.get(key)
+            if pending is None:
+                pending = asyncio.ensure_future(self._lookup(host, port, timeout))
+                self._pending[key] = pending
+                pending.add_done_callback(lambda fut, key=key: self._store(key, fut))
+            answer = await asyncio.shield(pending)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def _store(self, key: tuple[str, int], fut: asyncio.Future[list[str] | Exception]) -> None:
+        self._pending.pop(key, None)
+        if fut.cancelled():
+            return
+        self._cache.pop(key, None)
+        self._cache[key] = (time.monotonic() + self.config.dns_cache_ttl, fut.result())
+        while len(self._cache) > self.config.dns_cache_size:  # oldest first (insertion order)
+            self._cache.pop(next(iter(self._cache)))
 
     async def _lookup(self, host: str, port: int, timeout: float | None) -> list[str] | Exception:
         loop = asyncio.get_running_loop()
@@ -255,7 +271,7 @@ class _Resolver:
             infos = await asyncio.wait_for(
                 loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout or self.config.timeout
             )
-        except (TimeoutError, OSError) as err:
+        except (TimeoutError, OSError, ValueError) as err:  # ValueError: UnicodeError of a bad IDNA name
             return _DNSError(f"DNS lookup of {host} failed: {err or type(err).__name__}")
         ips = list(dict.fromkeys(str(info[4][0]) for info in infos))
         if not ips:

@@ -320,6 +320,10 @@ class FinalizeShard(beam.DoFn):
             final.kept -= 1
             final.drop(reason)
         current = grouped["stats"][0]
+        held = (current.dropped or {}).get("held_out", 0)  # moved out by an earlier --holdout-fraction
+        if held:
+            final.kept -= held
+            final.drop("held_out", held)
         if current.samples == final.kept and (current.dropped or {}) == final.dropped:
             yield current, []
             return

@@ -63,6 +63,8 @@ DROP_REASONS: dict[str, str] = {
     "near_duplicate": "a MinHash near-duplicate with a smaller key was kept",
     "duplicate_image": "another sample with the same image sha256 was kept",
     "near_duplicate_image": "a perceptually similar image (pHash) with a smaller key was kept",
+    # --- splits ---------------------------------------------------------------------------------------
+    "held_out": "the sample was moved to the held-out corpus (--holdout-fraction), not lost",
     "internal_error": "an unexpected error while processing this record (the detail names it)",
 }
 

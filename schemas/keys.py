@@ -31,6 +31,15 @@ def warc_identity(warc_file: str, offset: int) -> str:
     return f"{warc_file}@{offset}"
 
 
+def holdout_score(key: str) -> float:
+    """A uniform number in [0, 1) from the key: keys below a fraction form the held-out split.
+
+    Depends on the key alone, so the split is the same on every run, runner and machine, and a
+    reader can tell which keys were held out without any list."""
+    digest = hashlib.sha256(f"holdout\x00{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
 def key_problem(key: str) -> str | None:
     """Why `key` is not a valid sample key, or None when it is."""
     if "." in key:

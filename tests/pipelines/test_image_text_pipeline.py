@@ -227,3 +227,25 @@ def test_phash_removes_near_duplicate_images(tmp_path, http_server):
     kept = {s.key for s in iter_corpus(str(tmp_path / "phash"))}
     assert keys[0] in kept and keys[1] not in kept
     assert validate(str(tmp_path / "phash")).ok
+
+
+def test_holdout_split_survives_a_rerun(tmp_path, http_server):
+    rows = [(f"/img/{name}?h={i}", caption, "kept") for i, (name, caption) in enumerate([
+        ("astronaut.jpg", "An astronaut holding a helmet in front of a flag."),
+        ("chelsea.png", "A tabby cat looking to the side of the room."),
+        ("coffee.webp", "A cup of coffee on a saucer with a spoon."),
+        ("rocket-cmyk.jpg", "A rocket standing on the launch pad under the sky."),
+        ("camera-16bit.png", "A man with a camera on a tripod in a field."),
+        ("logo-palette-alpha.png", "The logo of a software library for images."),
+    ])]  # fmt: skip
+    src = write_rows(tmp_path / "urls.jsonl", http_server.base_url, rows)
+    args = ["image-text", "--input", str(src), "--output", str(tmp_path / "out"), "--allow-private-network",
+            "--holdout-fraction", "0.5", "--samples-per-shard", "3", *FAST]  # fmt: skip
+    results = []
+    for _ in range(2):
+        assert corpus_main(args) == 0
+        main, held = read_manifest(str(tmp_path / "out")), read_manifest(str(tmp_path / "out-holdout"))
+        results.append((main.counts, held.counts.kept, sorted(s.key for s in iter_corpus(str(tmp_path / "out-holdout")))))
+        assert main.counts.kept + held.counts.kept == 6 and main.counts.dropped.get("held_out") == held.counts.kept
+        assert validate(str(tmp_path / "out")).ok and validate(str(tmp_path / "out-holdout")).ok
+    assert results[0] == results[1]

@@ -157,3 +157,23 @@ def test_unconverged_components_fail_the_run(tmp_path, capsys):
 def test_missing_input_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no input files match"):
         corpus_main(["text", "--input", str(tmp_path / "nope.jsonl"), "--output", str(tmp_path / "o")])
+
+
+def test_holdout_fraction_splits_reproducibly(tmp_path):
+    from schemas.keys import holdout_score
+
+    rows = [{"id": f"h{i}", "text": generated_document(500 + i)} for i in range(40)]
+    src = write_jsonl(tmp_path / "docs.jsonl", rows)
+    out, held = tmp_path / "corpus", tmp_path / "held"
+    args = ["text", "--input", str(src), "--output", str(out), "--holdout-fraction", "0.25", "--holdout-output", str(held)]
+    for _ in range(2):  # the second run repeats the first exactly
+        assert corpus_main(args) == 0
+        main_keys = {s.key for s in iter_corpus(str(out))}
+        held_keys = {s.key for s in iter_corpus(str(held))}
+        assert not main_keys & held_keys and len(main_keys | held_keys) == 40
+        assert all(holdout_score(k) < 0.25 for k in held_keys) and all(holdout_score(k) >= 0.25 for k in main_keys)
+        assert 4 <= len(held_keys) <= 18
+        counts = read_manifest(str(out)).counts
+        assert counts.dropped == {"held_out": len(held_keys)} and counts.input == 40
+        assert read_manifest(str(held)).counts.kept == len(held_keys)
+        assert validate(str(out)).ok and validate(str(held)).ok
