@@ -26,3 +26,18 @@ def drop_of(record: Mapping[str, Any], reason: str, detail: str, stage: str, dup
 def is_drop(item: Mapping[str, Any]) -> bool:
     """True for a drop record travelling among rows (rows never carry a `reason`)."""
     return "reason" in item
+
+
+def read_drops(folder: str) -> dict[str, dict[str, Any]]:
+    """Every drop record a run wrote with `--drops DIR`, by key (for inspection and tests)."""
+    import pyarrow.parquet as pq
+
+    from schemas.storage import filesystem
+
+    fs, path = filesystem(folder)
+    out: dict[str, dict[str, Any]] = {}
+    for file in sorted(fs.glob(path.rstrip("/") + "/*.parquet")):
+        with fs.open(file, "rb") as f:
+            for row in pq.read_table(f).to_pylist():
+                out[row["key"]] = row
+    return out

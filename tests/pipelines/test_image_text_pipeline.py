@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.cli import main as corpus_main
+from pipelines.drops import read_drops
 from schemas.keys import make_key, row_identity
 from schemas.manifest import read_manifest
 from schemas.reader import iter_corpus
@@ -58,12 +59,6 @@ def write_rows(path: Path, base: str, rows=ROWS, extra_lines: tuple[str, ...] = 
     return path
 
 
-def drops_of(folder: Path) -> dict[str, dict]:
-    out = {}
-    for f in glob.glob(str(folder / "*.parquet")):
-        for row in pq.read_table(f).to_pylist():
-            out[row["key"]] = row
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +72,7 @@ def fates_run(tmp_path_factory, _http_server_session):
     src = write_rows(tmp / "urls.jsonl", server.base_url, extra_lines=("{broken json", json.dumps({"caption": "no url here"})))
     rc = corpus_main(["image-text", "--input", str(src), "--output", str(tmp / "out"), "--drops", str(tmp / "drops"),
                       "--allow-private-network", "--samples-per-shard", "8", *FAST])  # fmt: skip
-    return {"rc": rc, "out": tmp / "out", "drops": drops_of(tmp / "drops")}
+    return {"rc": rc, "out": tmp / "out", "drops": read_drops(str(tmp / "drops"))}
 
 
 def expected_fates(keys: list[str]) -> dict[str, tuple[str, str | None]]:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import glob
 import io
 
-import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
 from pipelines.cli import main as corpus_main
+from pipelines.drops import read_drops
 from schemas.keys import make_key, warc_identity
 from schemas.manifest import read_manifest
 from schemas.reader import iter_corpus
@@ -19,12 +18,6 @@ from tests.pipelines.warc_fixtures import generated_page, real_pages, write_warc
 FAST = ["--timeout", "2", "--retries", "1", "--allow-private-network"]
 
 
-def drops_of(folder) -> dict[str, dict]:
-    out = {}
-    for f in glob.glob(str(folder / "*.parquet")):
-        for row in pq.read_table(f).to_pylist():
-            out[row["key"]] = row
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +44,7 @@ def corpus(tmp_path_factory, _http_server_session):
     names = [name for name, _ in generated] + ["ordered-again", "ordered-copy"]
     offsets = _offsets(tmp / "a.warc.gz")[len(real[:20]) :]
     keys = {name: make_key("interleaved", warc_identity("a.warc.gz", off)) for name, off in zip(names, offsets, strict=True)}
-    return {"rc": rc, "out": tmp / "out", "drops": drops_of(tmp / "drops"), "real": real, "keys": keys, "base": base}
+    return {"rc": rc, "out": tmp / "out", "drops": read_drops(str(tmp / "drops")), "real": real, "keys": keys, "base": base}
 
 
 def _offsets(path) -> list[int]:
@@ -155,7 +148,7 @@ def test_alt_text_pairs_feed_the_image_text_pipeline(tmp_path, http_server):
     assert rc == 0
     assert sorted(s.caption for s in iter_corpus(str(out))) == sorted(alts)
     assert all(s.extra["page_url"] == f"{base}/gen/alt" for s in iter_corpus(str(out)))
-    drops = drops_of(tmp_path / "d")
+    drops = read_drops(str(tmp_path / "d"))
     assert [d["reason"] for d in drops.values()] == ["image_url_pattern"]
     assert http_server.request_count("/static/site-logo.png") == 0, "non-content images are never fetched"
     assert validate(str(out)).ok

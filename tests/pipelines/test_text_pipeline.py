@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import glob
 import gzip
 import json
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 
 from pipelines.cli import main as corpus_main
+from pipelines.drops import read_drops
 from schemas.keys import make_key, row_identity
 from schemas.manifest import read_manifest
 from schemas.reader import iter_corpus
@@ -24,11 +23,7 @@ def key_of(relpath: str, row: int) -> str:
 
 def run(inputs: list[Path], out: Path, *flags: str) -> tuple[int, dict[str, dict]]:
     rc = corpus_main(["text", "--input", *map(str, inputs), "--output", str(out / "corpus"), "--drops", str(out / "drops"), *flags])
-    drops = {}
-    for f in glob.glob(str(out / "drops" / "*.parquet")):
-        for row in pq.read_table(f).to_pylist():
-            drops[row["key"]] = row
-    return rc, drops
+    return rc, read_drops(str(out / "drops"))
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
