@@ -1,4 +1,4 @@
-"""`kosmos_train`: tokenizer, train, generate, export, info.
+"""`kosmos_train`: tokenizer, train, generate, export, eval, info.
 
 Examples:
   kosmos_train tokenizer --data out/text out/image_text --vocab-size 64000 --output spm.model
@@ -8,6 +8,7 @@ Examples:
   deepspeed --num_gpus 8 --module kosmos_train.cli train --config kosmos1 --data ... --output runs/k1
   kosmos_train generate --run runs/tiny --image cat.jpg --prompt "An image of"
   kosmos_train export --run runs/k1
+  kosmos_train eval --run runs/k1 --task caption --data captions_val2014.json --images val2014 [--shots 4]
   kosmos_train info --config kosmos1
 """
 
@@ -95,9 +96,17 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg.tokens_per_step[kind] = value
     for kind, value in _kind_values(args.micro_batch_tokens):
         cfg.micro_batch_tokens[kind] = value
+    evaluate = None
+    if args.eval_every:
+        from kosmos_train.eval.perplexity import training_evaluator
+
+        if not args.eval_data:
+            raise SystemExit("kosmos_train train: --eval-every needs --eval-data (held-out corpus folders)")
+        evaluate = training_evaluator(args.eval_data, limit=args.eval_limit)
     train(cfg, _sources(_data_values(args.data)), args.output, tokenizer=args.tokenizer,
           deepspeed_config_file=args.deepspeed, resume=not args.no_resume, stop_after=args.stop_after,
-          progress=False if args.no_progress else None, destroy_process_group=True)
+          progress=False if args.no_progress else None, destroy_process_group=True,
+          eval_every=args.eval_every or 0, evaluate=evaluate)
     return 0
 
 
@@ -163,6 +172,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Run one KOSMOS-1 evaluation task; results JSON + per-sample predictions, and a printed table."""
+    from kosmos_train.eval import run_task
+    from kosmos_train.eval.report import predictions_path, table
+
+    try:
+        result, path = run_task(args.run, args.task, _data_values(args.data), shots=args.shots, output=args.output,
+                                device=args.device, limit=args.limit, images=args.images, pool=args.pool,
+                                annotations=args.annotations, classes=args.classes, prompt=args.prompt,
+                                beams=args.beams, seed=args.seed, batch_size=args.batch_size)
+    except (ValueError, OSError) as e:
+        raise SystemExit(f"kosmos_train eval: {e}") from None
+    print(table(result))
+    print(f"results: {path}\npredictions: {predictions_path(path)}")
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from kosmos_train.train.checkpoint import export
 
@@ -223,6 +249,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="leave after N steps of this invocation without a final checkpoint, as a preempted job "
                    "would (for resume drills); the LR schedule still spans --steps")
     r.add_argument("--no-progress", action="store_true", help="no progress bar (default: shown on a terminal)")
+    r.add_argument("--eval-every", type=int, metavar="N", help="every N steps (and at the end) log held-out "
+                   "perplexity per stream (eval/ppl/KIND) next to the loss")
+    r.add_argument("--eval-data", nargs="+", metavar="PATH", help="held-out corpus folders (or instruction .jsonl) "
+                   "for --eval-every")
+    r.add_argument("--eval-limit", type=int, metavar="N", help="score at most N samples of each --eval-data source")
     r.set_defaults(func=cmd_train)
 
     g = sub.add_parser("generate", help="caption images or continue a text prompt with a trained run",
@@ -251,6 +282,33 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--steps", type=int, default=300, help="optimizer steps (default 300, about a minute on 2 cores)")
     d.add_argument("--captions", type=int, default=5, help="images to caption (default 5)")
     d.set_defaults(func=cmd_demo)
+
+    v = sub.add_parser("eval", help="evaluate a run on a KOSMOS-1 task (caption, vqa, classify, perplexity, commonsense)",
+                       description="Zero-/few-shot evaluation with the paper's prompts (README: Evaluation). Writes "
+                       "the results JSON (default RUN_DIR/eval/TASK[-Kshot].json) and TASK.predictions.jsonl beside it.")
+    v.add_argument("--run", required=True, metavar="RUN_DIR", help="run directory with model.safetensors")
+    v.add_argument("--task", required=True, choices=("caption", "vqa", "classify", "perplexity", "commonsense"))
+    v.add_argument("--data", required=True, nargs="+", action="append", metavar="PATH",
+                   help="caption: COCO/Karpathy json or image_text corpus; vqa: questions json (or VizWiz list); "
+                   "classify: class-folder root; perplexity: held-out corpus folders / .jsonl (several); "
+                   "commonsense: jsonl")
+    v.add_argument("--shots", type=int, default=0, help="few-shot demonstrations per query (caption, vqa)")
+    v.add_argument("--output", metavar="FILE", help="results JSON (predictions go to FILE's stem + .predictions.jsonl)")
+    v.add_argument("--images", metavar="DIR", help="image folder of a caption/VQA json (default: the json's folder)")
+    v.add_argument("--pool", metavar="PATH", help="demonstration pool, same format as --data (default: --data "
+                   "without the query)")
+    v.add_argument("--annotations", metavar="FILE", help="VQAv2 annotations json (default: *annotations*.json beside "
+                   "the questions)")
+    v.add_argument("--classes", metavar="FILE", help="class names for folder names (imagenet_class_index.json or "
+                   "'wnid name' lines)")
+    v.add_argument("--prompt", help="replace the paper's prompt (caption: 'An image of', classify: 'The photo of the', "
+                   "vqa: 'Question: {question} Answer:')")
+    v.add_argument("--beams", type=int, help="caption beam size (default 5)")
+    v.add_argument("--limit", type=int, help="evaluate the first N samples only")
+    v.add_argument("--seed", type=int, default=0, help="seed of the few-shot demonstration sampling")
+    v.add_argument("--batch-size", type=int, default=16, help="prompts decoded together")
+    v.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    v.set_defaults(func=cmd_eval)
 
     sub.add_parser("info", help="parameter counts and the model config", add_help=False)
     return p

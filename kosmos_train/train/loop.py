@@ -16,6 +16,7 @@ import logging
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -125,8 +126,13 @@ def train(
     cfg: TrainConfig, sources: list[SourceSpec], run_dir: str | Path, tokenizer: str | Path | None = None,
     deepspeed_config_file: str | Path | None = None, resume: bool = True, stop_after: int | None = None,
     progress: bool | None = None, export_at_end: bool = True, destroy_process_group: bool = False,
+    eval_every: int = 0, evaluate: Callable[[Any, Tokenizer], dict[str, float]] | None = None,
 ) -> TrainResult:
     """Train (or resume) in RUN_DIR. `stop_after` ends this call after that many steps without a final save.
+
+    `evaluate(model, tok) -> metrics` runs every `eval_every` steps and at the last step, on every
+    rank alike (ZeRO 0-2 keep full weights on each; ZeRO-3 is untested); its metrics are logged
+    with that step's loss.
 
     The process group stays up unless `destroy_process_group` (the CLI sets it at exit): DeepSpeed
     caches its groups, so a second `train()` in the same process needs the same group.
@@ -141,7 +147,7 @@ def train(
     runlog = RunLog(run_dir, dist.rank == 0)
     try:
         return _train(cfg, sources, run_dir, tokenizer, deepspeed_config_file, resume, stop_after, progress,
-                      export_at_end, dist, runlog)
+                      export_at_end, dist, runlog, eval_every, evaluate)
     finally:
         runlog.close()
         if destroy_process_group:
@@ -150,7 +156,8 @@ def train(
 
 def _train(cfg: TrainConfig, sources: list[SourceSpec], run_dir: Path, tokenizer: str | Path | None,
            ds_file: str | Path | None, resume: bool, stop_after: int | None, progress: bool | None,
-           export_at_end: bool, dist: DistInfo, runlog: RunLog) -> TrainResult:
+           export_at_end: bool, dist: DistInfo, runlog: RunLog, eval_every: int = 0,
+           evaluate: Callable[[Any, Tokenizer], dict[str, float]] | None = None) -> TrainResult:
     import torch.distributed as tdist
     from tqdm import tqdm
 
@@ -237,10 +244,13 @@ def _train(cfg: TrainConfig, sources: list[SourceSpec], run_dir: Path, tokenizer
         metrics["step_s"] = dt
         if peak:
             metrics["mfu"] = flops / dt / peak  # this rank's model FLOPs over its device's peak
+        evaluated = evaluate is not None and eval_every > 0 and (step % eval_every == 0 or step == cfg.steps)
+        if evaluated:
+            metrics.update(evaluate(engine.module.model, tok))  # puts the model back in train mode
         result.history.append({"step": step, **metrics})
         bar.update(1)
         bar.set_postfix(loss=f"{metrics['loss']:.3f}")
-        if step % cfg.log_every == 0 or step == cfg.steps or step == 1:
+        if step % cfg.log_every == 0 or step == cfg.steps or step == 1 or evaluated:
             runlog.log(step, metrics)
             for k in kinds:
                 if loaders[k].last_skip and dist.rank == 0:

@@ -1,0 +1,11 @@
+"""Evaluation of a trained (or converted) run the way KOSMOS-1 reported it (KOSMOS1.md section 5).
+
+Tasks: caption, vqa, classify, perplexity, commonsense (`kosmos_train eval --task ...`).
+`run_task` loads the data, runs the task, writes RESULTS.json + RESULTS.predictions.jsonl and
+returns the TaskResult; `kosmos_train.eval.report.table` formats it.
+"""
+
+from kosmos_train.eval.report import TaskResult
+from kosmos_train.eval.runner import TASKS, run_task
+
+__all__ = ["TASKS", "TaskResult", "run_task"]
