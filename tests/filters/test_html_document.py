@@ -31,8 +31,13 @@ def _labels() -> dict[str, dict[str, str]]:
         return {row["file"]: row for row in csv.DictReader(f, delimiter="\t")}
 
 
-@functools.lru_cache(maxsize=64)
 def _doc(name: str) -> Document:
+    _labels()  # skips with a message when ../shared is absent
+    return _extract(name)
+
+
+@functools.lru_cache(maxsize=64)
+def _extract(name: str) -> Document:
     return extract_document((PAGES_DIR / name).read_bytes(), f"https://{name}/dir/page.html")
 
 
