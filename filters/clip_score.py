@@ -48,6 +48,10 @@ class ClipConfig:
     batch_size: int = 128
     threshold: float = 0.28
     """Keep pairs with cosine >= threshold (LAION-2B-en, ViT-B-32)."""
+    trim_text: bool = True
+    """Run the text tower on the batch's longest caption instead of the padded context (77 tokens).
+    Exact for open_clip's standard CLIP text tower (causal mask, pooled at the end-of-text token):
+    the padding after it cannot change its features. Other text towers are run unchanged."""
     num_threads: int | None = None
     """torch CPU threads for this process; None leaves torch's default. On CPU workers that share
     cores with other processes, 1 avoids OpenMP spin-waiting (measured ~30x slower when oversubscribed)."""
@@ -100,7 +104,9 @@ class ClipScorer:
         b = self.bundle
         tokens = b.tokenizer(list(texts)).to(b.device)
         with torch.inference_mode(), b.autocast():
-            feats = b.model.encode_text(tokens, normalize=True)
+            feats = _encode_text_trimmed(b.model, tokens) if self.config.trim_text else None
+            if feats is None:
+                feats = b.model.encode_text(tokens, normalize=True)
         return feats.float().cpu().numpy()
 
     def decide(self, scores: Sequence[float] | np.ndarray, threshold: float | None = None) -> list[Keep | Drop]:
@@ -121,6 +127,30 @@ class ClipScorer:
         return np.einsum("nd,nd->n", img, txt).astype(np.float32)
 
 
+def _encode_text_trimmed(model: Any, tokens: Any) -> Any | None:
+    """open_clip CLIP.encode_text on tokens cut after the last end-of-text token, or None when the
+    model is not the standard causal, argmax-pooled text tower (then the caller runs it unchanged)."""
+    import open_clip
+    import torch
+    import torch.nn.functional as F
+
+    if (type(model) is not open_clip.CLIP or getattr(model, "text_pool_type", None) != "argmax"
+            or getattr(model, "attn_mask", None) is None):
+        return None
+    length = int(tokens.argmax(dim=-1).max()) + 1  # the EOT id is the largest id in every row
+    if length >= tokens.shape[1]:
+        return None
+    tokens = tokens[:, :length]
+    cast_dtype = model.transformer.get_cast_dtype()
+    x = model.token_embedding(tokens).to(cast_dtype) + model.positional_embedding[:length].to(cast_dtype)
+    x = model.transformer(x, attn_mask=model.attn_mask[:length, :length])
+    x = model.ln_final(x)
+    x = x[torch.arange(x.shape[0], device=x.device), tokens.argmax(dim=-1)]
+    projection = model.text_projection
+    x = projection(x) if isinstance(projection, torch.nn.Linear) else x @ projection
+    return F.normalize(x, dim=-1)
+
+
 @dataclass
 class _Bundle:
     model: Any
@@ -135,25 +165,26 @@ _LOCK = threading.Lock()
 
 
 @functools.lru_cache(maxsize=4)
-def _load_cached(config: ClipConfig) -> _Bundle:
+def _load_cached(model_name: str, pretrained: str | None, model_config: str | None, device_name: str,
+                 precision: str, num_threads: int | None) -> _Bundle:
     import contextlib
 
     import open_clip
     import torch
 
-    if config.num_threads:
-        torch.set_num_threads(config.num_threads)
-    if config.model_config:
-        open_clip.add_model_config(config.model_config)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu") if config.device == "auto" else torch.device(config.device)
+    if num_threads:
+        torch.set_num_threads(num_threads)
+    if model_config:
+        open_clip.add_model_config(model_config)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu") if device_name == "auto" else torch.device(device_name)
     model, _, preprocess = open_clip.create_model_and_transforms(
-        config.model, pretrained=config.pretrained, device=device, precision=config.precision,
+        model_name, pretrained=pretrained, device=device, precision=precision,
     )
     model.eval()
-    tokenizer = open_clip.get_tokenizer(config.model)
-    input_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(config.precision, torch.float32)
-    if config.precision in ("amp", "amp_bf16") and device.type == "cuda":
-        dtype = torch.bfloat16 if config.precision == "amp_bf16" else torch.float16
+    tokenizer = open_clip.get_tokenizer(model_name)
+    input_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(precision, torch.float32)
+    if precision in ("amp", "amp_bf16") and device.type == "cuda":
+        dtype = torch.bfloat16 if precision == "amp_bf16" else torch.float16
         autocast = functools.partial(torch.autocast, device_type="cuda", dtype=dtype)
     else:
         autocast = contextlib.nullcontext
@@ -161,8 +192,10 @@ def _load_cached(config: ClipConfig) -> _Bundle:
 
 
 def _load(config: ClipConfig) -> _Bundle:
+    """The cached model for the fields that define it (threshold, batch size ... share one copy)."""
     with _LOCK:  # two threads of one worker must not build the model twice
-        return _load_cached(config)
+        return _load_cached(config.model, config.pretrained, config.model_config, config.device,
+                            config.precision, config.num_threads)
 
 
 def _rgb(im: Image.Image) -> Image.Image:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -119,13 +120,18 @@ def process_image(data: bytes, config: ImageConfig | None = None) -> ProcessedIm
     except Exception as err:  # noqa: BLE001 - any decoder error is a property of the bytes
         return Drop("undecodable_image", f"{type(err).__name__}: {err}")
     source_format = im.format or "unknown"
-    orientation = _orientation(im)
+    # Size checks first, from the header: they are symmetric in width/height, so the EXIF
+    # orientation is not needed yet (reading EXIF from a PNG makes Pillow decode the pixels).
+    decision = check_size(*im.size, config)
+    if decision is not None:
+        return decision
+    try:
+        orientation = _orientation(im)
+    except Exception as err:  # noqa: BLE001 - pixel data read while looking for EXIF
+        return Drop("undecodable_image", f"{type(err).__name__}: {err}")
     w, h = im.size
     if orientation in (5, 6, 7, 8):
         w, h = h, w
-    decision = check_size(w, h, config)
-    if decision is not None:
-        return decision
     try:
         im = _decode_for_target(im, w, h, orientation, config)
     except Image.DecompressionBombError as err:
@@ -195,9 +201,16 @@ def _open(data: bytes, config: ImageConfig) -> Image.Image:
 
 
 def _orientation(im: Image.Image) -> int:
+    """EXIF orientation (1 = as stored). Only JPEG/MPO/WebP/TIFF carry it in practice; for PNG,
+    Pillow would decode every pixel to find an eXIf chunk after the image data, so the pixels are
+    decoded (once; load() is cached) only here, after the size checks."""
     try:
-        return int(im.getexif().get(_EXIF_ORIENTATION, 1) or 1)
-    except Exception:  # noqa: BLE001 - a broken EXIF block is no reason to drop the image
+        exif = im.getexif()
+    except (SyntaxError, ValueError, KeyError, TypeError, struct.error):  # a broken EXIF block
+        return 1
+    try:
+        return int(exif.get(_EXIF_ORIENTATION, 1) or 1)
+    except (TypeError, ValueError):
         return 1
 
 

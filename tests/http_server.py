@@ -279,6 +279,9 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog is 5: a burst of concurrent connects overflows it and the
+    # kernel drops SYNs, which the client only retransmits after 1 s (= a spurious 1 s timeout).
+    request_queue_size = 256
     owner: TestHTTPServer
 
     def verify_request(self, request: object, client_address: object) -> bool:

@@ -183,7 +183,7 @@ def test_model_loads_once_per_process_and_scorer_pickles_as_config(trained: dict
     clone = pickle.loads(pickle.dumps(scorer))
     assert len(pickle.dumps(scorer)) < 2000  # no weights travel with the scorer
     clone.score(images, matched)
-    ClipScorer(_config(trained)).score(images, matched)
+    ClipScorer(_config(trained, threshold=0.5, batch_size=3)).score(images, matched)  # same model
     assert _load_cached.cache_info().misses == misses
     assert clone.bundle is scorer.bundle
 
@@ -195,3 +195,20 @@ def test_defaults_follow_the_laion_rule() -> None:
     assert ClipConfig(pretrained="/ckpt/x.pt").model_id == "ViT-B-32//ckpt/x.pt"
     decisions = ClipScorer().decide([0.30, 0.28, 0.2799])
     assert [type(d).__name__ for d in decisions] == ["Keep", "Keep", "Drop"]
+
+
+def test_trimmed_text_encoding_is_exact(trained: dict) -> None:
+    """Cutting the padded context after the last end-of-text token changes nothing (causal mask)."""
+    from filters.clip_score import _encode_text_trimmed
+
+    texts = ["a red circle", "a yellow triangle", "a"]
+    bundle = ClipScorer(_config(trained)).bundle
+    tokens = bundle.tokenizer(texts)
+    with torch.inference_mode():
+        trimmed = _encode_text_trimmed(bundle.model, tokens)
+        full = bundle.model.encode_text(tokens, normalize=True)
+    assert trimmed is not None and tokens.argmax(-1).max() + 1 < tokens.shape[1]
+    torch.testing.assert_close(trimmed, full, atol=1e-5, rtol=0)
+    on = ClipScorer(_config(trained)).embed_texts(texts)
+    off = ClipScorer(_config(trained, trim_text=False)).embed_texts(texts)
+    np.testing.assert_allclose(on, off, atol=1e-5)

@@ -231,3 +231,22 @@ def test_target_size_matches_img2dataset_rules() -> None:
     assert target_size(400, 600, ImageConfig()) == (256, 384)
     assert target_size(600, 400, ImageConfig(resize_mode="border")) == (256, 171)
     assert target_size(100, 80, ImageConfig(resize_only_if_bigger=True)) == (100, 80)
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+def test_size_checks_decode_no_pixels(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bomb, too-small and aspect drops are decided from the header: decoding would fail here."""
+    from PIL import ImageFile
+
+    def no_decoding(self: object) -> None:
+        raise AssertionError("pixels were decoded")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
+    images = sample_images()
+    cases = [(bomb_png(10_000, 10_000), ImageConfig(), "decompression_bomb"),
+             (images["tiny.png"], ImageConfig(), "image_too_small"),
+             (images["panorama.jpg"], ImageConfig(max_aspect_ratio=3), "bad_aspect_ratio"),
+             (images["chelsea.png"], ImageConfig(max_area=100_000), "image_too_large")]
+    for data, config, reason in cases:
+        result = process_image(data, config)
+        assert isinstance(result, Drop) and result.reason == reason, result
