@@ -44,7 +44,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--lang-threshold", type=float, default=0.65)
     g = p.add_argument_group("CLIP")
     g.add_argument("--clip-model", default="ViT-B-32", help="open_clip architecture, or 'none' to skip scoring (default ViT-B-32)")
-    g.add_argument("--clip-pretrained", default="openai", help="pretrained tag or local checkpoint path (default openai)")
+    g.add_argument("--clip-pretrained", default="openai", help="pretrained tag or local checkpoint path (default openai; ignored for local-dir:/hf-hub: models)")
+    g.add_argument("--clip-model-config", default=None, metavar="JSON", help="open_clip model config to register first, for an architecture open_clip lacks")
     g.add_argument("--clip-threshold", type=_float_or_none, default=0.28, help="keep pairs with cosine >= this (default 0.28, LAION-2B-en for ViT-B-32); 'none' for no threshold")  # fmt: skip
     g.add_argument("--clip-top-fraction", type=float, default=None, help="keep only this top fraction of the corpus by score (DataComp: 0.3)")
     g.add_argument("--clip-batch-size", type=int, default=128)
@@ -67,7 +68,9 @@ def config_from_args(args: argparse.Namespace):  # -> ImageTextConfig (kept lazy
     languages = () if args.languages.strip().lower() == "any" else tuple(c.strip() for c in args.languages.split(",") if c.strip())
     clip = None
     if args.clip_model.lower() != "none":
-        clip = ClipConfig(model=args.clip_model, pretrained=args.clip_pretrained, batch_size=args.clip_batch_size, device=args.clip_device)
+        self_contained = args.clip_model.startswith(("local-dir:", "hf-hub:"))  # weights come with the model
+        clip = ClipConfig(model=args.clip_model, pretrained=None if self_contained else args.clip_pretrained,
+                          model_config=args.clip_model_config, batch_size=args.clip_batch_size, device=args.clip_device)
     if not args.input and not args.warc:
         raise SystemExit("kosmos-corpus image-text: give --input URL lists and/or --warc files")
     return ImageTextConfig(

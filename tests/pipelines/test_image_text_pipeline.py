@@ -244,3 +244,39 @@ def test_holdout_split_survives_a_rerun(tmp_path, http_server):
         assert main.counts.kept + held.counts.kept == 6 and main.counts.dropped.get("held_out") == held.counts.kept
         assert validate(str(tmp_path / "out")).ok and validate(str(tmp_path / "out-holdout")).ok
     assert results[0] == results[1]
+
+
+def test_clip_scores_drop_mismatched_pairs(tmp_path, tiny_clip):
+    """The real CLIP path in the pipeline, with a tiny open_clip model trained by the tests:
+    per-sample threshold and the corpus-wide top fraction both keep the matched captions."""
+    import numpy as np
+
+    from filters.clip_score import ClipConfig, ClipScorer
+    from pipelines.demo_server import DemoSite
+    from pipelines.sample_photos import encode
+    from tests.clip_fixtures import MODEL_NAME, pairs
+
+    images, matched, swapped = pairs(24, seed=7)
+    rows = [(images[i], matched[i] if i % 2 == 0 else swapped[i], i % 2 == 0) for i in range(24)]
+    scorer = ClipScorer(ClipConfig(model=MODEL_NAME, pretrained=tiny_clip["checkpoint"], model_config=tiny_clip["config_path"], device="cpu"))
+    scores = scorer.score([im for im, _, _ in rows], [c for _, c, _ in rows])
+    threshold = float(np.median(scores))
+    clip_flags = ["--clip-model", MODEL_NAME, "--clip-pretrained", tiny_clip["checkpoint"], "--clip-model-config",
+                  tiny_clip["config_path"], "--clip-device", "cpu", "--languages", "any", "--timeout", "2"]  # fmt: skip
+    with DemoSite({}) as site:
+        lines = [json.dumps({"url": site.add(f"/shape/{i}.png", encode(im, "PNG"), "image/png"), "caption": c, "id": str(i)})
+                 for i, (im, c, _) in enumerate(rows)]  # fmt: skip
+        (tmp_path / "urls.jsonl").write_text("\n".join(lines) + "\n")
+        base = ["image-text", "--input", str(tmp_path / "urls.jsonl"), "--allow-private-network", *clip_flags]
+        assert corpus_main([*base, "--output", str(tmp_path / "thr"), "--clip-threshold", f"{threshold:.6f}"]) == 0
+        assert corpus_main([*base, "--output", str(tmp_path / "top"), "--clip-threshold", "none", "--clip-top-fraction", "0.5"]) == 0
+    for out in ("thr", "top"):
+        kept = list(iter_corpus(str(tmp_path / out)))
+        assert 10 <= len(kept) <= 14, (out, len(kept))
+        right = sum(rows[int(s.id)][2] for s in kept)
+        assert right >= len(kept) - 1, f"{out}: {right} of {len(kept)} kept pairs are matched"
+        assert all(s.clip_model == f"{MODEL_NAME}/{tiny_clip['checkpoint']}" and s.clip_score is not None for s in kept)
+        manifest = read_manifest(str(tmp_path / out))
+        assert manifest.counts.dropped.get("clip_score", 0) == 24 - len(kept)
+        assert manifest.config["clip_model"] == f"{MODEL_NAME}/{tiny_clip['checkpoint']}"
+        assert validate(str(tmp_path / out)).ok
