@@ -30,24 +30,18 @@ from filters.base import Drop
 from filters.caption import CaptionConfig, CaptionFilter
 from filters.clip_score import ClipConfig
 from filters.image import ImageConfig
-from filters.phash import hamming, hash_chunks
 from pipelines.alt_text import iter_alt_text_rows
-from pipelines.dedup import ConnectedComponents
 from pipelines.drops import drop_of, is_drop
 from pipelines.fetch import FetchConfig
-from pipelines.image_text_shard import DownloadConfig, ShardDownloader, read_candidates
+from pipelines.image_text_finalize import Finalize
+from pipelines.image_text_shard import DownloadConfig, ShardDownloader
 from pipelines.input_rows import RowError, iter_rows
 from pipelines.shard_sink import WriteDrops, WriteManifestFromStats
 from pipelines.sources import expand_inputs, is_warc_file
 from schemas.keys import make_key, row_identity
 from schemas.kinds import Kind
-from schemas.manifest import Counts
-from schemas.reader import iter_shard
-from schemas.storage import join
 from schemas.writer import (
     DEFAULT_SAMPLES_PER_SHARD,
-    ShardStats,
-    ShardWriter,
     read_shard_stats,
     shard_is_complete,
     shard_name,
@@ -227,123 +221,6 @@ class DownloadShard(beam.DoFn):
             yield pvalue.TaggedOutput(DROPPED, d)
 
 
-# --- finalize phase --------------------------------------------------------------------------------
-
-
-def _candidates(stats: ShardStats, output: str):
-    rows, _ = read_candidates(output, stats.shard)
-    for row in rows:
-        yield {**row, "shard": stats.shard}
-
-
-def _image_verdicts(element: tuple[str, Any]):
-    """One image sha256: the smallest key keeps it; the others are duplicate_image drops."""
-    digest, rows = element
-    rows = sorted(rows, key=lambda r: r["key"])
-    for row in rows[1:]:
-        yield row["shard"], (row["key"], "duplicate_image", f"sha256 {digest[:16]} as {rows[0]['key']}", rows[0]["key"])
-
-
-def _score_verdict(row: dict[str, Any], threshold: float):
-    score = row["clip_score"]
-    if score is not None and score < threshold:
-        yield row["shard"], (row["key"], "clip_score", f"{score:.4f} below the top-fraction threshold {threshold:.4f}", None)
-
-
-def _phash_buckets(row: dict[str, Any], max_distance: int):
-    if row.get("phash") is not None:
-        for chunk in hash_chunks(row["phash"], max_distance):
-            yield chunk, (row["key"], row["phash"])
-
-
-def _phash_star_edges(element: tuple[Any, Any], max_distance: int):
-    """One chunk bucket -> edges to its smallest key, kept only within `max_distance` bits."""
-    _, members = element
-    root_key, root_hash = min(members)
-    for key, value in members:
-        if key != root_key and hamming(value, root_hash) <= max_distance:
-            yield root_key, key
-
-
-def _near_image_verdict(element: tuple[str, dict[str, list[Any]]], max_distance: int):
-    key, grouped = element
-    for root in grouped["label"]:
-        if root != key:
-            for row in grouped["row"]:
-                yield row["shard"], (key, "near_duplicate_image", f"pHash within {max_distance} bits of {root}", root)
-
-
-class NearDuplicateImages(beam.PTransform):
-    """Candidate rows -> (shard, verdict) for images within `max_distance` pHash bits of a smaller key.
-
-    Chunk buckets (pigeonhole) find candidate pairs, star edges are checked by Hamming distance,
-    and the project's Beam connected components keep the smallest key of each group."""
-
-    def __init__(self, max_distance: int, rounds: int = 8) -> None:
-        super().__init__()
-        self.max_distance, self.rounds = max_distance, rounds
-
-    def expand(self, candidates: pvalue.PCollection) -> pvalue.PCollection:
-        d = self.max_distance
-        edges = (
-            candidates
-            | "Buckets" >> beam.FlatMap(_phash_buckets, d)
-            | "GroupBucket" >> beam.GroupByKey()
-            | "StarEdges" >> beam.FlatMap(_phash_star_edges, d)
-        )
-        labels, _ = edges | "Components" >> ConnectedComponents(self.rounds, stage="phash_dedup")
-        return (
-            {"label": labels, "row": candidates | "RowByKey" >> beam.Map(lambda r: (r["key"], r))}
-            | "JoinLabels" >> beam.CoGroupByKey()
-            | "Verdicts" >> beam.FlatMap(_near_image_verdict, d)
-        )
-
-
-class FinalizeShard(beam.DoFn):
-    """(shard name, {stats, verdicts}) -> final ShardStats; rewrites the shard only if it loses samples."""
-
-    PRIORITY = ("duplicate_image", "near_duplicate_image", "clip_score")
-
-    def __init__(self, output: str, prefix: str) -> None:
-        self.output, self.prefix = output, prefix
-
-    def process(self, element: tuple[str, dict[str, list[Any]]]):
-        name, grouped = element
-        if not grouped["stats"]:
-            return
-        verdicts: dict[str, tuple[str, str, str | None]] = {}
-        for key, reason, detail, dup_of in sorted(grouped["verdicts"], key=lambda v: (v[0], self.PRIORITY.index(v[1]))):
-            verdicts.setdefault(key, (reason, detail, dup_of))
-        _, download_counts = read_candidates(self.output, name)
-        final = Counts(download_counts.input, download_counts.kept, dict(download_counts.dropped))
-        for reason, _, _ in verdicts.values():
-            final.kept -= 1
-            final.drop(reason)
-        current = grouped["stats"][0]
-        held = (current.dropped or {}).get("held_out", 0)  # moved out by an earlier --holdout-fraction
-        if held:
-            final.kept -= held
-            final.drop("held_out", held)
-        if current.samples == final.kept and (current.dropped or {}) == final.dropped:
-            yield current, []
-            return
-        index = int(name[len(self.prefix) + 1 : -len(".tar")])
-        url = join(self.output, name)
-        drops = []
-        with ShardWriter(self.output, Kind.IMAGE_TEXT, index, self.prefix) as writer:
-            for sample in list(iter_shard(url, Kind.IMAGE_TEXT)):
-                verdict = verdicts.get(sample.key)
-                if verdict is None:
-                    writer.write(sample)
-                else:
-                    reason, detail, dup_of = verdict
-                    record = {"key": sample.key, "id": sample.id, "url": sample.url}
-                    drops.append(drop_of(record, reason, detail, "finalize", duplicate_of=dup_of))
-            stats = writer.close(final)
-        log.info("%s rewritten: %d samples left", name, stats.samples)
-        yield stats, drops
-
-
 # --- the graph --------------------------------------------------------------------------------------------
 
 
@@ -372,34 +249,9 @@ def build_image_text_pipeline(p: beam.Pipeline, cfg: ImageTextConfig) -> None:
     stats = downloaded.stats
     drops = [downloaded[DROPPED]]
     if cfg.dedup_images or cfg.clip_top_fraction or cfg.phash_distance is not None:
-        candidates = stats | "Candidates" >> beam.FlatMap(_candidates, cfg.output)
-        verdicts = []
-        if cfg.dedup_images:
-            verdicts.append(
-                candidates
-                | "BySha" >> beam.Map(lambda r: (r["sha256"], r))
-                | "GroupBySha" >> beam.GroupByKey()
-                | "ImageVerdicts" >> beam.FlatMap(_image_verdicts)
-            )
-        if cfg.clip_top_fraction:
-            keep = cfg.clip_top_fraction
-            threshold = (
-                candidates
-                | "Scores" >> beam.FlatMap(lambda r: [r["clip_score"]] if r["clip_score"] is not None else [])
-                | "Quantiles" >> beam.ApproximateQuantiles.Globally(1001)
-                | "Threshold" >> beam.Map(lambda q: q[min(len(q) - 1, round((1 - keep) * (len(q) - 1)))] if q else float("-inf"))
-            )
-            verdicts.append(candidates | "ScoreVerdicts" >> beam.FlatMap(_score_verdict, pvalue.AsSingleton(threshold)))
-        if cfg.phash_distance is not None:
-            verdicts.append(candidates | "NearImages" >> NearDuplicateImages(cfg.phash_distance))
-        all_verdicts = verdicts | "AllVerdicts" >> beam.Flatten()
-        finalized = (
-            {"stats": stats | "StatsByName" >> beam.Map(lambda s: (s.shard, s)), "verdicts": all_verdicts}
-            | "ByShard" >> beam.CoGroupByKey()
-            | "Finalize" >> beam.ParDo(FinalizeShard(cfg.output, cfg.prefix))
-        )
-        stats = finalized | "FinalStats" >> beam.Map(lambda sd: sd[0])
-        drops.append(finalized | "FinalDrops" >> beam.FlatMap(lambda sd: sd[1]))
+        finalized = stats | "Finalize" >> Finalize(cfg.output, cfg.prefix, cfg.dedup_images, cfg.clip_top_fraction, cfg.phash_distance)
+        stats = finalized.stats
+        drops.append(finalized.drops)
     _ = stats | "Manifest" >> WriteManifestFromStats(cfg.output, Kind.IMAGE_TEXT, cfg.manifest_config())
     if cfg.drops_dir:
         _ = drops | "AllDrops" >> beam.Flatten() | "Drops" >> WriteDrops(cfg.drops_dir)
