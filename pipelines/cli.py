@@ -55,6 +55,15 @@ PIPELINES: dict[str, tuple[str, str, str]] = {
 }  # fmt: skip
 
 
+def _only_builds_the_job(beam_args: list[str]) -> bool:
+    """Flags with which a runner writes a job description (a Dataflow template, a dry run) instead of running."""
+    for arg in beam_args:
+        name, _, value = arg.partition("=")
+        if name in ("--template_location", "--output_executable_path") or (name == "--dry_run" and value.lower() != "false"):
+            return True
+    return False
+
+
 def _cmd_pipeline(args: argparse.Namespace, beam_args: list[str]) -> int:
     """Run one pipeline to completion, print its counts, and fail if near-dedup did not converge."""
     from pipelines.runner import configure_logging, convergence_status, run_pipeline, summarize
@@ -64,7 +73,11 @@ def _cmd_pipeline(args: argparse.Namespace, beam_args: list[str]) -> int:
     build = getattr(importlib.import_module(module), function)
     configure_logging(args.verbose)
     cfg = importlib.import_module(options_module).config_from_args(args)
-    _, seconds = run_pipeline(lambda p: build(p, cfg), beam_args)
+    result, seconds = run_pipeline(lambda p: build(p, cfg), beam_args)
+    state = str(getattr(result, "state", "DONE"))
+    if not state.endswith("DONE") or _only_builds_the_job(beam_args):
+        print(f"pipeline state {state}: the job was built or submitted, not run here, so there is no summary yet")
+        return 1 if state.endswith(("FAILED", "CANCELLED")) else 0
     if args.holdout_fraction:
         from pipelines.holdout import run_holdout_split
 

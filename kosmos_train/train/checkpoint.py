@@ -85,6 +85,13 @@ def consolidated_state_dict(run_dir: Path, tag: str | None = None) -> dict[str, 
     if tag is None:
         raise FileNotFoundError(f"no complete checkpoint under {run_dir / DEEPSPEED_DIR}")
     state = get_fp32_state_dict_from_zero_checkpoint(str(run_dir / DEEPSPEED_DIR), tag=tag)
+    # DeepSpeed records frozen-parameter fragments only for ZeRO >= 2; under ZeRO 0/1 the frozen
+    # weights (most of CLIP) are only in the rank-0 module state, whole and unpartitioned.
+    module_file = run_dir / DEEPSPEED_DIR / tag / "mp_rank_00_model_states.pt"
+    if module_file.exists():
+        module = torch.load(module_file, map_location="cpu", weights_only=False).get("module") or {}
+        for key, value in module.items():
+            state.setdefault(key, value.float() if value.is_floating_point() else value)
     prefix = "model."
     return {k[len(prefix):] if k.startswith(prefix) else k: v for k, v in state.items()}
 
