@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
+from filters.base import Drop
 from schemas.arrow_schemas import DROPS
 
 DROP_FIELDS: tuple[str, ...] = tuple(DROPS.names)  # key, id, url, reason, detail, duplicate_of, stage
+T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def drop_of(record: Mapping[str, Any], reason: str, detail: str, stage: str, duplicate_of: str | None = None) -> dict[str, Any]:
@@ -21,6 +25,18 @@ def drop_of(record: Mapping[str, Any], reason: str, detail: str, stage: str, dup
         "duplicate_of": duplicate_of,
         "stage": stage,
     }
+
+
+def guarded(work: Callable[[], T], where: str) -> T | Drop:
+    """Run one record's work; an unexpected exception becomes an `internal_error` drop naming it.
+
+    The job goes on and the record is counted: one bad record must never take a whole shard or
+    job down with it. The traceback is logged for the bug report."""
+    try:
+        return work()
+    except Exception as e:  # noqa: BLE001 - any bug in a per-record step is contained and counted
+        log.exception("internal error in %s", where)
+        return Drop("internal_error", f"{where}: {type(e).__name__}: {e}"[:500])
 
 
 def is_drop(item: Mapping[str, Any]) -> bool:

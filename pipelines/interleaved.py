@@ -47,7 +47,7 @@ from filters.text_quality import (
     gopher_repetition,
 )
 from pipelines.dedup import ExactDedup, NearDedup, NearDedupConfig, RecordFields
-from pipelines.drops import drop_of
+from pipelines.drops import drop_of, guarded
 from pipelines.fetch import FetchConfig
 from pipelines.image_text import normalized_url
 from pipelines.interleaved_shard import DocumentDownloadConfig, DocumentDownloader
@@ -120,7 +120,7 @@ class ExtractDocuments(beam.DoFn):
                     yield pvalue.TaggedOutput(DROPPED, (shard, drop_of({"key": key}, item.reason, item.detail, "warc")))
                     continue
                 doc = {"key": key, "url": item.url, "shard": shard, "warc_file": name, "warc_offset": item.offset}
-                result = self._extract(item, doc, images)
+                result = guarded(lambda: self._extract(item, doc, images), f"extraction of {name}@{item.offset}")  # noqa: B023
                 if isinstance(result, Drop):
                     yield pvalue.TaggedOutput(DROPPED, (shard, drop_of(doc, result.reason, result.detail, "extract")))
                 else:

@@ -27,7 +27,7 @@ from filters.interleaved_rules import (
     check_one_image,
     merge_paragraphs,
 )
-from pipelines.drops import drop_of
+from pipelines.drops import drop_of, guarded
 from pipelines.fetch import FetchConfig, Fetcher
 from schemas.kinds import Kind
 from schemas.manifest import Counts
@@ -78,7 +78,7 @@ class DocumentDownloader:
                 batch = ordered[start : start + self.cfg.docs_per_round]
                 fetched = self._fetch_images(batch, images)
                 for doc in batch:
-                    result = self._document(doc, fetched, images)
+                    result = guarded(lambda: self._document(doc, fetched, images), f"document rules of {doc['key']}")  # noqa: B023
                     if isinstance(result, Drop):
                         out_drops.append(drop_of(doc, result.reason, result.detail, "document"))
                     else:

@@ -26,7 +26,7 @@ from filters.decontamination import DecontaminationConfig, Decontaminator
 from filters.langid import LanguageConfig, LanguageFilter
 from filters.text_quality import TextQualityConfig, TextQualityFilter
 from pipelines.dedup import Dedup, NearDedupConfig, RecordFields
-from pipelines.drops import drop_of
+from pipelines.drops import drop_of, guarded
 from pipelines.input_rows import RowError, iter_rows
 from pipelines.shard_sink import WriteCorpus, cc_extra
 from pipelines.sources import expand_inputs
@@ -139,7 +139,7 @@ class FilterText(beam.DoFn):
         self.decontaminate = Decontaminator(config.decontamination) if config.decontamination else None
 
     def process(self, record: dict[str, Any]):
-        verdict = self._filter(record)
+        verdict = guarded(lambda: self._filter(record), f"text filters of {record['source']}")
         if isinstance(verdict, Drop):
             yield pvalue.TaggedOutput(
                 DROPPED, drop_of(record, verdict.reason, verdict.detail, "filter")

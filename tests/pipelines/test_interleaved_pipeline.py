@@ -189,3 +189,27 @@ def test_rerun_skips_the_downloads_of_complete_warc_files(tmp_path, http_server)
     second = read_manifest(str(tmp_path / "out"))
     assert second.counts == first.counts and [s.sha256 for s in second.shards] == [s.sha256 for s in first.shards]
     assert validate(str(tmp_path / "out")).ok
+
+
+def test_a_bug_on_one_page_is_a_counted_drop_not_a_crash(tmp_path, http_server, monkeypatch):
+    import pipelines.interleaved as interleaved
+
+    real_extract = interleaved.extract_document
+
+    def flaky(raw, url, *args, **kwargs):
+        if url.endswith("/boom"):
+            raise RuntimeError("simulated extractor bug")
+        return real_extract(raw, url, *args, **kwargs)
+
+    monkeypatch.setattr(interleaved, "extract_document", flaky)
+    base = http_server.base_url
+    pages = [(f"{base}/ok/{i}", generated_page(80 + i, [f"{base}/img/chelsea.png?b={i}", f"{base}/img/coffee.webp?b={i}"])) for i in range(2)]
+    pages.append((f"{base}/boom", generated_page(90, [f"{base}/img/chelsea.png?b=9"])))
+    write_warc(tmp_path / "b.warc.gz", pages)
+    rc = corpus_main(["interleaved", "--warc", str(tmp_path / "b.warc.gz"), "--output", str(tmp_path / "out"),
+                      "--drops", str(tmp_path / "d"), *FAST])  # fmt: skip
+    assert rc == 0
+    counts = read_manifest(str(tmp_path / "out")).counts
+    assert counts.input == 3 and counts.kept == 2 and counts.dropped == {"internal_error": 1}
+    [drop] = read_drops(str(tmp_path / "d")).values()
+    assert drop["url"].endswith("/boom") and "simulated extractor bug" in drop["detail"]
