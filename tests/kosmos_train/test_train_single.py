@@ -136,6 +136,8 @@ def test_single_process_training_learns_logs_checkpoints_and_exports(reference_r
     logged = [json.loads(line) for line in (run / "logs" / "train.jsonl").read_text().splitlines()]
     assert [e["step"] for e in logged] == list(range(1, 25))
     assert {"loss/text", "tokens_per_s", "images_per_s", "grad_norm", "loader_wait_s/text", "lr"} <= set(logged[0])
+    events = list((run / "logs").glob("events.out.tfevents.*"))
+    assert events and events[0].stat().st_size > 0, "TensorBoard event file written"
     tags = sorted(p.name for p in (run / "deepspeed").glob("step*"))
     assert tags == ["step00000020", "step00000024"]  # keep_checkpoints=2
     state = json.loads((run / "data_state.json").read_text())
