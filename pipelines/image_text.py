@@ -36,7 +36,7 @@ from pipelines.fetch import FetchConfig
 from pipelines.image_text_finalize import Finalize
 from pipelines.image_text_shard import DownloadConfig, ShardDownloader
 from pipelines.input_rows import RowError, iter_rows
-from pipelines.shard_sink import WriteDrops, WriteManifestFromStats
+from pipelines.shard_sink import WriteDrops, WriteManifestFromStats, with_accelerator
 from pipelines.sources import expand_inputs, is_warc_file
 from schemas.keys import make_key, row_identity
 from schemas.kinds import Kind
@@ -70,6 +70,7 @@ class ImageTextConfig:
     dedup_urls: bool = True
     dedup_images: bool = True
     phash_distance: int | None = None  # near-duplicate images within this many pHash bits; None = off
+    clip_accelerator: str | None = None  # Beam accelerator hint for the download + CLIP step only
     samples_per_shard: int = DEFAULT_SAMPLES_PER_SHARD
     prefix: str = "shard"
     fetch_batch: int = 256
@@ -244,7 +245,7 @@ def build_image_text_pipeline(p: beam.Pipeline, cfg: ImageTextConfig) -> None:
     downloaded = (
         items
         | "GroupByShard" >> beam.GroupByKey()
-        | "Download" >> beam.ParDo(DownloadShard(cfg.download())).with_outputs(DROPPED, main="stats")
+        | "Download" >> with_accelerator(beam.ParDo(DownloadShard(cfg.download())), cfg.clip_accelerator).with_outputs(DROPPED, main="stats")
     )
     stats = downloaded.stats
     drops = [downloaded[DROPPED]]

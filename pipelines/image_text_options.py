@@ -50,6 +50,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--clip-top-fraction", type=float, default=None, help="keep only this top fraction of the corpus by score (DataComp: 0.3)")
     g.add_argument("--clip-batch-size", type=int, default=128)
     g.add_argument("--clip-device", default="auto")
+    g.add_argument("--clip-accelerator", default=None, metavar="SPEC",
+                   help="Beam accelerator hint for the download + CLIP step only, e.g. 'type:nvidia-l4;count:1;install-nvidia-driver' (Dataflow right fitting)")
     g = p.add_argument_group("dedup")
     g.add_argument("--no-url-dedup", action="store_true", help="keep rows with an already-seen URL")
     g.add_argument("--no-image-dedup", action="store_true", help="keep images with an already-seen sha256")
@@ -84,5 +86,6 @@ def config_from_args(args: argparse.Namespace):  # -> ImageTextConfig (kept lazy
         caption=CaptionConfig(min_words=args.min_words, languages=languages, language_threshold=args.lang_threshold),
         clip=clip, clip_threshold=args.clip_threshold, clip_top_fraction=args.clip_top_fraction,
         dedup_urls=not args.no_url_dedup, dedup_images=not args.no_image_dedup, phash_distance=args.phash_distance,
+        clip_accelerator=args.clip_accelerator,
         samples_per_shard=args.samples_per_shard, fetch_batch=args.fetch_batch, drops_dir=args.drops,
     )  # fmt: skip

@@ -51,7 +51,7 @@ from pipelines.drops import drop_of, guarded
 from pipelines.fetch import FetchConfig
 from pipelines.image_text import normalized_url
 from pipelines.interleaved_shard import DocumentDownloadConfig, DocumentDownloader
-from pipelines.shard_sink import WriteDrops, WriteManifestFromStats, cc_extra
+from pipelines.shard_sink import WriteDrops, WriteManifestFromStats, cc_extra, with_accelerator
 from pipelines.sources import expand_inputs, is_warc_file
 from pipelines.warc_source import WarcError, WarcReadConfig, WarcStats, iter_warc_records
 from schemas.keys import make_key, warc_identity
@@ -84,6 +84,7 @@ class InterleavedConfig:
     rules: DocumentRulesConfig = field(default_factory=DocumentRulesConfig)
     clip: ClipConfig | None = None
     clip_min_similarity: float = 0.15
+    clip_accelerator: str | None = None  # Beam accelerator hint for the download + CLIP step only
     prefix: str = "shard"
     drops_dir: str | None = None
 
@@ -273,7 +274,7 @@ def build_interleaved_pipeline(p: beam.Pipeline, cfg: InterleavedConfig) -> None
             "warc_stats": extracted[STATS],
         }
         | "GroupByShard" >> beam.CoGroupByKey()
-        | "Download" >> beam.ParDo(DownloadDocuments(cfg.download())).with_outputs(DROPPED, main="stats")
+        | "Download" >> with_accelerator(beam.ParDo(DownloadDocuments(cfg.download())), cfg.clip_accelerator).with_outputs(DROPPED, main="stats")
     )
     _ = downloaded.stats | "Manifest" >> WriteManifestFromStats(cfg.output, Kind.INTERLEAVED, cfg.manifest_config(), extra)
     if cfg.drops_dir:

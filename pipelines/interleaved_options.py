@@ -49,6 +49,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--clip-model", default="none", help="open_clip architecture to align images with paragraphs (default none)")
     g.add_argument("--clip-pretrained", default="openai")
     g.add_argument("--clip-min-similarity", type=float, default=0.15, help="drop images whose best paragraph cosine is lower (MMC4: 0.15)")
+    g.add_argument("--clip-accelerator", default=None, metavar="SPEC",
+                   help="Beam accelerator hint for the download + CLIP step only, e.g. 'type:nvidia-l4;count:1;install-nvidia-driver'")
     p.add_argument("--verbose", "-v", action="store_true")
 
 
@@ -71,5 +73,5 @@ def config_from_args(args: argparse.Namespace):  # -> InterleavedConfig
         fetch=FetchConfig(timeout=args.timeout, retries=args.retries, respect_robots_txt=not args.no_robots,
                           allow_private_network=args.allow_private_network),
         image=ImageConfig(min_side=args.min_image_size, image_size=args.image_size),
-        clip=clip, clip_min_similarity=args.clip_min_similarity,
+        clip=clip, clip_min_similarity=args.clip_min_similarity, clip_accelerator=args.clip_accelerator,
     )  # fmt: skip

@@ -24,6 +24,12 @@ from schemas.storage import join
 from schemas.writer import ShardStats, ShardWriter, write_manifest
 
 
+def with_accelerator(transform: beam.ParDo, accelerator: str | None) -> beam.ParDo:
+    """Attach a Beam accelerator resource hint (e.g. `type:nvidia-l4;count:1;install-nvidia-driver`)
+    to one step, so a runner that right-fits (Dataflow) puts only that step on GPU workers."""
+    return transform.with_resource_hints(accelerator=accelerator) if accelerator else transform
+
+
 def shard_of(key: str, num_shards: int) -> int:
     """The shard a key goes to: stable across runs, runners and worker counts."""
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") % num_shards

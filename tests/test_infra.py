@@ -70,7 +70,7 @@ def pipeline_args(kind: str, tmp: Path) -> list[str]:
 LAUNCH_ENV = {
     "text": {"MACHINE_TYPE": "n2-highmem-8", "MAX_WORKERS": "40"},
     "image-text": {"GPU_TYPE": "nvidia-l4", "MAX_WORKERS": "25"},
-    "interleaved": {"GPU_TYPE": "nvidia-tesla-t4", "GPU_MODE": "hint", "MAX_WORKERS": "30"},
+    "interleaved": {"GPU_TYPE": "nvidia-tesla-t4", "GPU_MODE": "stage", "MAX_WORKERS": "30"},
 }
 
 
@@ -151,13 +151,17 @@ def test_dataflow_job_builds_offline(dataflow_jobs, kind, tmp_path):
     assert options["sdk_location"] == "container"
 
     proto = staged_pipeline(job["proto"])
-    (environment,) = proto.components.environments.values()
-    assert IMAGE.encode() in environment.payload  # the docker environment runs our image
-    accelerator = environment.resource_hints.get("beam:resources:accelerator:v1", b"").decode()
+    environments = list(proto.components.environments.values())
+    assert all(IMAGE.encode() in e.payload for e in environments)  # every docker environment runs our image
+    hinted = [e for e in environments if "beam:resources:accelerator:v1" in e.resource_hints]
+    accelerator = hinted[0].resource_hints["beam:resources:accelerator:v1"].decode() if len(hinted) == len(environments) else ""
     if kind == "image-text":  # GPUs for every worker through the Dataflow service option
         assert "worker_accelerator=type:nvidia-l4;count:1;install-nvidia-driver" in options["dataflow_service_options"]
-    elif kind == "interleaved":  # ... or through a pipeline-level resource hint
-        assert accelerator == "type:nvidia-tesla-t4;count:1;install-nvidia-driver"
+    elif kind == "interleaved":  # ... or as a hint on the download + CLIP step only (right fitting)
+        assert not accelerator, "the pipeline's default environment must stay CPU-only"
+        download = next(t for t in proto.components.transforms.values() if t.unique_name == "Download/ParDo(DownloadDocuments)")
+        hints = proto.components.environments[download.environment_id].resource_hints
+        assert hints["beam:resources:accelerator:v1"].decode() == "type:nvidia-tesla-t4;count:1;install-nvidia-driver"
     else:
         assert not accelerator and options["dataflow_service_options"] == "[]"
 

@@ -22,6 +22,8 @@
 #                  or leave the default 'auto')             GPU_COUNT  GPUs per worker [1]
 #   GPU_MODE       service: --dataflow_service_options=worker_accelerator=... (every worker gets GPUs) [default]
 #                  hint:    --resource_hints=accelerator=... (the same, as a pipeline-level resource hint)
+#                  stage:   --clip-accelerator=... (a hint on the download + CLIP step only: Dataflow's right
+#                           fitting gives GPUs to that step's workers, the rest run on CPU workers)
 #   SERVICE_ACCOUNT  worker service account email        SUBNETWORK  regions/R/subnetworks/S
 #   KOSMOS_CORPUS  the CLI to run [kosmos-corpus]        DRY_RUN=1  print the command, run nothing
 #
@@ -85,7 +87,8 @@ if [[ -n "$GPU_TYPE" ]]; then
   case "$GPU_MODE" in
     service) flags+=(--dataflow_service_options="worker_accelerator=${accel}") ;;
     hint)    flags+=(--resource_hints="accelerator=${accel}") ;;
-    *) echo "launch.sh: GPU_MODE must be service or hint" >&2; exit 2 ;;
+    stage)   flags+=(--clip-accelerator="${accel}") ;;  # only the download + CLIP step (right fitting)
+    *) echo "launch.sh: GPU_MODE must be service, hint or stage" >&2; exit 2 ;;
   esac
   # One SDK process per worker VM, so the CLIP model is loaded once per GPU (not once per vCPU).
   flags+=(--experiments=no_use_multiple_sdk_containers)
