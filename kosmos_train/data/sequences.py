@@ -84,12 +84,14 @@ def interleaved_sequence(
     ids, loss, used = [vocab.bos], [False], []
     block = image_block(vocab, n_slots)
     n_image = -1
+    complete = True  # False once the document is cut: then it gets no </s> (it does not end there)
     for node in nodes:
         if node is IMAGE:
             n_image += 1
             if len(used) >= max_images:
                 continue
             if len(ids) + len(block) > max_len:
+                complete = False
                 break
             ids += block
             loss += [False] * len(block)
@@ -99,8 +101,9 @@ def interleaved_sequence(
         ids += take
         loss += [True] * len(take)
         if len(take) < len(node):
+            complete = False
             break
-    if len(ids) < max_len:
+    if complete and len(ids) < max_len:
         ids.append(vocab.eos)
         loss.append(True)
     return ids, loss, used

@@ -153,12 +153,25 @@ _CONTRACTED = (
     "where's where've who'd who'd've who'll who's who've why'll why're why's won't would've wouldn't "
     "wouldn't've y'all y'all'll y'all'd've you'd you'd've you'll you're you've"
 ).split()
-# The official table maps each form written without apostrophes back to the contraction.
-VQA_CONTRACTIONS = {w.replace("'", ""): w for w in _CONTRACTED}
+
+
+def _apostrophe_variants(word: str) -> set[str]:
+    """The word with any non-empty subset of its apostrophes removed ("couldn'tve", "couldntve", ...)."""
+    spots = [i for i, ch in enumerate(word) if ch == "'"]
+    out = set()
+    for mask in range(1, 2 ** len(spots)):
+        drop = {spots[j] for j in range(len(spots)) if mask >> j & 1}
+        out.add("".join(ch for i, ch in enumerate(word) if i not in drop))
+    return out
+
+
+# The official table maps each form written with some or all apostrophes missing back to the contraction.
+VQA_CONTRACTIONS = {variant: w for w in _CONTRACTED for variant in _apostrophe_variants(w)}
 VQA_NUMBERS = {"none": "0", "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
                "seven": "7", "eight": "8", "nine": "9", "ten": "10"}
 VQA_ARTICLES = ("a", "an", "the")
-VQA_PUNCT = (";", ":", "/", "'", "[", "]", '"', "(", ")", "=", "+", "\\", "_", ">", "<", "@", "`", ",", "?")
+# vqaEval.py's punct list, exactly (no ':' or "'": "2:30" and "man's" stay as they are).
+VQA_PUNCT = (";", "/", "[", "]", '"', "{", "}", "(", ")", "=", "+", "\\", "_", "-", ">", "<", "@", "`", ",", "?", "!")
 _PERIOD_STRIP = re.compile(r"(?!<=\d)(\.)(?!\d)")  # sic: the official pattern (a typo for a lookbehind)
 _COMMA_STRIP = re.compile(r"(\d)(,)(\d)")
 

@@ -40,7 +40,9 @@ def save(engine: Any, run_dir: Path, step: int, data_states: list[dict], keep: i
         state = {"step": step, "tag": tag, "world_size": len(data_states), "ranks": data_states}
         write_json_atomic(ckpt / tag / DATA_STATE_FILE, state)
         write_json_atomic(run_dir / DATA_STATE_FILE, state)
-        complete = sorted(p for p in ckpt.iterdir() if p.is_dir() and (p / DATA_STATE_FILE).exists())
+        # Only tags up to this one: a newer tag left by an earlier run in the folder must not make
+        # the checkpoint just written look old and be deleted (tags are zero-padded step numbers).
+        complete = sorted(p for p in ckpt.iterdir() if p.is_dir() and (p / DATA_STATE_FILE).exists() and p.name <= tag)
         for old in complete[:-keep] if keep > 0 else []:
             shutil.rmtree(old, ignore_errors=True)
     dist.barrier()

@@ -179,6 +179,7 @@ def _train(cfg: TrainConfig, sources: list[SourceSpec], run_dir: Path, tokenizer
     torch.manual_seed(cfg.seed)
     model = Kosmos(config).train()
     bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and torch.cuda.is_available())
+    streams = [s.fitted(dist.world_size) for s in streams]
     micro = {s.kind: s.micro_batches(dist.world_size) for s in streams}
     engine, own_schedule = build_engine(cfg, model, sum(micro.values()), bf16, ds_file)
 
@@ -210,9 +211,10 @@ def _train(cfg: TrainConfig, sources: list[SourceSpec], run_dir: Path, tokenizer
                 group["lr"] = lr
         wait0 = {k: loaders[k].wait_s for k in kinds}
         batches = {k: [loaders[k].next() for _ in range(micro[k])] for k in kinds}
-        counts = torch.tensor([float(sum(b.n_loss_tokens for b in batches[k])) for k in kinds])
+        # Reduced tensors live on the engine's device: NCCL groups cannot reduce CPU tensors.
+        counts = torch.tensor([float(sum(b.n_loss_tokens for b in batches[k])) for k in kinds], device=engine.device)
         tdist.all_reduce(counts)
-        nll = torch.zeros(len(kinds))
+        nll = torch.zeros(len(kinds), device=engine.device)
         flops = 0.0
         for i, k in enumerate(kinds):
             for b in batches[k]:
@@ -220,12 +222,13 @@ def _train(cfg: TrainConfig, sources: list[SourceSpec], run_dir: Path, tokenizer
                 out_nll, _ = engine(ids, images, slots, loss_mask)
                 engine.backward(out_nll * dist.world_size / counts[i].clamp(min=1).item(), scale_wrt_gas=False)
                 engine.step()
-                nll[i] += out_nll.detach().float().cpu()
+                nll[i] += out_nll.detach().float()
                 flops += b.n_tokens * token_flops(config, b.input_ids.shape[1]) + b.n_images * image_flops(config)
         sums = torch.tensor([[float(sum(b.n_tokens for b in batches[k])), float(sum(b.n_images for b in batches[k])),
-                              float(loaders[k].total_skipped)] for k in kinds])
+                              float(loaders[k].total_skipped)] for k in kinds], device=engine.device)
         tdist.all_reduce(nll)
         tdist.all_reduce(sums)
+        counts, nll, sums = counts.cpu(), nll.cpu(), sums.cpu()
         step += 1
         ran += 1
         dt = time.perf_counter() - t0

@@ -10,7 +10,8 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     """Trainable parameters in two groups: decayed, and not decayed.
 
     No weight decay on biases, LayerNorm weights and any other 1-d parameter (e.g. CLIP's class
-    embedding), the usual transformer practice (fairseq/torchscale do the same); matrices,
+    embedding), the usual GPT/BERT practice (fairseq's Adam, the KOSMOS lineage, decays every
+    parameter; KOSMOS1.md does not say which the paper used); matrices,
     embeddings, positional tables and the resampler's latent queries decay. Frozen CLIP weights
     are left out entirely.
     """

@@ -142,6 +142,28 @@ def test_interleaved_truncation_never_cuts_an_image_block():
             assert used == [] and v.image_end not in ids
 
 
+def test_a_cut_document_gets_no_end_of_document():
+    """`</s>` (with loss) only where the document really ends; a truncated one just stops."""
+    from kosmos_train.vocab import VocabLayout
+
+    v = VocabLayout(100)
+    whole, _, _ = interleaved_sequence([[10] * 3, None, [11] * 3], v, n_slots=2, max_len=40)
+    assert whole[-1] == v.eos
+    for nodes, max_len in (([[10] * 5, None, [11] * 20], 10), ([[10] * 30], 10), ([[10] * 3, None, [11] * 30], 12)):
+        ids, loss, _ = interleaved_sequence(nodes, v, n_slots=4, max_len=max_len)
+        assert v.eos not in ids and len(ids) == len(loss)
+
+
+def test_token_budgets_hold_at_any_world_size():
+    """kosmos1's 0.5M/0.5M/0.2M per step must not drift as ranks are added (micro-batches shrink)."""
+    spec = StreamSpec("interleaved", [], tokens_per_step=200_000, micro_batch_tokens=16_384, max_len=2048)
+    for world in (1, 8, 32, 64, 512):
+        fitted = spec.fitted(world)
+        total = world * fitted.micro_batches(world) * fitted.micro_batch_tokens
+        assert fitted.micro_batches(world) == spec.micro_batches(world)
+        assert 200_000 <= total < 200_000 + world * fitted.micro_batches(world), (world, total)
+
+
 def test_instruction_loss_on_output_only(env):
     _, tok, _ = env
     v = tok.layout

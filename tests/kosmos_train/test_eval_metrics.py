@@ -74,6 +74,11 @@ def test_vqa_accuracy_by_hand():
     # Leaving out one of the three "2"s leaves 2 matches (2/3); leaving out a "3" leaves 3 (1): (3*2/3 + 7)/10.
     assert vqa_accuracy("2", answers) == pytest.approx(0.9)
     assert vqa_accuracy("two", answers) == pytest.approx(0.9)  # number words become digits
+    # the official punctuation list: '!' is stripped, ':' and "'" are not
+    assert vqa_accuracy("yes!", ["yes"] * 10) == pytest.approx(1.0)
+    assert vqa_accuracy("2:30", ["2:30"] * 10) == pytest.approx(1.0)
+    assert vqa_accuracy("man's", ["man's"] * 10) == pytest.approx(1.0)
+    assert vqa_accuracy("couldn'tve", ["couldn't've"] * 10) == pytest.approx(1.0)  # part-apostrophe contraction
     assert vqa_accuracy("3", answers) == pytest.approx(1.0)
     assert vqa_accuracy("4", answers) == 0.0
     # One human said it: 9 subsets hold it once (1/3), the subset without it none -> 0.3.
