@@ -11,6 +11,7 @@ import csv
 import gzip
 import io
 import json
+import sys
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -116,6 +117,9 @@ def _parquet_rows(stream: IO[bytes], name: str) -> Iterator[tuple[int, dict[str,
 
 
 def _table_rows(stream: IO[bytes], name: str, delimiter: str) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
+    # csv's default field limit (131,072 characters) would end the file at one long document;
+    # length is --max-doc-chars' job (a counted `too_long` drop).
+    csv.field_size_limit(sys.maxsize)
     index = 0
     text = io.TextIOWrapper(stream, encoding="utf-8", errors="surrogateescape", newline="")
     try:

@@ -240,7 +240,9 @@ def build_interleaved_pipeline(p: beam.Pipeline, cfg: InterleavedConfig) -> None
     extra = p | "NoDedupExtra" >> beam.Create([{}])
     fields = RecordFields(key=lambda d: d["key"], text=lambda d: d["text"], url=lambda d: d["url"])
     if cfg.url_dedup:
-        url_fields = RecordFields(key=fields.key, text=fields.text, url=fields.url, hash=lambda d: normalized_url(d["url"]))
+        # a record without a URL is only ever its own duplicate
+        url_fields = RecordFields(key=fields.key, text=fields.text, url=fields.url,
+                                  hash=lambda d: normalized_url(d["url"]) if d["url"] else "key:" + d["key"])  # fmt: skip
         by_url = docs | "UrlDedup" >> ExactDedup(url_fields, stage="url_dedup", reason="duplicate_url")
         docs = by_url.kept
         dedup_drops.append(by_url.dropped)

@@ -32,7 +32,7 @@ def expand_inputs(inputs: tuple[str, ...], accept: Callable[[str], bool] = is_ro
     """
     found: dict[str, str] = {}
     for item in inputs:
-        is_dir = FileSystems.exists(item) and not _is_file(item)
+        is_dir = _is_dir(item)
         pattern = FileSystems.join(item, "**") if is_dir else item
         root = item.rstrip("/") if is_dir else posixpath.dirname(item.rstrip("/"))
         matches = [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list]
@@ -44,9 +44,20 @@ def expand_inputs(inputs: tuple[str, ...], accept: Callable[[str], bool] = is_ro
                     raise ValueError(f"{path}: unsupported input file for this pipeline")
                 continue  # a directory may hold other files (READMEs, _SUCCESS markers)
             found[path] = posixpath.relpath(path, root) if root else path
+    by_relpath: dict[str, str] = {}
+    for path, rel in sorted(found.items()):
+        if rel in by_relpath:  # keys come from the relative path: two such files would share keys
+            raise ValueError(
+                f"{by_relpath[rel]} and {path} have the same path relative to their input roots ({rel!r}), "
+                "so their rows would get the same keys; give their common parent directory instead"
+            )
+        by_relpath[rel] = path
     return sorted(found.items())
 
 
-def _is_file(path: str) -> bool:
-    matches = FileSystems.match([path])[0].metadata_list
-    return len(matches) == 1 and matches[0].path.rstrip("/") == path.rstrip("/")
+def _is_dir(item: str) -> bool:
+    """True for a directory (with or without a trailing slash): something lies below it."""
+    if not FileSystems.exists(item.rstrip("/") or "/"):
+        return False
+    below = FileSystems.match([FileSystems.join(item.rstrip("/"), "**")])[0].metadata_list
+    return any(m.path.rstrip("/") != item.rstrip("/") for m in below)

@@ -138,6 +138,12 @@ class FilterText(beam.DoFn):
         self.quality = TextQualityFilter(config.quality) if config.quality else None
         self.decontaminate = Decontaminator(config.decontamination) if config.decontamination else None
 
+    def setup(self) -> None:
+        # Build the decontamination index here, outside the per-record guard: a worker that cannot
+        # read the evaluation files must fail the job loudly, not drop every document as an error.
+        if self.decontaminate is not None:
+            _ = self.decontaminate.index
+
     def process(self, record: dict[str, Any]):
         verdict = guarded(lambda: self._filter(record), f"text filters of {record['source']}")
         if isinstance(verdict, Drop):

@@ -159,6 +159,9 @@ class ShardWriter:
         parquet = io.BytesIO()
         pq.write_table(table, parquet)
         try:
+            # Rewriting a complete shard: withdraw its completion marker first, so no crash between
+            # the moves below can leave a marker (and counts) describing the old tar beside the new one.
+            remove_quietly(self.fs, join(self.root, sidecar(self.name, ".stats.json")))
             self.fs.mv(self._tmp, self._final)
             atomic_write_bytes(self.fs, join(self.root, sidecar(self.name, ".parquet")), parquet.getvalue())
             atomic_write_bytes(self.fs, join(self.root, sidecar(self.name, ".stats.json")), stats.to_json())

@@ -60,3 +60,24 @@ def test_cut_gzip_keeps_rows_before_the_cut():
     assert 0 < len(good) < 2000
     assert isinstance(out[-1], RowError) and out[-1].reason == "bad_input_file"
     assert out[-1].detail.startswith(f"c.jsonl.gz: unreadable after row {len(good)}")
+
+
+def test_a_long_csv_field_is_a_row_not_the_end_of_the_file():
+    long_text = "word " * 40_000  # 200,000 characters: above csv's default field limit
+    data = f"text\nfirst\n{long_text}\nthird\n".encode()
+    out = rows(data, "docs.csv")
+    assert [r["text"][:5] for r in out] == ["first", "word ", "third"]
+
+
+def test_input_roots(tmp_path):
+    from pipelines.sources import expand_inputs
+
+    for crawl in ("crawl-a", "crawl-b"):
+        (tmp_path / crawl).mkdir()
+        (tmp_path / crawl / "part-0.jsonl").write_text('{"text": "x"}\n')
+    # a directory given without a trailing slash is a directory
+    assert [rel for _, rel in expand_inputs((str(tmp_path / "crawl-a"),))] == ["part-0.jsonl"]
+    assert [rel for _, rel in expand_inputs((str(tmp_path),))] == ["crawl-a/part-0.jsonl", "crawl-b/part-0.jsonl"]
+    # same relative path under two roots would give two rows the same key: refused
+    with pytest.raises(ValueError, match="same path relative"):
+        expand_inputs((str(tmp_path / "crawl-a"), str(tmp_path / "crawl-b")))

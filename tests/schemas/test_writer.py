@@ -113,3 +113,21 @@ def test_writes_to_an_fsspec_url():
     assert [e.path for e in manifest.shards] == ["shard-000000.tar", "shard-000001.tar"]
     assert read_manifest(root).samples == 3
     assert [s.caption for s in iter_corpus(root)] == [s.caption for s in image_text_samples(3)]
+
+
+def test_rewriting_a_shard_withdraws_its_completion_marker_first(tmp_path, monkeypatch):
+    """A crash between moving the new tar and writing its stats must not leave the old marker."""
+    with ShardWriter(str(tmp_path), Kind.TEXT, 0) as w:
+        for s in text_samples(3):
+            w.write(s)
+    assert shard_is_complete(str(tmp_path), "shard-000000.tar")
+    import schemas.writer as writer_module
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(writer_module, "atomic_write_bytes", crash)
+    with pytest.raises(OSError):
+        with ShardWriter(str(tmp_path), Kind.TEXT, 0) as w:
+            w.write(text_samples(1)[0])
+    assert not shard_is_complete(str(tmp_path), "shard-000000.tar")
