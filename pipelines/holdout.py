@@ -15,7 +15,7 @@ import apache_beam as beam
 
 from pipelines.shard_sink import WriteManifestFromStats
 from schemas.keys import holdout_score
-from schemas.kinds import Kind
+from schemas.kinds import Kind, SchemaError
 from schemas.manifest import Counts, Manifest, read_manifest
 from schemas.reader import iter_shard
 from schemas.storage import join
@@ -37,9 +37,14 @@ class SplitShard(beam.DoFn):
         samples = list(iter_shard(join(self.output, name), self.kind))
         held = [s for s in samples if is_held_out(s.key, self.fraction)]
         main_stats = read_shard_stats(self.output, name)
-        if held or not shard_is_complete(self.holdout, name):
+        done = shard_is_complete(self.holdout, name)
+        if held or not done:
+            # Held-out shard first (with what an interrupted earlier attempt already moved), then the
+            # main shard: a crash between the two leaves every sample in at least one place.
+            previous = list(iter_shard(join(self.holdout, name), self.kind)) if done else []
+            seen = {s.key for s in previous}
+            yield "holdout", self._write_holdout(index, previous + [s for s in held if s.key not in seen])
             main_stats = self._rewrite_main(index, samples, held, main_stats)
-            yield "holdout", self._write_holdout(index, held)
         else:  # already split by an earlier run
             yield "holdout", read_shard_stats(self.holdout, name)
         yield "main", main_stats
@@ -68,6 +73,15 @@ class SplitShard(beam.DoFn):
 def build_holdout_split(p: beam.Pipeline, output: str, holdout: str, fraction: float, prefix: str = "shard") -> None:
     """Split the finished corpus at `output`; the held-out corpus goes to `holdout`."""
     manifest = read_manifest(output)
+    try:
+        earlier = read_manifest(holdout).config.get("holdout_fraction")
+    except SchemaError:
+        earlier = None
+    if earlier is not None and earlier != fraction:
+        raise SchemaError(
+            f"the held-out corpus at {holdout} was split with --holdout-fraction {earlier}, not {fraction}: "
+            "give another --holdout-output (a split cannot be changed in place)"
+        )
     config = {**manifest.config, "holdout_fraction": fraction, "holdout_of": output}
     split = (
         p

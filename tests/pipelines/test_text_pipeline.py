@@ -172,3 +172,30 @@ def test_holdout_fraction_splits_reproducibly(tmp_path):
         assert counts.dropped == {"held_out": len(held_keys)} and counts.input == 40
         assert read_manifest(str(held)).counts.kept == len(held_keys)
         assert validate(str(out)).ok and validate(str(held)).ok
+
+
+def test_holdout_split_is_safe_to_retry_and_refuses_another_fraction(tmp_path, monkeypatch):
+    import pipelines.holdout as holdout
+
+    rows = [{"id": f"r{i}", "text": generated_document(700 + i)} for i in range(30)]
+    src = write_jsonl(tmp_path / "docs.jsonl", rows)
+    out, held = tmp_path / "corpus", tmp_path / "held"
+    args = ["text", "--input", str(src), "--output", str(out), "--holdout-output", str(held), "--holdout-fraction", "0.3"]
+    real_rewrite = holdout.SplitShard._rewrite_main
+
+    def crash(self, *a, **k):
+        raise RuntimeError("worker lost after writing the held-out shard")
+
+    monkeypatch.setattr(holdout.SplitShard, "_rewrite_main", crash)
+    with pytest.raises(Exception, match="worker lost"):
+        corpus_main(args)
+    monkeypatch.setattr(holdout.SplitShard, "_rewrite_main", real_rewrite)
+    from pipelines.holdout import run_holdout_split
+
+    run_holdout_split(str(out), str(held), 0.3, [])  # the retry of the split alone
+    main_keys = {s.key for s in iter_corpus(str(out))}
+    held_keys = {s.key for s in iter_corpus(str(held))}
+    assert len(main_keys) + len(held_keys) == 30 and not main_keys & held_keys
+    assert read_manifest(str(out)).counts.dropped == {"held_out": len(held_keys)}
+    with pytest.raises(Exception, match="was split with --holdout-fraction 0.3"):
+        run_holdout_split(str(out), str(held), 0.5, [])
