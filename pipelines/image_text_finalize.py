@@ -12,6 +12,7 @@ repeats them exactly.
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any, NamedTuple
 
 import apache_beam as beam
@@ -42,6 +43,27 @@ def _image_verdicts(element: tuple[str, Any]):
     rows = sorted(rows, key=lambda r: r["key"])
     for row in rows[1:]:
         yield row["shard"], (row["key"], "duplicate_image", f"sha256 {digest[:16]} as {rows[0]['key']}", rows[0]["key"])
+
+
+SCORE_BINS_PER_UNIT = 10_000  # cosine scores counted in bins of 1e-4
+
+
+def score_bin(score: float) -> int:
+    return math.floor(score * SCORE_BINS_PER_UNIT)
+
+
+def top_fraction_threshold(bin_counts: list[tuple[int, int]], keep: float) -> float:
+    """The lowest score bin that keeps `keep` of all scores, counting down from the top.
+
+    Exact counts per 1e-4 bin instead of an approximate quantile sketch: Beam's sketches depend on
+    how the data was split among workers, and the survivors must not."""
+    total = sum(n for _, n in bin_counts)
+    kept = 0
+    for b, n in sorted(bin_counts, reverse=True):
+        kept += n
+        if kept >= keep * total:
+            return b / SCORE_BINS_PER_UNIT
+    return float("-inf")
 
 
 def _score_verdict(row: dict[str, Any], threshold: float):
@@ -171,9 +193,10 @@ class Finalize(beam.PTransform):
             keep = self.clip_top_fraction
             threshold = (
                 candidates
-                | "Scores" >> beam.FlatMap(lambda r: [r["clip_score"]] if r["clip_score"] is not None else [])
-                | "Quantiles" >> beam.ApproximateQuantiles.Globally(1001)
-                | "Threshold" >> beam.Map(lambda q: q[min(len(q) - 1, round((1 - keep) * (len(q) - 1)))] if q else float("-inf"))
+                | "ScoreBins" >> beam.FlatMap(lambda r: [score_bin(r["clip_score"])] if r["clip_score"] is not None else [])
+                | "CountPerBin" >> beam.combiners.Count.PerElement()
+                | "AllBins" >> beam.combiners.ToList()
+                | "Threshold" >> beam.Map(top_fraction_threshold, keep)
             )
             verdicts.append(candidates | "ScoreVerdicts" >> beam.FlatMap(_score_verdict, pvalue.AsSingleton(threshold)))
         if self.phash_distance is not None:

@@ -280,3 +280,19 @@ def test_clip_scores_drop_mismatched_pairs(tmp_path, tiny_clip):
         assert manifest.counts.dropped.get("clip_score", 0) == 24 - len(kept)
         assert manifest.config["clip_model"] == f"{MODEL_NAME}/{tiny_clip['checkpoint']}"
         assert validate(str(tmp_path / out)).ok
+
+
+def test_top_fraction_threshold_is_exact_and_independent_of_splitting():
+    import random
+    from collections import Counter
+
+    from pipelines.image_text_finalize import score_bin, top_fraction_threshold
+
+    rng = random.Random(3)
+    scores = [rng.uniform(-0.1, 0.45) for _ in range(20_000)]
+    whole = top_fraction_threshold(list(Counter(score_bin(s) for s in scores).items()), 0.3)
+    parts = [Counter(score_bin(s) for s in scores[i::7]) for i in range(7)]  # as if counted on 7 workers
+    merged = sum(parts, Counter())
+    assert top_fraction_threshold(list(merged.items()), 0.3) == whole
+    kept = sum(s >= whole for s in scores) / len(scores)
+    assert 0.3 <= kept < 0.3 + 0.002
