@@ -61,7 +61,7 @@ class SplitShard(beam.DoFn):
             for sample in samples:
                 if sample.key not in moved:
                     writer.write(sample)
-            return writer.close(counts, extra_counts=before.extra_counts)
+            return writer.close(counts, extra_counts=before.extra_counts, source=before.source)
 
     def _write_holdout(self, index: int, held: list[Any]) -> ShardStats:
         with ShardWriter(self.holdout, self.kind, index, self.prefix) as writer:

@@ -15,6 +15,7 @@ candidate files, and only the shards that lose samples are rewritten. Then the m
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import asdict, dataclass, field
@@ -43,7 +44,7 @@ from schemas.kinds import Kind
 from schemas.writer import (
     DEFAULT_SAMPLES_PER_SHARD,
     read_shard_stats,
-    shard_is_complete,
+    shard_is_reusable,
     shard_name,
 )
 
@@ -172,6 +173,17 @@ def _assign_shard(element: tuple[int, int, dict[str, Any]], per_shard: int, offs
     return (offsets[file_index] + row_index) // per_shard, item
 
 
+def shard_source(keys: list[str], cfg: Any) -> str:
+    """A shard's identity for resuming: the keys of its input rows and every setting that shapes it.
+
+    A rerun with another --samples-per-shard, more input files or other filters gives other
+    sources, so stale shards are rebuilt instead of silently reused."""
+    digest = hashlib.sha256(repr(cfg).encode())
+    for key in keys:
+        digest.update(key.encode() + b"\n")
+    return digest.hexdigest()
+
+
 def _offsets(counts: dict[int, int]) -> dict[int, int]:
     """Global row number of each file's first row (files in sorted order)."""
     out, total = {}, 0
@@ -210,12 +222,14 @@ class DownloadShard(beam.DoFn):
 
     def process(self, element: tuple[int, Any]):
         index, items = element
+        items = list(items)
         name = shard_name(self.cfg.prefix, index)
-        if shard_is_complete(self.cfg.output, name):
+        source = shard_source(sorted(item["key"] for item in items), self.cfg)
+        if shard_is_reusable(self.cfg.output, name, source):
             log.info("%s is complete; not fetched again", name)
             yield read_shard_stats(self.cfg.output, name)
             return
-        stats, drops = self.downloader.run(index, list(items))
+        stats, drops = self.downloader.run(index, items, source)
         log.info("%s: %d of %d rows kept", name, stats.samples, stats.input)
         yield stats
         for d in drops:

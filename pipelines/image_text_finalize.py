@@ -161,7 +161,7 @@ class FinalizeShard(beam.DoFn):
                     reason, detail, dup_of = verdict
                     record = {"key": sample.key, "id": sample.id, "url": sample.url}
                     drops.append(drop_of(record, reason, detail, "finalize", duplicate_of=dup_of))
-            stats = writer.close(final)
+            stats = writer.close(final, extra_counts=current.extra_counts, source=current.source)
         log.info("%s rewritten: %d samples left", name, stats.samples)
         yield stats, drops
 

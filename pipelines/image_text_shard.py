@@ -77,7 +77,7 @@ class ShardDownloader:
         self._fetch_thread.shutdown()
         self._image_threads.shutdown()
 
-    def run(self, index: int, rows: list[dict[str, Any]]) -> tuple[ShardStats, list[dict[str, Any]]]:
+    def run(self, index: int, rows: list[dict[str, Any]], source: str | None = None) -> tuple[ShardStats, list[dict[str, Any]]]:
         """Download and write shard `index` from its rows (each row dict or a ready drop dict)."""
         counts = Counts()
         drops: list[dict[str, Any]] = []
@@ -105,7 +105,7 @@ class ShardDownloader:
             for d in drops:
                 counts.drop(d["reason"])
             self._write_candidates(shard_name(self.cfg.prefix, index), candidates, counts)
-            stats = writer.close(counts)
+            stats = writer.close(counts, source=source)
         except BaseException:
             writer.abort()
             raise

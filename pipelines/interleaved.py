@@ -49,14 +49,14 @@ from filters.text_quality import (
 from pipelines.dedup import ExactDedup, NearDedup, NearDedupConfig, RecordFields
 from pipelines.drops import drop_of, guarded
 from pipelines.fetch import FetchConfig
-from pipelines.image_text import normalized_url
+from pipelines.image_text import normalized_url, shard_source
 from pipelines.interleaved_shard import DocumentDownloadConfig, DocumentDownloader
 from pipelines.shard_sink import WriteDrops, WriteManifestFromStats, cc_extra, with_accelerator
 from pipelines.sources import expand_inputs, is_warc_file
 from pipelines.warc_source import WarcError, WarcReadConfig, WarcStats, iter_warc_records
 from schemas.keys import make_key, warc_identity
 from schemas.kinds import Kind
-from schemas.writer import read_shard_stats, shard_is_complete, shard_name
+from schemas.writer import read_shard_stats, shard_is_reusable, shard_name
 
 log = logging.getLogger(__name__)
 DROPPED = "dropped"
@@ -127,7 +127,7 @@ class ExtractDocuments(beam.DoFn):
                 else:
                     yield result
         counts = {"warc_records": stats.records, "warc_records_skipped": stats.skipped_not_response + stats.skipped_not_html}
-        yield pvalue.TaggedOutput(STATS, (shard, {**counts, **images}))
+        yield pvalue.TaggedOutput(STATS, (shard, (name, {**counts, **images})))
         log.info("%s: %d pages, %d bad records", name, stats.pages, stats.errors)
 
     def _extract(self, page: Any, doc: dict[str, Any], images: Counter) -> dict[str, Any] | Drop:
@@ -211,16 +211,18 @@ class DownloadDocuments(beam.DoFn):
     def process(self, element: tuple[int, dict[str, list[Any]]]):
         index, grouped = element
         name = shard_name(self.cfg.prefix, index)
-        if shard_is_complete(self.cfg.output, name):
+        warcs = sorted(warc for warc, _ in grouped["warc_stats"])
+        source = shard_source(warcs, self.cfg)
+        if shard_is_reusable(self.cfg.output, name, source):
             log.info("%s is complete; its images are not fetched again", name)
             yield read_shard_stats(self.cfg.output, name)
             return
         extra: Counter[str] = Counter()
-        for counts in grouped["warc_stats"]:
+        for _, counts in grouped["warc_stats"]:
             extra.update(counts)
         docs = list(grouped["doc"])
         extra["images_dropped_boilerplate"] += sum(d.get("boilerplate_images", 0) for d in docs)
-        stats, drops = self.downloader.run(index, docs, list(grouped["drop"]), dict(extra))
+        stats, drops = self.downloader.run(index, docs, list(grouped["drop"]), dict(extra), source)
         log.info("%s: %d of %d pages kept", name, stats.samples, stats.input)
         yield stats
         for d in drops:

@@ -66,7 +66,8 @@ class DocumentDownloader:
         self.fetcher.close()
 
     def run(
-        self, index: int, docs: list[dict[str, Any]], drops: list[dict[str, Any]], extra_counts: dict[str, int]
+        self, index: int, docs: list[dict[str, Any]], drops: list[dict[str, Any]], extra_counts: dict[str, int],
+        source: str | None = None,
     ) -> tuple[ShardStats, list[dict[str, Any]]]:
         counts = Counts(input=len(docs) + len(drops))
         images = Counter(extra_counts)
@@ -86,7 +87,7 @@ class DocumentDownloader:
             counts.kept = writer.samples
             for d in out_drops:
                 counts.drop(d["reason"])
-            stats = writer.close(counts, extra_counts=dict(images))
+            stats = writer.close(counts, extra_counts=dict(images), source=source)
         except BaseException:
             writer.abort()
             raise

@@ -96,6 +96,7 @@ SHARD_STATS = pa.schema(
         pa.field("started_at", pa.string()),
         pa.field("finished_at", pa.string()),
         pa.field("duration_s", pa.float64()),
+        pa.field("source", pa.string()),
     ]
 )
 

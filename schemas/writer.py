@@ -58,6 +58,9 @@ class ShardStats:
     started_at: str | None = None
     finished_at: str | None = None
     duration_s: float | None = None
+    # What the shard was made from (e.g. a hash of its input keys and settings): a resumed run
+    # reuses a complete shard only when its source is unchanged.
+    source: str | None = None
     schema: str = STATS_SCHEMA
 
     def to_json(self) -> bytes:
@@ -101,6 +104,11 @@ def read_shard_stats(output_dir: str, name: str) -> ShardStats:
         return ShardStats.from_json(f.read())
 
 
+def shard_is_reusable(output_dir: str, name: str, source: str) -> bool:
+    """Complete, and made from the same source: safe for a resumed run to keep as it is."""
+    return shard_is_complete(output_dir, name) and read_shard_stats(output_dir, name).source == source
+
+
 def shard_is_complete(output_dir: str, name: str) -> bool:
     """A shard is complete once its `.stats.json` exists (it is renamed into place last)."""
     fs, root = filesystem(output_dir)
@@ -140,13 +148,15 @@ class ShardWriter:
         self._tar.write({"__key__": sample.key, **sample.members()})
         self._rows.append(parquet_row(sample))
 
-    def close(self, counts: Counts | None = None, extra_counts: dict[str, int] | None = None) -> ShardStats:
+    def close(
+        self, counts: Counts | None = None, extra_counts: dict[str, int] | None = None, source: str | None = None
+    ) -> ShardStats:
         """Finish the tar, write Parquet and stats, then move all three into place (stats last)."""
         self._tar.close()  # closes the hashing wrapper's tar stream, not our file
         self._file.close()
         stats = ShardStats(
             kind=self.kind.value, shard=self.name, samples=len(self._rows), bytes=self._hashing.size,
-            sha256=self._hashing.digest.hexdigest(), extra_counts=dict(extra_counts or {}),
+            sha256=self._hashing.digest.hexdigest(), extra_counts=dict(extra_counts or {}), source=source,
             started_at=self._started, finished_at=utc_now(),
             duration_s=round(time.monotonic() - self._t0, 3),
         )  # fmt: skip

@@ -296,3 +296,15 @@ def test_top_fraction_threshold_is_exact_and_independent_of_splitting():
     assert top_fraction_threshold(list(merged.items()), 0.3) == whole
     kept = sum(s >= whole for s in scores) / len(scores)
     assert 0.3 <= kept < 0.3 + 0.002
+
+
+def test_a_rerun_with_other_shards_rebuilds_instead_of_reusing_stale_ones(tmp_path, http_server):
+    rows = [(f"/img/chelsea.png?s={i}", "A tabby cat looking to the side of the room.", "kept") for i in range(12)]
+    src = write_rows(tmp_path / "urls.jsonl", http_server.base_url, rows)
+    base = ["image-text", "--input", str(src), "--output", str(tmp_path / "out"), "--allow-private-network",
+            "--no-image-dedup", *FAST]  # fmt: skip
+    assert corpus_main([*base, "--samples-per-shard", "3"]) == 0
+    assert corpus_main([*base, "--samples-per-shard", "4"]) == 0
+    counts = read_manifest(str(tmp_path / "out")).counts
+    assert counts.input == 12 and counts.kept == 12
+    assert len({s.key for s in iter_corpus(str(tmp_path / "out"))}) == 12
