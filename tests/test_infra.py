@@ -39,7 +39,7 @@ STAGES = {
     "text": ["Files", "SpreadFiles", "ReadRows", "Filter", "Dedup", "AllDrops", "InputCount", "ToSample", "Write"],
     "image-text": ["Files", "SpreadFiles", "ReadRows", "CountPerFile", "Offsets", "AssignShard", "GroupByUrl",
                    "UrlVerdicts", "GroupByShard", "Download", "Finalize", "Finalize/Candidates", "Finalize/GroupBySha",
-                   "Finalize/ImageVerdicts", "Finalize/Quantiles", "Finalize/ScoreVerdicts", "Finalize/NearImages",
+                   "Finalize/ImageVerdicts", "Finalize/ScoreBins", "Finalize/CountPerBin", "Finalize/Threshold", "Finalize/ScoreVerdicts", "Finalize/NearImages",
                    "Finalize/ByShard", "Finalize/Finalize", "Manifest", "Drops"],
     "interleaved": ["Warcs", "SpreadWarcs", "Extract", "UrlDedup", "NearDedup", "GroupByImageUrl", "Boilerplate",
                     "JoinBoilerplate", "RemoveBoilerplate", "JoinDrops", "GroupByShard", "Download", "Manifest",
