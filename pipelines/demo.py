@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -33,7 +33,6 @@ class DemoInputs:
     urls: str
     warc: str
     site: DemoSite
-    notes: list[str] = field(default_factory=list)
 
 
 def build_site_and_inputs(input_dir: str, site: DemoSite) -> DemoInputs:
@@ -77,8 +76,8 @@ def build_site_and_inputs(input_dir: str, site: DemoSite) -> DemoInputs:
     for i in range(12):
         chosen = [photo_urls[(i + k) % len(photo_urls)] for k in range(1 + i % 3)]
         alts = [photos[(i + k) % len(photos)][2] for k in range(1 + i % 3)]
-        url = site.add(f"/pages/{i}.html", generated_page(i, chosen, alts=alts), "text/html; charset=utf-8")
-        pages.append((url, site._server.files[f"/pages/{i}.html"][0], None))
+        body = generated_page(i, chosen, alts=alts)
+        pages.append((site.add(f"/pages/{i}.html", body, "text/html; charset=utf-8"), body, None))
     warc = os.path.join(input_dir, "pages.warc.gz")
     write_test_warc(warc, pages)
     return DemoInputs(text=text, urls=urls, warc=warc, site=site)

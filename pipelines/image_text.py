@@ -16,9 +16,8 @@ candidate files, and only the shards that lose samples are rewritten. Then the m
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -37,14 +36,13 @@ from pipelines.fetch import FetchConfig
 from pipelines.image_text_finalize import Finalize
 from pipelines.image_text_shard import DownloadConfig, ShardDownloader
 from pipelines.input_rows import RowError, iter_rows
-from pipelines.shard_sink import WriteDrops, WriteManifestFromStats, with_accelerator
+from pipelines.shard_sink import WriteDrops, WriteManifestFromStats, config_dict, with_accelerator
 from pipelines.sources import expand_inputs, is_warc_file
 from schemas.keys import make_key, row_identity
 from schemas.kinds import Kind
 from schemas.writer import (
     DEFAULT_SAMPLES_PER_SHARD,
-    read_shard_stats,
-    shard_is_reusable,
+    reusable_shard_stats,
     shard_name,
 )
 
@@ -85,9 +83,7 @@ class ImageTextConfig:
         )  # fmt: skip
 
     def manifest_config(self) -> dict[str, Any]:
-        cfg = json.loads(json.dumps(asdict(self), default=str))
-        cfg["clip_model"] = self.clip.model_id if self.clip is not None else "none"
-        return cfg
+        return config_dict(self)
 
 
 # --- rows ----------------------------------------------------------------------------------------
@@ -225,9 +221,10 @@ class DownloadShard(beam.DoFn):
         items = list(items)
         name = shard_name(self.cfg.prefix, index)
         source = shard_source(sorted(item["key"] for item in items), self.cfg)
-        if shard_is_reusable(self.cfg.output, name, source):
+        done = reusable_shard_stats(self.cfg.output, name, source)
+        if done is not None:
             log.info("%s is complete; not fetched again", name)
-            yield read_shard_stats(self.cfg.output, name)
+            yield done
             return
         stats, drops = self.downloader.run(index, items, source)
         log.info("%s: %d of %d rows kept", name, stats.samples, stats.input)

@@ -16,10 +16,9 @@ in each shard's stats `extra_counts`.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import apache_beam as beam
@@ -51,12 +50,12 @@ from pipelines.drops import drop_of, guarded
 from pipelines.fetch import FetchConfig
 from pipelines.image_text import normalized_url, shard_source
 from pipelines.interleaved_shard import DocumentDownloadConfig, DocumentDownloader
-from pipelines.shard_sink import WriteDrops, WriteManifestFromStats, cc_extra, with_accelerator
+from pipelines.shard_sink import WriteDrops, WriteManifestFromStats, cc_extra, config_dict, with_accelerator
 from pipelines.sources import expand_inputs, is_warc_file
 from pipelines.warc_source import WarcError, WarcReadConfig, WarcStats, iter_warc_records
 from schemas.keys import make_key, warc_identity
 from schemas.kinds import Kind
-from schemas.writer import read_shard_stats, shard_is_reusable, shard_name
+from schemas.writer import reusable_shard_stats, shard_name
 
 log = logging.getLogger(__name__)
 DROPPED = "dropped"
@@ -95,9 +94,7 @@ class InterleavedConfig:
         )  # fmt: skip
 
     def manifest_config(self) -> dict[str, Any]:
-        cfg = json.loads(json.dumps(asdict(self), default=str))
-        cfg["clip_model"] = self.clip.model_id if self.clip is not None else "none"
-        return cfg
+        return config_dict(self)
 
 
 # --- 1. extraction ------------------------------------------------------------------------------
@@ -213,9 +210,10 @@ class DownloadDocuments(beam.DoFn):
         name = shard_name(self.cfg.prefix, index)
         warcs = sorted(warc for warc, _ in grouped["warc_stats"])
         source = shard_source(warcs, self.cfg)
-        if shard_is_reusable(self.cfg.output, name, source):
+        done = reusable_shard_stats(self.cfg.output, name, source)
+        if done is not None:
             log.info("%s is complete; its images are not fetched again", name)
-            yield read_shard_stats(self.cfg.output, name)
+            yield done
             return
         extra: Counter[str] = Counter()
         for _, counts in grouped["warc_stats"]:

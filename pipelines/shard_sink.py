@@ -9,12 +9,13 @@ instead of writing a corpus that hides it.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 import math
 from typing import Any
 
 import apache_beam as beam
-import pyarrow as pa
 from apache_beam import pvalue
 
 from schemas.arrow_schemas import DROPS
@@ -28,6 +29,16 @@ def with_accelerator(transform: beam.ParDo, accelerator: str | None) -> beam.Par
     """Attach a Beam accelerator resource hint (e.g. `type:nvidia-l4;count:1;install-nvidia-driver`)
     to one step, so a runner that right-fits (Dataflow) puts only that step on GPU workers."""
     return transform.with_resource_hints(accelerator=accelerator) if accelerator else transform
+
+
+def config_dict(cfg: Any) -> dict[str, Any]:
+    """A pipeline config dataclass as the manifest's JSON `config` (every setting; odd values as strings).
+
+    A `clip` setting is also summarised as `clip_model` ("none" when scoring was skipped)."""
+    out = json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
+    if "clip" in out:
+        out["clip_model"] = cfg.clip.model_id if cfg.clip is not None else "none"
+    return out
 
 
 def shard_of(key: str, num_shards: int) -> int:
@@ -169,7 +180,3 @@ class WriteDrops(beam.PTransform):
             join(self.drops_dir, "drops"), schema=DROPS, file_name_suffix=".parquet", record_batch_size=10_000
         )
 
-
-def drops_table(rows: list[dict[str, Any]]) -> pa.Table:
-    """Drop records as an Arrow table of the shared drops schema (for local writers)."""
-    return pa.Table.from_pylist(rows, schema=DROPS)

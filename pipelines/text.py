@@ -10,7 +10,7 @@ counts (`input == kept + sum(dropped)`) are checked before the manifest is writt
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
 
@@ -28,7 +28,7 @@ from filters.text_quality import TextQualityConfig, TextQualityFilter
 from pipelines.dedup import Dedup, NearDedupConfig, RecordFields
 from pipelines.drops import drop_of, guarded
 from pipelines.input_rows import RowError, iter_rows
-from pipelines.shard_sink import WriteCorpus, cc_extra
+from pipelines.shard_sink import WriteCorpus, cc_extra, config_dict
 from pipelines.sources import expand_inputs
 from schemas.keys import make_key, row_identity
 from schemas.kinds import Kind
@@ -61,15 +61,8 @@ class TextPipelineConfig:
     drops_dir: str | None = None
 
     def manifest_config(self) -> dict[str, Any]:
-        return _jsonable(asdict(self))
+        return config_dict(self)
 
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
 
 
 # --- input files -----------------------------------------------------------------------------------

@@ -69,10 +69,6 @@ DROP_REASONS: dict[str, str] = {
 }
 
 
-def is_known_reason(reason: str) -> bool:
-    """True when `reason` is one of the closed set."""
-    return reason in DROP_REASONS
-
 
 def unknown_reasons(reasons: list[str] | dict[str, int]) -> list[str]:
     """The reasons in `reasons` that are not in the closed set, sorted."""

@@ -104,9 +104,12 @@ def read_shard_stats(output_dir: str, name: str) -> ShardStats:
         return ShardStats.from_json(f.read())
 
 
-def shard_is_reusable(output_dir: str, name: str, source: str) -> bool:
-    """Complete, and made from the same source: safe for a resumed run to keep as it is."""
-    return shard_is_complete(output_dir, name) and read_shard_stats(output_dir, name).source == source
+def reusable_shard_stats(output_dir: str, name: str, source: str) -> ShardStats | None:
+    """The stats of a complete shard made from the same source (safe for a resumed run to keep), else None."""
+    if not shard_is_complete(output_dir, name):
+        return None
+    stats = read_shard_stats(output_dir, name)
+    return stats if stats.source == source else None
 
 
 def shard_is_complete(output_dir: str, name: str) -> bool:
