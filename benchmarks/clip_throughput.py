@@ -57,15 +57,30 @@ def main() -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    captions = [f"A photograph of item number {i} on a table, seen from above." for i in range(max(args.batch_sizes))]
-    device_name = torch.cuda.get_device_name(0) if args.device.startswith("cuda") else f"CPU, {torch.get_num_threads()} threads"
+    captions = [
+        f"A photograph of item number {i} on a table, seen from above." for i in range(max(args.batch_sizes))
+    ]
+    device_name = (
+        torch.cuda.get_device_name(0)
+        if args.device.startswith("cuda")
+        else f"CPU, {torch.get_num_threads()} threads"
+    )
     trim = "77-token text" if args.no_trim_text else "text trimmed to the longest caption"
-    print(f"{args.model}, random weights, {args.precision}, {device_name}, {trim}, torch {torch.__version__}\n")
+    print(
+        f"{args.model}, random weights, {args.precision}, {device_name}, {trim}, torch {torch.__version__}\n"
+    )
     print("| model | device | precision | text | batch | pairs/s | ms per batch |")
     print("|---|---|---|---|---:|---:|---:|")
     for bs in args.batch_sizes:
-        scorer = ClipScorer(ClipConfig(model=args.model, device=args.device, precision=args.precision, batch_size=bs,
-                                       trim_text=not args.no_trim_text))
+        scorer = ClipScorer(
+            ClipConfig(
+                model=args.model,
+                device=args.device,
+                precision=args.precision,
+                batch_size=bs,
+                trim_text=not args.no_trim_text,
+            )
+        )
         images, texts = photos(bs), captions[:bs]
         scorer.score(images, texts)  # warm-up (and the one-time model load)
         best = float("inf")
@@ -79,7 +94,9 @@ def main() -> None:
                 torch.cuda.synchronize()
             best = min(best, (time.perf_counter() - start) / args.batches)
         text = "77 tokens" if args.no_trim_text else "trimmed"
-        print(f"| {args.model} | {device_name} | {args.precision} | {text} | {bs} | {bs / best:.1f} | {best * 1000:.0f} |")
+        print(
+            f"| {args.model} | {device_name} | {args.precision} | {text} | {bs} | {bs / best:.1f} | {best * 1000:.0f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -79,7 +79,9 @@ def build_dataset(seed: int = 0) -> tuple[list[tuple[str, str]], dict[str, float
     rng = random.Random(seed)
     words_per_page = [t.split() for t in page_texts()]
     vocab = sorted({w for ws in words_per_page for w in ws})
-    bases = [ws[i : i + DOC_WORDS] for ws in words_per_page for i in range(0, len(ws) - DOC_WORDS + 1, DOC_WORDS)]
+    bases = [
+        ws[i : i + DOC_WORDS] for ws in words_per_page for i in range(0, len(ws) - DOC_WORDS + 1, DOC_WORDS)
+    ]
     docs: list[tuple[str, str]] = []
     rate_of: dict[str, float] = {}
     used: set[str] = set()
@@ -140,10 +142,16 @@ def run_dedup(docs: list[tuple[str, str]], config: NearDedupConfig) -> tuple[set
         t0 = time.perf_counter()
         with beam.Pipeline(options=PipelineOptions(["--runner=DirectRunner"])) as p:
             res = p | beam.Create(docs) | Dedup(config=config)
-            _ = (res.dropped | beam.Map(json.dumps)
-                 | "W" >> beam.io.WriteToText(f"{tmp}/dropped", num_shards=1, shard_name_template=""))
-            _ = (res.cc_unconverged | beam.Map(str)
-                 | "WC" >> beam.io.WriteToText(f"{tmp}/cc", num_shards=1, shard_name_template=""))
+            _ = (
+                res.dropped
+                | beam.Map(json.dumps)
+                | "W" >> beam.io.WriteToText(f"{tmp}/dropped", num_shards=1, shard_name_template="")
+            )
+            _ = (
+                res.cc_unconverged
+                | beam.Map(str)
+                | "WC" >> beam.io.WriteToText(f"{tmp}/cc", num_shards=1, shard_name_template="")
+            )
         wall = time.perf_counter() - t0
         dropped = {json.loads(x)["key"] for x in Path(f"{tmp}/dropped").read_text().splitlines()}
         cc = int(Path(f"{tmp}/cc").read_text())
@@ -161,9 +169,11 @@ def main() -> None:
     t0 = time.perf_counter()
     truth, pairs = true_removed(docs)
     ref_s = time.perf_counter() - t0
-    print(f"{len(docs)} documents ({len(docs) // (len(EDIT_RATES) + 1)} originals x {len(EDIT_RATES)} edit rates "
-          f"+ originals), {pairs} true pairs with J >= {THRESHOLD}, {len(truth)} keys to remove "
-          f"(exact all-pairs reference: {ref_s:.1f} s)\n")
+    print(
+        f"{len(docs)} documents ({len(docs) // (len(EDIT_RATES) + 1)} originals x {len(EDIT_RATES)} edit rates "
+        f"+ originals), {pairs} true pairs with J >= {THRESHOLD}, {len(truth)} keys to remove "
+        f"(exact all-pairs reference: {ref_s:.1f} s)\n"
+    )
     print("| config | bands x rows | verify | removed | precision | recall | F1 | cc_unconverged | wall s |")
     print("|---|---|---|---|---|---|---|---|---|")
     per_rate: dict[str, dict[float, tuple[int, int]]] = {}
@@ -175,13 +185,20 @@ def main() -> None:
         recall = tp / len(truth) if truth else 1.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
         lsh = cfg.lsh()
-        print(f"| {name} (weights {cfg.weights()}) | {lsh.bands} x {lsh.rows} | {cfg.verify} | {len(dropped)} | "
-              f"{precision:.3f} | {recall:.3f} | **{f1:.3f}** | {cc} | {wall:.1f} |")
+        print(
+            f"| {name} (weights {cfg.weights()}) | {lsh.bands} x {lsh.rows} | {cfg.verify} | {len(dropped)} | "
+            f"{precision:.3f} | {recall:.3f} | **{f1:.3f}** | {cc} | {wall:.1f} |"
+        )
         per_rate[name] = {
-            r: (sum(1 for k in truth if rate_of[k] == r and k in dropped), sum(1 for k in truth if rate_of[k] == r))
+            r: (
+                sum(1 for k in truth if rate_of[k] == r and k in dropped),
+                sum(1 for k in truth if rate_of[k] == r),
+            )
             for r in (-1.0, *EDIT_RATES)
         }
-    print("\nRecall of the true removals by what the removed document is: the original or a variant edited at a rate (found / true):\n")
+    print(
+        "\nRecall of the true removals by what the removed document is: the original or a variant edited at a rate (found / true):\n"
+    )
     print("| config | original | " + " | ".join(f"{r:.1%}" for r in EDIT_RATES) + " |")
     print("|---|" + "---|" * (len(EDIT_RATES) + 1))
     for name, rates in per_rate.items():

@@ -35,7 +35,9 @@ def vocabulary() -> list[str]:
     with (PAGES / "labels.tsv").open(encoding="utf-8") as f:
         for row in csv.DictReader(f, delimiter="\t"):
             raw = (PAGES / row["file"]).read_bytes()
-            words.update(extract_plain_text(bytes_to_str(raw, detect_encoding(raw)), main_content=True).split())
+            words.update(
+                extract_plain_text(bytes_to_str(raw, detect_encoding(raw)), main_content=True).split()
+            )
     return sorted(words)
 
 
@@ -91,10 +93,14 @@ def run_one(n: int, workers: int) -> dict:
             res = p | beam.Create(range(n)) | beam.Map(make) | Dedup()
             for name, pc in [("kept", res.kept), ("dropped", res.dropped), ("cc", res.cc_unconverged)]:
                 _ = (pc | f"Count{name}" >> beam.combiners.Count.Globally() if name != "cc" else pc) | (
-                    f"W{name}" >> beam.io.WriteToText(f"{tmp}/{name}", num_shards=1, shard_name_template=""))
+                    f"W{name}" >> beam.io.WriteToText(f"{tmp}/{name}", num_shards=1, shard_name_template="")
+                )
         wall = time.perf_counter() - t0
         counts = {name: int(Path(f"{tmp}/{name}").read_text()) for name in ("kept", "dropped", "cc")}
-    rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    rss = max(
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+    )
     return {"n": n, "wall_s": wall, "peak_rss_mib": rss / 1024, **counts}
 
 
@@ -109,22 +115,30 @@ def main() -> None:
         return
     rows = []
     for n in (int(x) for x in args.sizes.split(",")):
-        proc = subprocess.run([sys.executable, __file__, "--one", str(n), "--workers", str(args.workers)],
-                              capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            [sys.executable, __file__, "--one", str(n), "--workers", str(args.workers)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
         if proc.returncode or not line:
             sys.exit(f"size {n} failed:\n{proc.stderr[-3000:]}")
         rows.append(json.loads(line[0][7:]))
         print(f"done {n}: {rows[-1]}", file=sys.stderr)
     base = rows[0]
-    print(f"DirectRunner, {args.workers} worker(s); Dedup() defaults (exact, then MinHash LSH 128 perms, "
-          "14x9 bands, verified, 8 CC rounds); ~300-word documents, 5% exact + 10% near copies\n")
+    print(
+        f"DirectRunner, {args.workers} worker(s); Dedup() defaults (exact, then MinHash LSH 128 perms, "
+        "14x9 bands, verified, 8 CC rounds); ~300-word documents, 5% exact + 10% near copies\n"
+    )
     print("| documents | wall s | docs/s | wall / (n/n0) | peak RSS MiB | kept | dropped | cc_unconverged |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         scale = r["n"] / base["n"]
-        print(f"| {r['n']:,} | {r['wall_s']:.1f} | {r['n'] / r['wall_s']:,.0f} | {r['wall_s'] / scale:.1f} | "
-              f"{r['peak_rss_mib']:,.0f} | {r['kept']:,} | {r['dropped']:,} | {r['cc']} |")
+        print(
+            f"| {r['n']:,} | {r['wall_s']:.1f} | {r['n'] / r['wall_s']:,.0f} | {r['wall_s'] / scale:.1f} | "
+            f"{r['peak_rss_mib']:,.0f} | {r['kept']:,} | {r['dropped']:,} | {r['cc']} |"
+        )
 
 
 if __name__ == "__main__":

@@ -71,7 +71,9 @@ def step_flops(cfg: KosmosConfig, batch: int, seq: int, images_per_sample: int) 
         per_image_fwd = 2 * vis.layers * block * t + 4 * vis.layers * t * t * vis.width
         last_block_bwd = 4 * block * t + 8 * t * t * vis.width
         n_lat = cfg.connector.image_tokens
-        conn = 6 * (cfg.vision.width * d.dim * t + 2 * d.dim * d.dim * n_lat + 2 * d.dim * d.dim * (t + n_lat))
+        conn = 6 * (
+            cfg.vision.width * d.dim * t + 2 * d.dim * d.dim * n_lat + 2 * d.dim * d.dim * (t + n_lat)
+        )
         conn += 12 * n_lat * (t + n_lat) * d.dim
         flops += batch * images_per_sample * (per_image_fwd + last_block_bwd + conn)
     return float(flops)
@@ -179,10 +181,17 @@ def main(argv: list[str] | None = None) -> dict:
     peak = peak_tflops(device, args.peak_tflops)
     result: dict = {
         "device": torch.cuda.get_device_name(device) if on_gpu else "cpu",
-        "torch": torch.__version__, "config": cfg.name, "params": params, "build_s": round(build_s, 2),
-        "dtype": str(dtype).removeprefix("torch."), "seq": seq, "micro_batch": mb,
-        "images_per_sample": args.images_per_sample, "step_s": round(step_s, 4),
-        "tokens_per_s": round(tokens_per_s, 1), "model_tflops_per_s": round(flops / step_s / 1e12, 2),
+        "torch": torch.__version__,
+        "config": cfg.name,
+        "params": params,
+        "build_s": round(build_s, 2),
+        "dtype": str(dtype).removeprefix("torch."),
+        "seq": seq,
+        "micro_batch": mb,
+        "images_per_sample": args.images_per_sample,
+        "step_s": round(step_s, 4),
+        "tokens_per_s": round(tokens_per_s, 1),
+        "model_tflops_per_s": round(flops / step_s / 1e12, 2),
         "mfu": round(flops / step_s / (peak * 1e12), 4) if peak else None,
         "threads": torch.get_num_threads(),
     }
@@ -190,14 +199,18 @@ def main(argv: list[str] | None = None) -> dict:
         result["peak_memory_gib"] = round(torch.cuda.max_memory_allocated(device) / 2**30, 2)
         if not args.skip_search:
             result["max_micro_batch"] = largest_micro_batch(
-                model, cfg, seq, args.images_per_sample, dtype, device, args.search_limit)
+                model, cfg, seq, args.images_per_sample, dtype, device, args.search_limit
+            )
             model.decoder.cfg.checkpoint_activations = True
             result["max_micro_batch_checkpointed"] = largest_micro_batch(
-                model, cfg, seq, args.images_per_sample, dtype, device, args.search_limit)
+                model, cfg, seq, args.images_per_sample, dtype, device, args.search_limit
+            )
             model.decoder.cfg.checkpoint_activations = False
     if model.vision is not None:
         clip_batch = args.clip_batch if on_gpu else 8
-        result["clip_images_per_s"] = round(clip_throughput(cfg, model, device, dtype, clip_batch, 5 if on_gpu else 2), 1)
+        result["clip_images_per_s"] = round(
+            clip_throughput(cfg, model, device, dtype, clip_batch, 5 if on_gpu else 2), 1
+        )
     print(json.dumps(result, indent=2))
     out = os.environ.get("OUT")
     if out:

@@ -23,7 +23,7 @@ import time
 import psutil
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SERVER = r'''
+SERVER = r"""
 import io, sys, time
 import numpy as np
 from PIL import Image
@@ -45,7 +45,7 @@ with site:
         site.add(f"/img/{i}.jpg", buf.getvalue(), "image/jpeg")
     print(site.base_url, flush=True)
     time.sleep(3600)
-'''
+"""
 
 
 def peak_rss_run(cmd: list[str], env: dict[str, str]) -> tuple[float, float, int]:
@@ -87,24 +87,67 @@ def main() -> None:
 
     bin_dir = os.path.dirname(sys.executable)
     env = {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1", "PATH": bin_dir + os.pathsep + os.environ["PATH"]}
-    server = subprocess.Popen([sys.executable, "-c", SERVER, str(args.images), REPO], stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVER, str(args.images), REPO], stdout=subprocess.PIPE, text=True
+    )
     work = tempfile.mkdtemp(prefix="e2e-")
     try:
         base = server.stdout.readline().strip()
         captions = list(PHOTO_CAPTIONS.values())
         urls = os.path.join(work, "urls.parquet")
-        pq.write_table(pa.table({"url": [f"{base}/img/{i}.jpg" for i in range(args.images)],
-                                 "caption": [captions[i % len(captions)] for i in range(args.images)]}), urls)  # fmt: skip
+        pq.write_table(
+            pa.table(
+                {
+                    "url": [f"{base}/img/{i}.jpg" for i in range(args.images)],
+                    "caption": [captions[i % len(captions)] for i in range(args.images)],
+                }
+            ),
+            urls,
+        )
         commands = {
-            "img2dataset 1.47": [os.path.join(bin_dir, "img2dataset"), "--url_list", urls, "--input_format", "parquet",
-                                 "--url_col", "url", "--caption_col", "caption", "--output_format", "webdataset",
-                                 "--processes_count", "1", "--thread_count", "64", "--image_size", "256",
-                                 "--resize_mode", "keep_ratio", "--timeout", "10", "--retries", "0",
-                                 "--number_sample_per_shard", "10000", "--output_folder"],
-            "kosmos-corpus image-text": [os.path.join(bin_dir, "kosmos-corpus"), "image-text", "--input", urls,
-                                         "--clip-model", "none", "--allow-private-network", "--timeout", "10",
-                                         "--concurrency", "64", "--output"],
-        }  # fmt: skip
+            "img2dataset 1.47": [
+                os.path.join(bin_dir, "img2dataset"),
+                "--url_list",
+                urls,
+                "--input_format",
+                "parquet",
+                "--url_col",
+                "url",
+                "--caption_col",
+                "caption",
+                "--output_format",
+                "webdataset",
+                "--processes_count",
+                "1",
+                "--thread_count",
+                "64",
+                "--image_size",
+                "256",
+                "--resize_mode",
+                "keep_ratio",
+                "--timeout",
+                "10",
+                "--retries",
+                "0",
+                "--number_sample_per_shard",
+                "10000",
+                "--output_folder",
+            ],
+            "kosmos-corpus image-text": [
+                os.path.join(bin_dir, "kosmos-corpus"),
+                "image-text",
+                "--input",
+                urls,
+                "--clip-model",
+                "none",
+                "--allow-private-network",
+                "--timeout",
+                "10",
+                "--concurrency",
+                "64",
+                "--output",
+            ],
+        }
         results: dict[str, list[tuple[float, float, int]]] = {name: [] for name in commands}
         for _ in range(args.rounds):
             for name, cmd in commands.items():
@@ -114,8 +157,10 @@ def main() -> None:
                 if rc != 0:
                     raise SystemExit(f"{name} failed with exit code {rc}")
                 results[name].append((seconds, peak, count_samples(out)))
-        print(f"\n{args.images} URLs, one process each, best of {args.rounds} rounds (alternating), "
-              f"{os.cpu_count()} cores\n")  # fmt: skip
+        print(
+            f"\n{args.images} URLs, one process each, best of {args.rounds} rounds (alternating), "
+            f"{os.cpu_count()} cores\n"
+        )
         print("| tool | wall s | samples/s | samples written | peak RSS MB |")
         print("|---|---|---|---|---|")
         best = {}

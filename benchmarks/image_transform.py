@@ -30,8 +30,20 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from filters.image import ImageConfig, ProcessedImage, process_image  # noqa: E402
 
-PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "retina", "immunohistochemistry",
-          "camera", "cat", "colorwheel", "coins", "moon")
+PHOTOS = (
+    "astronaut",
+    "chelsea",
+    "coffee",
+    "rocket",
+    "hubble_deep_field",
+    "retina",
+    "immunohistochemistry",
+    "camera",
+    "cat",
+    "colorwheel",
+    "coins",
+    "moon",
+)
 
 
 def web_images(n: int, seed: int = 0) -> dict[str, list[bytes]]:
@@ -45,7 +57,11 @@ def web_images(n: int, seed: int = 0) -> dict[str, list[bytes]]:
         src = sources[i % len(sources)]
         longer = int(rng.integers(500, 2001))
         aspect = float(rng.uniform(0.66, 1.5))
-        w, h = (longer, max(64, int(longer / aspect))) if aspect >= 1 else (max(64, int(longer * aspect)), longer)
+        w, h = (
+            (longer, max(64, int(longer / aspect)))
+            if aspect >= 1
+            else (max(64, int(longer * aspect)), longer)
+        )
         scale = max(w / src.width, h / src.height)
         big = src.resize((int(src.width * scale) + 1, int(src.height * scale) + 1), Image.Resampling.BICUBIC)
         left = int(rng.integers(0, big.width - w + 1))
@@ -78,8 +94,14 @@ def ours(mode: str, resample: Image.Resampling | None = None) -> Callable[[bytes
 def img2dataset(mode: str) -> Callable[[bytes], bytes | None]:
     from img2dataset.resizer import Resizer
 
-    resizer = Resizer(image_size=256, resize_mode=mode, resize_only_if_bigger=False, encode_quality=95,
-                      encode_format="jpg", min_image_size=64)
+    resizer = Resizer(
+        image_size=256,
+        resize_mode=mode,
+        resize_only_if_bigger=False,
+        encode_quality=95,
+        encode_format="jpg",
+        min_image_size=64,
+    )
 
     def run(data: bytes) -> bytes | None:
         img_str, *_rest, err = resizer(io.BytesIO(data))
@@ -116,11 +138,17 @@ def main() -> None:
     sets = web_images(args.images)
     sets["web mix"] = sets["jpeg"] + sets["png"] + sets["webp"]
     mb = sum(len(d) for d in sets["web mix"]) / 1e6
-    print(f"{len(sets['web mix'])} photographs, longer side 500-2000 px, {mb:.1f} MB "
-          f"({len(sets['jpeg'])} JPEG, {len(sets['png'])} PNG, {len(sets['webp'])} WebP); "
-          f"best of {args.rounds} rounds, one core\n")
+    print(
+        f"{len(sets['web mix'])} photographs, longer side 500-2000 px, {mb:.1f} MB "
+        f"({len(sets['jpeg'])} JPEG, {len(sets['png'])} PNG, {len(sets['webp'])} WebP); "
+        f"best of {args.rounds} rounds, one core\n"
+    )
     rows = []
-    cases = [(mode, kind, None) for mode in ("keep_ratio", "center_crop") for kind in ("jpeg", "png", "webp", "web mix")]
+    cases = [
+        (mode, kind, None)
+        for mode in ("keep_ratio", "center_crop")
+        for kind in ("jpeg", "png", "webp", "web mix")
+    ]
     cases.append(("keep_ratio", "jpeg", Image.Resampling.LANCZOS))
     for mode, kind, resample in cases:
         images = sets[kind]
@@ -134,8 +162,10 @@ def main() -> None:
         ra, rb = len(images) / min(ta), len(images) / min(tb)
         label = mode + (f" ({resample.name.lower()})" if resample is not None else "")
         rows.append((label, kind, len(images), ra, rb, ra / rb, quality))
-    print("| resize mode (ours: bilinear unless named) | input | images | ours img/s/core | "
-          "img2dataset img/s/core | ratio | PSNR ours vs img2dataset |")
+    print(
+        "| resize mode (ours: bilinear unless named) | input | images | ours img/s/core | "
+        "img2dataset img/s/core | ratio | PSNR ours vs img2dataset |"
+    )
     print("|---|---|---:|---:|---:|---:|---:|")
     for label, kind, n, ra, rb, ratio, q in rows:
         print(f"| {label} | {kind} | {n} | {ra:.1f} | {rb:.1f} | **{ratio:.2f}x** | {q:.1f} dB |")

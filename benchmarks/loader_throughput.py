@@ -83,14 +83,24 @@ def build(root: Path, webpages: Path) -> dict[str, Path]:
         inter.append(nodes)
     return {
         "text": S.write_corpus(root / "text", Kind.TEXT, S.text_samples(docs), per_shard=40),
-        "image_text": S.write_corpus(root / "image_text", Kind.IMAGE_TEXT, S.image_text_samples(pics), per_shard=32),
-        "interleaved": S.write_corpus(root / "interleaved", Kind.INTERLEAVED, S.interleaved_samples(inter), per_shard=20),
+        "image_text": S.write_corpus(
+            root / "image_text", Kind.IMAGE_TEXT, S.image_text_samples(pics), per_shard=32
+        ),
+        "interleaved": S.write_corpus(
+            root / "interleaved", Kind.INTERLEAVED, S.interleaved_samples(inter), per_shard=20
+        ),
     }
 
 
 def measure(kind: str, path: Path, tokenizer: Path, seconds: float) -> dict[str, float]:
-    spec = StreamSpec(kind, [SourceSpec(kind, str(path))], tokens_per_step=BUDGET[kind], micro_batch_tokens=16_384,
-                      max_len=ROW[kind], shuffle_buffer=64)
+    spec = StreamSpec(
+        kind,
+        [SourceSpec(kind, str(path))],
+        tokens_per_step=BUDGET[kind],
+        micro_batch_tokens=16_384,
+        max_len=ROW[kind],
+        shuffle_buffer=64,
+    )
     pipe = WorkerPipeline(spec, str(tokenizer), 64, 224, slot=0, n_slots=1, seed=0, state=None)
     pipe.next_batch()  # warm-up: fills the shuffle buffer
     samples = tokens = images = rows = 0
@@ -102,13 +112,20 @@ def measure(kind: str, path: Path, tokenizer: Path, seconds: float) -> dict[str,
         tokens += b.n_tokens
         images += b.n_images
     dt = time.perf_counter() - t0
-    return {"samples_s": samples / dt, "rows_s": rows / dt, "tokens_s": tokens / dt, "images_per_token": images / tokens}
+    return {
+        "samples_s": samples / dt,
+        "rows_s": rows / dt,
+        "tokens_s": tokens / dt,
+        "images_per_token": images / tokens,
+    }
 
 
 def demand(images_per_token: dict[str, float]) -> tuple[float, dict[str, float]]:
     """(step seconds on one H100 at 40% MFU, tokens/s each stream must supply)."""
     cfg = kosmos1()
-    flops = sum(BUDGET[k] * (token_flops(cfg, ROW[k]) + images_per_token[k] * image_flops(cfg)) for k in BUDGET)
+    flops = sum(
+        BUDGET[k] * (token_flops(cfg, ROW[k]) + images_per_token[k] * image_flops(cfg)) for k in BUDGET
+    )
     step_s = flops / (MFU * PEAK_BF16_TFLOPS["H100"] * 1e12)
     return step_s, {k: BUDGET[k] / step_s for k in BUDGET}
 
@@ -116,7 +133,9 @@ def demand(images_per_token: dict[str, float]) -> tuple[float, dict[str, float]]
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seconds", type=float, default=20.0, help="measuring time per stream")
-    p.add_argument("--webpages", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/webpages")
+    p.add_argument(
+        "--webpages", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/webpages"
+    )
     args = p.parse_args()
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
@@ -127,13 +146,17 @@ def main() -> None:
     step_s, need = demand({k: r["images_per_token"] for k, r in results.items()})
     out = io.StringIO()
     out.write(f"kosmos1 step (1.2M tokens) on one H100 at {MFU:.0%} MFU: {step_s:.1f} s\n\n")
-    out.write("| stream | samples/s per core | rows/s per core | tokens/s per core | one H100 needs tokens/s | cores per H100 |\n")
+    out.write(
+        "| stream | samples/s per core | rows/s per core | tokens/s per core | one H100 needs tokens/s | cores per H100 |\n"
+    )
     out.write("|---|---|---|---|---|---|\n")
     total = 0.0
     for k, r in results.items():
         cores = need[k] / r["tokens_s"]
         total += cores
-        out.write(f"| {k} | {r['samples_s']:,.0f} | {r['rows_s']:,.1f} | {r['tokens_s']:,.0f} | {need[k]:,.0f} | {cores:.2f} |\n")
+        out.write(
+            f"| {k} | {r['samples_s']:,.0f} | {r['rows_s']:,.1f} | {r['tokens_s']:,.0f} | {need[k]:,.0f} | {cores:.2f} |\n"
+        )
     out.write(f"| all three | | | | {sum(need.values()):,.0f} | {total:.2f} |\n")
     print(out.getvalue())
 

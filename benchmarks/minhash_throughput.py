@@ -71,7 +71,9 @@ def datasketch_update(docs: list[str]) -> np.ndarray:
 def datasketch_bulk(docs: list[str]) -> np.ndarray:
     mhs = MinHash.bulk(
         [[s.encode("utf-8") for s in shingles(d, CFG.ngram)] for d in docs],
-        num_perm=CFG.num_perm, seed=CFG.seed, scheme=CFG.scheme,
+        num_perm=CFG.num_perm,
+        seed=CFG.seed,
+        scheme=CFG.scheme,
     )
     return np.array([m.hashvalues for m in mhs])
 
@@ -82,7 +84,10 @@ def text_dedup_style(docs: list[str]) -> np.ndarray:
     out = []
     for d in docs:
         hv = np.array(
-            [int.from_bytes(hashlib.sha1(s.encode("utf-8")).digest()[:4], "little") for s in shingles(d, CFG.ngram)],
+            [
+                int.from_bytes(hashlib.sha1(s.encode("utf-8")).digest()[:4], "little")
+                for s in shingles(d, CFG.ngram)
+            ],
             dtype=np.uint32,
         )
         out.append((_fmix(hv.reshape(-1, 1), 32) * a + b).min(axis=0))
@@ -117,9 +122,11 @@ def main() -> None:
         t, sig = best_time(fn, docs[:n], args.repeat if n == args.docs else 1)
         assert np.array_equal(sig, sig_ours[:n]), f"{name}: signatures differ from ours"
         rows.append((name, n / t))
-    print(f"{len(docs)} documents, {mean_words:.0f} words each on average, num_perm {CFG.num_perm}, "
-          f"{CFG.ngram}-gram words, scheme {CFG.scheme}, seed {CFG.seed}; one process, best of {args.repeat}; "
-          "all signatures identical\n")
+    print(
+        f"{len(docs)} documents, {mean_words:.0f} words each on average, num_perm {CFG.num_perm}, "
+        f"{CFG.ngram}-gram words, scheme {CFG.scheme}, seed {CFG.seed}; one process, best of {args.repeat}; "
+        "all signatures identical\n"
+    )
     print("| method | docs/s (1 core) | ours is x faster |")
     print("|---|---|---|")
     for name, rate in rows:

@@ -28,11 +28,52 @@ from filters.langid import LanguageConfig, LanguageFilter
 
 PLACEHOLDER_TAGS: tuple[str, ...] = (
     # Conceptual Captions hypernymisation and common NER placeholder labels.
-    "PERSON", "PEOPLE", "NAME", "ORG", "ORGANIZATION", "LOC", "LOCATION", "GPE", "NORP", "FAC",
-    "FACILITY", "EVENT", "PRODUCT", "WORK_OF_ART", "LAW", "LANGUAGE", "DATE", "TIME", "MONEY",
-    "PERCENT", "QUANTITY", "ORDINAL", "CARDINAL", "NUMBER", "MISC", "URL", "EMAIL", "PHONE", "USER",
-    "UNK", "MASK", "REDACTED", "CITY", "COUNTRY", "STATE", "ACTOR", "ATHLETE", "ARTIST", "AUTHOR",
-    "POLITICIAN", "CELEBRITY", "SPORTS_TEAM", "TEAM", "COMPANY", "BRAND", "YEAR",
+    "PERSON",
+    "PEOPLE",
+    "NAME",
+    "ORG",
+    "ORGANIZATION",
+    "LOC",
+    "LOCATION",
+    "GPE",
+    "NORP",
+    "FAC",
+    "FACILITY",
+    "EVENT",
+    "PRODUCT",
+    "WORK_OF_ART",
+    "LAW",
+    "LANGUAGE",
+    "DATE",
+    "TIME",
+    "MONEY",
+    "PERCENT",
+    "QUANTITY",
+    "ORDINAL",
+    "CARDINAL",
+    "NUMBER",
+    "MISC",
+    "URL",
+    "EMAIL",
+    "PHONE",
+    "USER",
+    "UNK",
+    "MASK",
+    "REDACTED",
+    "CITY",
+    "COUNTRY",
+    "STATE",
+    "ACTOR",
+    "ATHLETE",
+    "ARTIST",
+    "AUTHOR",
+    "POLITICIAN",
+    "CELEBRITY",
+    "SPORTS_TEAM",
+    "TEAM",
+    "COMPANY",
+    "BRAND",
+    "YEAR",
 )
 
 _HTML_TAG = regex.compile(r"</?[A-Za-z][A-Za-z0-9:-]*(?:\s[^<>]*)?/?>|<!--.*?-->", regex.DOTALL)
@@ -95,7 +136,9 @@ class CaptionFilter:
         self.config = config or CaptionConfig()
         self._placeholder = _placeholder_regex(self.config.placeholder_tags)
         self._language = (
-            LanguageFilter(LanguageConfig(languages=self.config.languages, threshold=self.config.language_threshold))
+            LanguageFilter(
+                LanguageConfig(languages=self.config.languages, threshold=self.config.language_threshold)
+            )
             if self.config.languages
             else None
         )
@@ -113,8 +156,10 @@ class CaptionFilter:
             return Drop("empty_text", "caption is empty after cleaning")
         words = len(text.split())
         if words < cfg.min_words or len(text) < cfg.min_chars:
-            return Drop("too_few_words", f"{words} words, {len(text)} chars (need {cfg.min_words} words, "
-                                         f"{cfg.min_chars} chars)")
+            return Drop(
+                "too_few_words",
+                f"{words} words, {len(text)} chars (need {cfg.min_words} words, {cfg.min_chars} chars)",
+            )
         if cfg.max_words is not None and words > cfg.max_words:
             return Drop("too_many_words", f"{words} words > {cfg.max_words}")
         if self._language is None:
@@ -153,8 +198,6 @@ def _placeholder_regex(tags: tuple[str, ...]) -> regex.Pattern[str]:
     pattern = _PLACEHOLDER_CACHE.get(tags)
     if pattern is None:
         names = "|".join(sorted((regex.escape(t) for t in tags), key=len, reverse=True)) or "(?!)"
-        pattern = regex.compile(
-            rf"<\s*(?:{names})(?:[ _-]?\d+)?\s*>|\[\s*(?:{names})(?:[ _-]?\d+)?\s*\]"
-        )
+        pattern = regex.compile(rf"<\s*(?:{names})(?:[ _-]?\d+)?\s*>|\[\s*(?:{names})(?:[ _-]?\d+)?\s*\]")
         _PLACEHOLDER_CACHE[tags] = pattern
     return pattern

@@ -109,7 +109,9 @@ class ClipScorer:
                 feats = b.model.encode_text(tokens, normalize=True)
         return feats.float().cpu().numpy()
 
-    def decide(self, scores: Sequence[float] | np.ndarray, threshold: float | None = None) -> list[Keep | Drop]:
+    def decide(
+        self, scores: Sequence[float] | np.ndarray, threshold: float | None = None
+    ) -> list[Keep | Drop]:
         """Keep(score) when score >= threshold (config's by default), else Drop('clip_score')."""
         t = self.config.threshold if threshold is None else threshold
         return [Keep(float(s)) if s >= t else Drop("clip_score", f"{float(s):.4f} < {t}") for s in scores]
@@ -134,8 +136,11 @@ def _encode_text_trimmed(model: Any, tokens: Any) -> Any | None:
     import torch
     import torch.nn.functional as F
 
-    if (type(model) is not open_clip.CLIP or getattr(model, "text_pool_type", None) != "argmax"
-            or getattr(model, "attn_mask", None) is None):
+    if (
+        type(model) is not open_clip.CLIP
+        or getattr(model, "text_pool_type", None) != "argmax"
+        or getattr(model, "attn_mask", None) is None
+    ):
         return None
     length = int(tokens.argmax(dim=-1).max()) + 1  # the EOT id is the largest id in every row
     if length >= tokens.shape[1]:
@@ -165,8 +170,14 @@ _LOCK = threading.Lock()
 
 
 @functools.lru_cache(maxsize=4)
-def _load_cached(model_name: str, pretrained: str | None, model_config: str | None, device_name: str,
-                 precision: str, num_threads: int | None) -> _Bundle:
+def _load_cached(
+    model_name: str,
+    pretrained: str | None,
+    model_config: str | None,
+    device_name: str,
+    precision: str,
+    num_threads: int | None,
+) -> _Bundle:
     import contextlib
 
     import open_clip
@@ -176,9 +187,16 @@ def _load_cached(model_name: str, pretrained: str | None, model_config: str | No
         torch.set_num_threads(num_threads)
     if model_config:
         open_clip.add_model_config(model_config)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu") if device_name == "auto" else torch.device(device_name)
+    device = (
+        torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if device_name == "auto"
+        else torch.device(device_name)
+    )
     model, _, preprocess = open_clip.create_model_and_transforms(
-        model_name, pretrained=pretrained, device=device, precision=precision,
+        model_name,
+        pretrained=pretrained,
+        device=device,
+        precision=precision,
     )
     model.eval()
     tokenizer = open_clip.get_tokenizer(model_name)
@@ -194,8 +212,14 @@ def _load_cached(model_name: str, pretrained: str | None, model_config: str | No
 def _load(config: ClipConfig) -> _Bundle:
     """The cached model for the fields that define it (threshold, batch size ... share one copy)."""
     with _LOCK:  # two threads of one worker must not build the model twice
-        return _load_cached(config.model, config.pretrained, config.model_config, config.device,
-                            config.precision, config.num_threads)
+        return _load_cached(
+            config.model,
+            config.pretrained,
+            config.model_config,
+            config.device,
+            config.precision,
+            config.num_threads,
+        )
 
 
 def _rgb(im: Image.Image) -> Image.Image:

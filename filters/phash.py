@@ -35,4 +35,7 @@ def hash_chunks(h: int, max_distance: int) -> list[tuple[int, int]]:
     """
     n = max_distance + 1
     bounds = [round(i * HASH_BITS / n) for i in range(n + 1)]
-    return [(i, (h >> (HASH_BITS - hi)) & ((1 << (hi - lo)) - 1)) for i, (lo, hi) in enumerate(zip(bounds, bounds[1:], strict=False))]
+    return [
+        (i, (h >> (HASH_BITS - hi)) & ((1 << (hi - lo)) - 1))
+        for i, (lo, hi) in enumerate(zip(bounds, bounds[1:], strict=False))
+    ]

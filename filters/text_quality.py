@@ -107,7 +107,9 @@ def gopher_quality(text: str, config: GopherQualityConfig = GopherQualityConfig(
     if lines and c.max_ellipsis_lines_ratio is not None:
         ell = sum(ln.rstrip().endswith(("...", "…")) for ln in lines) / len(lines)
         if ell > c.max_ellipsis_lines_ratio:
-            return Drop("symbol_ratio", f"lines ending in an ellipsis {ell:.2f} > {c.max_ellipsis_lines_ratio}")
+            return Drop(
+                "symbol_ratio", f"lines ending in an ellipsis {ell:.2f} > {c.max_ellipsis_lines_ratio}"
+            )
     if c.min_alpha_words_ratio is not None:
         alpha = sum(1 for w in words if _HAS_ALPHA.search(w)) / n_words
         if alpha < c.min_alpha_words_ratio:
@@ -134,7 +136,12 @@ class GopherRepetitionConfig:
     dup_para_char_frac: float | None = 0.2
     top_n_grams: tuple[tuple[int, float], ...] = ((2, 0.20), (3, 0.18), (4, 0.16))
     dup_n_grams: tuple[tuple[int, float], ...] = (
-        (5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11), (10, 0.10),
+        (5, 0.15),
+        (6, 0.14),
+        (7, 0.13),
+        (8, 0.12),
+        (9, 0.11),
+        (10, 0.10),
     )
 
 
@@ -182,17 +189,25 @@ def gopher_repetition(text: str, config: GopherRepetitionConfig = GopherRepetiti
     if paragraphs:
         n_dup, dup_chars = _duplicates(paragraphs)
         if c.dup_para_frac is not None and n_dup / len(paragraphs) > c.dup_para_frac:
-            return Drop("duplicate_paragraphs", f"duplicated paragraphs {n_dup / len(paragraphs):.2f} > {c.dup_para_frac}")
+            return Drop(
+                "duplicate_paragraphs",
+                f"duplicated paragraphs {n_dup / len(paragraphs):.2f} > {c.dup_para_frac}",
+            )
         if c.dup_para_char_frac is not None and dup_chars / n_chars > c.dup_para_char_frac:
-            return Drop("duplicate_paragraphs", f"chars in duplicated paragraphs {dup_chars / n_chars:.2f} > "
-                        f"{c.dup_para_char_frac}")
+            return Drop(
+                "duplicate_paragraphs",
+                f"chars in duplicated paragraphs {dup_chars / n_chars:.2f} > {c.dup_para_char_frac}",
+            )
     lines = [ln for ln in text.splitlines() if ln.strip()]
     if lines:
         n_dup, dup_chars = _duplicates(lines)
         if c.dup_line_frac is not None and n_dup / len(lines) > c.dup_line_frac:
             return Drop("duplicate_lines", f"duplicated lines {n_dup / len(lines):.2f} > {c.dup_line_frac}")
         if c.dup_line_char_frac is not None and dup_chars / n_chars > c.dup_line_char_frac:
-            return Drop("duplicate_lines", f"chars in duplicated lines {dup_chars / n_chars:.2f} > {c.dup_line_char_frac}")
+            return Drop(
+                "duplicate_lines",
+                f"chars in duplicated lines {dup_chars / n_chars:.2f} > {c.dup_line_char_frac}",
+            )
     if not c.top_n_grams and not c.dup_n_grams:
         return Keep()
     words = [t for t in tokenize(text) if _IS_WORD.match(t)]
@@ -218,7 +233,12 @@ def gopher_repetition(text: str, config: GopherRepetitionConfig = GopherRepetiti
 _CITATION = regex.compile(r"\[\d*\]|\[edit\]|\[citation needed\]")
 C4_END_PUNCTUATION: tuple[str, ...] = (".", "?", "!", '"', "'")
 C4_POLICY_SUBSTRINGS: tuple[str, ...] = (
-    "terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies",
+    "terms of use",
+    "privacy policy",
+    "cookie policy",
+    "uses cookies",
+    "use of cookies",
+    "use cookies",
 )
 
 

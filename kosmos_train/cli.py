@@ -70,11 +70,19 @@ def cmd_tokenizer(args: argparse.Namespace) -> int:
     else:
         if not args.data or not args.output:
             raise SystemExit("kosmos_train tokenizer: --data and --output are required (or --existing)")
-        tok = train_tokenizer(args.data, args.output, vocab_size=args.vocab_size, max_sentences=args.max_sentences,
-                              character_coverage=args.character_coverage, byte_fallback=args.byte_fallback,
-                              exact_size=args.exact_size)
-    print(f"{tok.path}: {tok.sp_pieces} SentencePiece pieces -> {tok.layout.size} ids "
-          f"(<image>={tok.layout.image}, </line>={tok.layout.line_end})")
+        tok = train_tokenizer(
+            args.data,
+            args.output,
+            vocab_size=args.vocab_size,
+            max_sentences=args.max_sentences,
+            character_coverage=args.character_coverage,
+            byte_fallback=args.byte_fallback,
+            exact_size=args.exact_size,
+        )
+    print(
+        f"{tok.path}: {tok.sp_pieces} SentencePiece pieces -> {tok.layout.size} ids "
+        f"(<image>={tok.layout.image}, </line>={tok.layout.line_end})"
+    )
     return 0
 
 
@@ -83,12 +91,23 @@ def cmd_train(args: argparse.Namespace) -> int:
     from kosmos_train.train.loop import train
 
     cfg = load_train_config(args.config)
-    changes = {k: v for k, v in {
-        "steps": args.steps, "lr": args.lr, "warmup_steps": args.warmup_steps, "zero_stage": args.zero_stage,
-        "save_every": args.save_every, "log_every": args.log_every, "num_workers": args.num_workers,
-        "seed": args.seed, "precision": args.precision, "peak_tflops": args.peak_tflops,
-        "shuffle_buffer": args.shuffle_buffer,
-    }.items() if v is not None}
+    changes = {
+        k: v
+        for k, v in {
+            "steps": args.steps,
+            "lr": args.lr,
+            "warmup_steps": args.warmup_steps,
+            "zero_stage": args.zero_stage,
+            "save_every": args.save_every,
+            "log_every": args.log_every,
+            "num_workers": args.num_workers,
+            "seed": args.seed,
+            "precision": args.precision,
+            "peak_tflops": args.peak_tflops,
+            "shuffle_buffer": args.shuffle_buffer,
+        }.items()
+        if v is not None
+    }
     if args.checkpoint_activations:
         changes["checkpoint_activations"] = True
     cfg = dataclasses.replace(cfg, **changes)
@@ -103,10 +122,19 @@ def cmd_train(args: argparse.Namespace) -> int:
         if not args.eval_data:
             raise SystemExit("kosmos_train train: --eval-every needs --eval-data (held-out corpus folders)")
         evaluate = training_evaluator(args.eval_data, limit=args.eval_limit)
-    train(cfg, _sources(_data_values(args.data)), args.output, tokenizer=args.tokenizer,
-          deepspeed_config_file=args.deepspeed, resume=not args.no_resume, stop_after=args.stop_after,
-          progress=False if args.no_progress else None, destroy_process_group=True,
-          eval_every=args.eval_every or 0, evaluate=evaluate)
+    train(
+        cfg,
+        _sources(_data_values(args.data)),
+        args.output,
+        tokenizer=args.tokenizer,
+        deepspeed_config_file=args.deepspeed,
+        resume=not args.no_resume,
+        stop_after=args.stop_after,
+        progress=False if args.no_progress else None,
+        destroy_process_group=True,
+        eval_every=args.eval_every or 0,
+        evaluate=evaluate,
+    )
     return 0
 
 
@@ -131,9 +159,16 @@ def cmd_generate(args: argparse.Namespace) -> int:
         except (OSError, UnidentifiedImageError) as e:
             raise SystemExit(f"kosmos_train generate: cannot read image {path}: {e}") from None
     if args.image:
-        for path, text in zip(args.image, caption_images(model, tok, args.image, args.prompt, args.max_new_tokens,
-                                                         args.beams), strict=True):
-            print(f"{path}\t{args.prompt} {text}".strip() if len(args.image) > 1 else f"{args.prompt} {text}".strip())
+        for path, text in zip(
+            args.image,
+            caption_images(model, tok, args.image, args.prompt, args.max_new_tokens, args.beams),
+            strict=True,
+        ):
+            print(
+                f"{path}\t{args.prompt} {text}".strip()
+                if len(args.image) > 1
+                else f"{args.prompt} {text}".strip()
+            )
         return 0
     ids = torch.tensor([[tok.layout.bos, *tok.encode(args.prompt)]])
     out = model.generate(ids, None, max_new_tokens=args.max_new_tokens, num_beams=args.beams)
@@ -162,10 +197,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     blank = Image.new("RGB", (224, 224), (128, 128, 128))
     predicted = caption_images(model, tok, [img for img, _ in pairs] + [blank], "", 40, 1)
     right = sum(p.strip() == truth.strip() for p, (_, truth) in zip(predicted, pairs, strict=False))
-    lines = [f"tiny KOSMOS-1 trained for {args.steps} steps on {', '.join(args.data)} -> {run}",
-             "captions of training images (prompt: the image alone, as in the image-caption layout):"]
+    lines = [
+        f"tiny KOSMOS-1 trained for {args.steps} steps on {', '.join(args.data)} -> {run}",
+        "captions of training images (prompt: the image alone, as in the image-caption layout):",
+    ]
     lines += [f"  predicted: {p!r}\n  truth:     {t!r}" for p, (_, t) in zip(predicted, pairs, strict=False)]
-    lines += [f"  blank grey image -> {predicted[-1]!r}", f"{right} of {len(pairs)} captions reproduced exactly"]
+    lines += [
+        f"  blank grey image -> {predicted[-1]!r}",
+        f"{right} of {len(pairs)} captions reproduced exactly",
+    ]
     print("\n".join(lines))
     with open(f"{run}/demo_summary.txt", "w") as f:
         f.write("\n".join(lines) + "\n")
@@ -178,10 +218,23 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from kosmos_train.eval.report import predictions_path, table
 
     try:
-        result, path = run_task(args.run, args.task, _data_values(args.data), shots=args.shots, output=args.output,
-                                device=args.device, limit=args.limit, images=args.images, pool=args.pool,
-                                annotations=args.annotations, classes=args.classes, prompt=args.prompt,
-                                beams=args.beams, seed=args.seed, batch_size=args.batch_size)
+        result, path = run_task(
+            args.run,
+            args.task,
+            _data_values(args.data),
+            shots=args.shots,
+            output=args.output,
+            device=args.device,
+            limit=args.limit,
+            images=args.images,
+            pool=args.pool,
+            annotations=args.annotations,
+            classes=args.classes,
+            prompt=args.prompt,
+            beams=args.beams,
+            seed=args.seed,
+            batch_size=args.batch_size,
+        )
     except (ValueError, OSError) as e:
         raise SystemExit(f"kosmos_train eval: {e}") from None
     print(table(result))
@@ -197,112 +250,228 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="kosmos_train", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="kosmos_train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    t = sub.add_parser("tokenizer", help="train a SentencePiece BPE tokenizer on corpora (or check one)",
-                       description="Train a SentencePiece BPE model on the text of corpus folders of any kind "
-                       "(text documents line by line, captions, interleaved paragraphs). Ids follow the KOSMOS-1 "
-                       "layout: <s>=0 <pad>=1 </s>=2 <unk>=3, the pieces, then <mask> </doc> <image> </image> "
-                       "</chunk> </line> (64,000 pieces -> 64,007 ids).")
-    t.add_argument("--data", nargs="+", metavar="DIR", help="corpus folders or URLs (each with manifest.json)")
-    t.add_argument("--vocab-size", type=int, default=64_000, help="SentencePiece pieces, controls included (default 64000)")
+    t = sub.add_parser(
+        "tokenizer",
+        help="train a SentencePiece BPE tokenizer on corpora (or check one)",
+        description="Train a SentencePiece BPE model on the text of corpus folders of any kind "
+        "(text documents line by line, captions, interleaved paragraphs). Ids follow the KOSMOS-1 "
+        "layout: <s>=0 <pad>=1 </s>=2 <unk>=3, the pieces, then <mask> </doc> <image> </image> "
+        "</chunk> </line> (64,000 pieces -> 64,007 ids).",
+    )
+    t.add_argument(
+        "--data", nargs="+", metavar="DIR", help="corpus folders or URLs (each with manifest.json)"
+    )
+    t.add_argument(
+        "--vocab-size",
+        type=int,
+        default=64_000,
+        help="SentencePiece pieces, controls included (default 64000)",
+    )
     t.add_argument("--output", help="the .model file to write")
-    t.add_argument("--max-sentences", type=int, default=10_000_000, help="read at most this many lines/captions/paragraphs")
-    t.add_argument("--character-coverage", type=float, default=0.9995, help="SentencePiece character coverage")
-    t.add_argument("--no-byte-fallback", dest="byte_fallback", action="store_false",
-                   help="no byte pieces: characters outside the learned set map to <unk> (default: spelled as bytes)")
-    t.add_argument("--exact-size", action="store_true",
-                   help="fail when the corpus cannot give --vocab-size pieces (default: accept fewer)")
+    t.add_argument(
+        "--max-sentences",
+        type=int,
+        default=10_000_000,
+        help="read at most this many lines/captions/paragraphs",
+    )
+    t.add_argument(
+        "--character-coverage", type=float, default=0.9995, help="SentencePiece character coverage"
+    )
+    t.add_argument(
+        "--no-byte-fallback",
+        dest="byte_fallback",
+        action="store_false",
+        help="no byte pieces: characters outside the learned set map to <unk> (default: spelled as bytes)",
+    )
+    t.add_argument(
+        "--exact-size",
+        action="store_true",
+        help="fail when the corpus cannot give --vocab-size pieces (default: accept fewer)",
+    )
     t.add_argument("--existing", metavar="MODEL", help="only load and describe an existing .model")
     t.set_defaults(func=cmd_tokenizer)
 
-    r = sub.add_parser("train", help="train with DeepSpeed (single process, torchrun or deepspeed launcher)",
-                       description="Train KOSMOS-1 on corpus shards.", epilog=TRAIN_EPILOG,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    r.add_argument("--config", default="tiny",
-                   help="training preset (tiny, kosmos1), a training config YAML/JSON (keys of TrainConfig; 'model' a "
-                   "preset, a model config path or mapping), or a model config file (default tiny)")
+    r = sub.add_parser(
+        "train",
+        help="train with DeepSpeed (single process, torchrun or deepspeed launcher)",
+        description="Train KOSMOS-1 on corpus shards.",
+        epilog=TRAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    r.add_argument(
+        "--config",
+        default="tiny",
+        help="training preset (tiny, kosmos1), a training config YAML/JSON (keys of TrainConfig; 'model' a "
+        "preset, a model config path or mapping), or a model config file (default tiny)",
+    )
     r.add_argument("--data", nargs="+", action="append", metavar="KIND=PATH[@WEIGHT]", help=DATA_HELP)
-    r.add_argument("--output", required=True, metavar="RUN_DIR", help="run directory (created; reused to resume)")
-    r.add_argument("--tokenizer", metavar="MODEL", help="an existing SentencePiece .model (default: train one on "
-                   "the data with the model's piece count, or reuse RUN_DIR/tokenizer.model)")
-    r.add_argument("--deepspeed", metavar="FILE", help="DeepSpeed JSON whose keys override the generated config")
+    r.add_argument(
+        "--output", required=True, metavar="RUN_DIR", help="run directory (created; reused to resume)"
+    )
+    r.add_argument(
+        "--tokenizer",
+        metavar="MODEL",
+        help="an existing SentencePiece .model (default: train one on "
+        "the data with the model's piece count, or reuse RUN_DIR/tokenizer.model)",
+    )
+    r.add_argument(
+        "--deepspeed", metavar="FILE", help="DeepSpeed JSON whose keys override the generated config"
+    )
     r.add_argument("--steps", type=int, help="total optimizer steps (the LR decays to 0 at this step)")
     r.add_argument("--lr", type=float, help="peak learning rate (kosmos1: 2e-4)")
     r.add_argument("--warmup-steps", type=int, help="linear warm-up steps (kosmos1: 375)")
-    r.add_argument("--zero-stage", type=int, choices=(0, 1, 2, 3), help="ZeRO stage (default from the config: 2)")
-    r.add_argument("--tokens-per-step", nargs="+", metavar="KIND=N",
-                   help="global token budget per step for a stream, e.g. text=500000")
-    r.add_argument("--micro-batch-tokens", nargs="+", metavar="KIND=N", help="tokens per micro-batch and rank for a stream")
+    r.add_argument(
+        "--zero-stage", type=int, choices=(0, 1, 2, 3), help="ZeRO stage (default from the config: 2)"
+    )
+    r.add_argument(
+        "--tokens-per-step",
+        nargs="+",
+        metavar="KIND=N",
+        help="global token budget per step for a stream, e.g. text=500000",
+    )
+    r.add_argument(
+        "--micro-batch-tokens",
+        nargs="+",
+        metavar="KIND=N",
+        help="tokens per micro-batch and rank for a stream",
+    )
     r.add_argument("--save-every", type=int, help="checkpoint every N steps (and always at the end)")
     r.add_argument("--log-every", type=int, help="log every N steps")
     r.add_argument("--num-workers", type=int, help="dataloader worker processes per stream and rank")
     r.add_argument("--shuffle-buffer", type=int, help="samples held per reader for shuffling")
     r.add_argument("--seed", type=int, help="seed for the model init, data order and dropout")
     r.add_argument("--precision", choices=("auto", "bf16", "fp32"), help="auto: bf16 on GPU, fp32 on CPU")
-    r.add_argument("--checkpoint-activations", action="store_true", help="recompute decoder layers in backward")
-    r.add_argument("--peak-tflops", type=float, help="device peak TFLOP/s for the MFU estimate (known GPUs are detected)")
+    r.add_argument(
+        "--checkpoint-activations", action="store_true", help="recompute decoder layers in backward"
+    )
+    r.add_argument(
+        "--peak-tflops", type=float, help="device peak TFLOP/s for the MFU estimate (known GPUs are detected)"
+    )
     r.add_argument("--no-resume", action="store_true", help="ignore checkpoints already in RUN_DIR")
-    r.add_argument("--stop-after", type=int, metavar="N",
-                   help="leave after N steps of this invocation without a final checkpoint, as a preempted job "
-                   "would (for resume drills); the LR schedule still spans --steps")
-    r.add_argument("--no-progress", action="store_true", help="no progress bar (default: shown on a terminal)")
-    r.add_argument("--eval-every", type=int, metavar="N", help="every N steps (and at the end) log held-out "
-                   "perplexity per stream (eval/ppl/KIND) next to the loss")
-    r.add_argument("--eval-data", nargs="+", metavar="PATH", help="held-out corpus folders (or instruction .jsonl) "
-                   "for --eval-every")
-    r.add_argument("--eval-limit", type=int, metavar="N", help="score at most N samples of each --eval-data source")
+    r.add_argument(
+        "--stop-after",
+        type=int,
+        metavar="N",
+        help="leave after N steps of this invocation without a final checkpoint, as a preempted job "
+        "would (for resume drills); the LR schedule still spans --steps",
+    )
+    r.add_argument(
+        "--no-progress", action="store_true", help="no progress bar (default: shown on a terminal)"
+    )
+    r.add_argument(
+        "--eval-every",
+        type=int,
+        metavar="N",
+        help="every N steps (and at the end) log held-out "
+        "perplexity per stream (eval/ppl/KIND) next to the loss",
+    )
+    r.add_argument(
+        "--eval-data",
+        nargs="+",
+        metavar="PATH",
+        help="held-out corpus folders (or instruction .jsonl) for --eval-every",
+    )
+    r.add_argument(
+        "--eval-limit", type=int, metavar="N", help="score at most N samples of each --eval-data source"
+    )
     r.set_defaults(func=cmd_train)
 
-    g = sub.add_parser("generate", help="caption images or continue a text prompt with a trained run",
-                       description="Greedy (or beam) decoding with RUN_DIR/model.safetensors. With --image the prompt "
-                       "follows `<s> <image> [slots] </image>`, the image-caption layout.")
-    g.add_argument("--run", required=True, metavar="RUN_DIR", help="run directory with model.safetensors (see export)")
+    g = sub.add_parser(
+        "generate",
+        help="caption images or continue a text prompt with a trained run",
+        description="Greedy (or beam) decoding with RUN_DIR/model.safetensors. With --image the prompt "
+        "follows `<s> <image> [slots] </image>`, the image-caption layout.",
+    )
+    g.add_argument(
+        "--run", required=True, metavar="RUN_DIR", help="run directory with model.safetensors (see export)"
+    )
     g.add_argument("--image", nargs="*", metavar="IMG", help="image files (each is captioned separately)")
     g.add_argument("--prompt", default="An image of", help="text after the image (default 'An image of')")
     g.add_argument("--max-new-tokens", type=int, default=30, help="tokens to generate at most (default 30)")
-    g.add_argument("--beams", type=int, default=1, help="beam search width; 1 is greedy (the paper captions with 5)")
+    g.add_argument(
+        "--beams", type=int, default=1, help="beam search width; 1 is greedy (the paper captions with 5)"
+    )
     g.add_argument("--device", default="cpu", help="torch device (default cpu)")
     g.set_defaults(func=cmd_generate)
 
-    e = sub.add_parser("export", help="write RUN_DIR/model.safetensors from a ZeRO checkpoint",
-                       description="Merge the ZeRO partitions of a checkpoint into fp32 weights and write "
-                       "model.safetensors beside config.json and tokenizer.model.")
+    e = sub.add_parser(
+        "export",
+        help="write RUN_DIR/model.safetensors from a ZeRO checkpoint",
+        description="Merge the ZeRO partitions of a checkpoint into fp32 weights and write "
+        "model.safetensors beside config.json and tokenizer.model.",
+    )
     e.add_argument("--run", required=True, metavar="RUN_DIR", help="run directory with deepspeed/")
     e.add_argument("--tag", help="checkpoint tag (default: the newest complete one)")
     e.set_defaults(func=cmd_export)
 
-    d = sub.add_parser("demo", help="train tiny on corpora for a minute on CPU, then caption their images",
-                       description="The training half of the main job (make demo): train the tiny model on the given "
-                       "corpus folders, then caption images from the image-text corpus and a blank image.")
-    d.add_argument("--data", nargs="+", required=True, metavar="DIR", help="corpus folders (kinds from their manifests)")
+    d = sub.add_parser(
+        "demo",
+        help="train tiny on corpora for a minute on CPU, then caption their images",
+        description="The training half of the main job (make demo): train the tiny model on the given "
+        "corpus folders, then caption images from the image-text corpus and a blank image.",
+    )
+    d.add_argument(
+        "--data", nargs="+", required=True, metavar="DIR", help="corpus folders (kinds from their manifests)"
+    )
     d.add_argument("--output", required=True, metavar="RUN_DIR", help="run directory")
-    d.add_argument("--steps", type=int, default=300, help="optimizer steps (default 300, about a minute on 2 cores)")
+    d.add_argument(
+        "--steps", type=int, default=300, help="optimizer steps (default 300, about a minute on 2 cores)"
+    )
     d.add_argument("--captions", type=int, default=5, help="images to caption (default 5)")
     d.set_defaults(func=cmd_demo)
 
-    v = sub.add_parser("eval", help="evaluate a run on a KOSMOS-1 task (caption, vqa, classify, perplexity, commonsense)",
-                       description="Zero-/few-shot evaluation with the paper's prompts (README: Evaluation). Writes "
-                       "the results JSON (default RUN_DIR/eval/TASK[-Kshot].json) and TASK.predictions.jsonl beside it.")
+    v = sub.add_parser(
+        "eval",
+        help="evaluate a run on a KOSMOS-1 task (caption, vqa, classify, perplexity, commonsense)",
+        description="Zero-/few-shot evaluation with the paper's prompts (README: Evaluation). Writes "
+        "the results JSON (default RUN_DIR/eval/TASK[-Kshot].json) and TASK.predictions.jsonl beside it.",
+    )
     v.add_argument("--run", required=True, metavar="RUN_DIR", help="run directory with model.safetensors")
-    v.add_argument("--task", required=True, choices=("caption", "vqa", "classify", "perplexity", "commonsense"))
-    v.add_argument("--data", required=True, nargs="+", action="append", metavar="PATH",
-                   help="caption: COCO/Karpathy json or image_text corpus; vqa: questions json (or VizWiz list); "
-                   "classify: class-folder root; perplexity: held-out corpus folders / .jsonl (several); "
-                   "commonsense: jsonl")
+    v.add_argument(
+        "--task", required=True, choices=("caption", "vqa", "classify", "perplexity", "commonsense")
+    )
+    v.add_argument(
+        "--data",
+        required=True,
+        nargs="+",
+        action="append",
+        metavar="PATH",
+        help="caption: COCO/Karpathy json or image_text corpus; vqa: questions json (or VizWiz list); "
+        "classify: class-folder root; perplexity: held-out corpus folders / .jsonl (several); "
+        "commonsense: jsonl",
+    )
     v.add_argument("--shots", type=int, default=0, help="few-shot demonstrations per query (caption, vqa)")
-    v.add_argument("--output", metavar="FILE", help="results JSON (predictions go to FILE's stem + .predictions.jsonl)")
-    v.add_argument("--images", metavar="DIR", help="image folder of a caption/VQA json (default: the json's folder)")
-    v.add_argument("--pool", metavar="PATH", help="demonstration pool, same format as --data (default: --data "
-                   "without the query)")
-    v.add_argument("--annotations", metavar="FILE", help="VQAv2 annotations json (default: *annotations*.json beside "
-                   "the questions)")
-    v.add_argument("--classes", metavar="FILE", help="class names for folder names (imagenet_class_index.json or "
-                   "'wnid name' lines)")
-    v.add_argument("--prompt", help="replace the paper's prompt (caption: 'An image of', classify: 'The photo of the', "
-                   "vqa: 'Question: {question} Answer:')")
+    v.add_argument(
+        "--output", metavar="FILE", help="results JSON (predictions go to FILE's stem + .predictions.jsonl)"
+    )
+    v.add_argument(
+        "--images", metavar="DIR", help="image folder of a caption/VQA json (default: the json's folder)"
+    )
+    v.add_argument(
+        "--pool",
+        metavar="PATH",
+        help="demonstration pool, same format as --data (default: --data without the query)",
+    )
+    v.add_argument(
+        "--annotations",
+        metavar="FILE",
+        help="VQAv2 annotations json (default: *annotations*.json beside the questions)",
+    )
+    v.add_argument(
+        "--classes",
+        metavar="FILE",
+        help="class names for folder names (imagenet_class_index.json or 'wnid name' lines)",
+    )
+    v.add_argument(
+        "--prompt",
+        help="replace the paper's prompt (caption: 'An image of', classify: 'The photo of the', "
+        "vqa: 'Question: {question} Answer:')",
+    )
     v.add_argument("--beams", type=int, help="caption beam size (default 5)")
     v.add_argument("--limit", type=int, help="evaluate the first N samples only")
     v.add_argument("--seed", type=int, default=0, help="seed of the few-shot demonstration sampling")

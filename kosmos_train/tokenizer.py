@@ -52,8 +52,12 @@ def corpus_sentences(roots: Sequence[str], max_sentences: int | None = None) -> 
 
 
 def train_sentencepiece(
-    sentences: Iterable[str], output: str | Path, vocab_size: int = 64_000,
-    character_coverage: float = 0.9995, byte_fallback: bool = True, exact_size: bool = False,
+    sentences: Iterable[str],
+    output: str | Path,
+    vocab_size: int = 64_000,
+    character_coverage: float = 0.9995,
+    byte_fallback: bool = True,
+    exact_size: bool = False,
 ) -> Path:
     """Train a BPE model on `sentences` and write it to `output` (a `.model` file).
 
@@ -69,16 +73,32 @@ def train_sentencepiece(
     buf = io.BytesIO()
     try:
         spm.SentencePieceTrainer.train(
-            sentence_iterator=iter(sentences), model_writer=buf, model_type="bpe", vocab_size=vocab_size,
-            character_coverage=character_coverage, byte_fallback=byte_fallback,
-            hard_vocab_limit=exact_size, unk_id=0, bos_id=1, eos_id=2, pad_id=-1,
-            train_extremely_large_corpus=False, minloglevel=2, num_threads=2,
+            sentence_iterator=iter(sentences),
+            model_writer=buf,
+            model_type="bpe",
+            vocab_size=vocab_size,
+            character_coverage=character_coverage,
+            byte_fallback=byte_fallback,
+            hard_vocab_limit=exact_size,
+            unk_id=0,
+            bos_id=1,
+            eos_id=2,
+            pad_id=-1,
+            train_extremely_large_corpus=False,
+            minloglevel=2,
+            num_threads=2,
         )
     except RuntimeError as e:
         if "Vocabulary size is smaller than required_chars" not in str(e):
             raise
-        hint = " (byte fallback needs 256 byte pieces on top: pass byte_fallback=False / --no-byte-fallback)" if byte_fallback else ""
-        raise SchemaError(f"vocab_size {vocab_size} is too small for this corpus's characters{hint}: {e}") from None
+        hint = (
+            " (byte fallback needs 256 byte pieces on top: pass byte_fallback=False / --no-byte-fallback)"
+            if byte_fallback
+            else ""
+        )
+        raise SchemaError(
+            f"vocab_size {vocab_size} is too small for this corpus's characters{hint}: {e}"
+        ) from None
     if not buf.getvalue():
         raise SchemaError("SentencePiece wrote no model: was the corpus empty?")
     tmp = output.with_name(output.name + ".tmp")
@@ -88,8 +108,11 @@ def train_sentencepiece(
 
 
 def train_tokenizer(
-    roots: Sequence[str], output: str | Path, vocab_size: int = 64_000,
-    max_sentences: int | None = 10_000_000, **kwargs: object,
+    roots: Sequence[str],
+    output: str | Path,
+    vocab_size: int = 64_000,
+    max_sentences: int | None = 10_000_000,
+    **kwargs: object,
 ) -> Tokenizer:
     """Train on the corpora at `roots` (any kind) and return the loaded tokenizer."""
     sentences = corpus_sentences(roots, max_sentences)
@@ -118,7 +141,11 @@ class Tokenizer:
         self.layout = VocabLayout(n)
         # SentencePiece id -> our id (control pieces map onto the fixed specials).
         to_ours = np.empty(n, dtype=np.int64)
-        fixed = {self.sp.unk_id(): self.layout.unk, self.sp.bos_id(): self.layout.bos, self.sp.eos_id(): self.layout.eos}
+        fixed = {
+            self.sp.unk_id(): self.layout.unk,
+            self.sp.bos_id(): self.layout.bos,
+            self.sp.eos_id(): self.layout.eos,
+        }
         for i in range(n):
             to_ours[i] = fixed[i] if i in fixed else self.layout.piece_to_id(i, self.controls)
         self._to_ours = to_ours

@@ -31,7 +31,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             for problem in report.problems:
                 print(f"PROBLEM {problem}")
             verdict = "valid" if report.ok else "INVALID"
-            summary.append(f"  {kind:<12} exit {rc}  kosmos-shards validate: {verdict}  contact sheet: {page}")
+            summary.append(
+                f"  {kind:<12} exit {rc}  kosmos-shards validate: {verdict}  contact sheet: {page}"
+            )
             status = max(status, rc, 0 if report.ok else 1)
     print("\nsummary (CLIP scoring was skipped: --clip-model none, no weights can be downloaded here)")
     print("\n".join(summary))
@@ -42,24 +44,29 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 PIPELINES: dict[str, tuple[str, str, str]] = {
     "text": (
         "text documents -> language/quality/decontamination filters -> exact + near dedup -> text shards",
-        "pipelines.text_options", "pipelines.text:build_text_pipeline",
+        "pipelines.text_options",
+        "pipelines.text:build_text_pipeline",
     ),
     "image-text": (
         "URL + caption lists (or img2dataset shards) -> fetch, image/caption/CLIP filters, dedup -> image-text shards",
-        "pipelines.image_text_options", "pipelines.image_text:build_image_text_pipeline",
+        "pipelines.image_text_options",
+        "pipelines.image_text:build_image_text_pipeline",
     ),
     "interleaved": (
         "Common Crawl WARC files -> KOSMOS-1 interleaved image-text documents",
-        "pipelines.interleaved_options", "pipelines.interleaved:build_interleaved_pipeline",
+        "pipelines.interleaved_options",
+        "pipelines.interleaved:build_interleaved_pipeline",
     ),
-}  # fmt: skip
+}
 
 
 def _only_builds_the_job(beam_args: list[str]) -> bool:
     """Flags with which a runner writes a job description (a Dataflow template, a dry run) instead of running."""
     for arg in beam_args:
         name, _, value = arg.partition("=")
-        if name in ("--template_location", "--output_executable_path") or (name == "--dry_run" and value.lower() != "false"):
+        if name in ("--template_location", "--output_executable_path") or (
+            name == "--dry_run" and value.lower() != "false"
+        ):
             return True
     return False
 
@@ -76,7 +83,9 @@ def _cmd_pipeline(args: argparse.Namespace, beam_args: list[str]) -> int:
     result, seconds = run_pipeline(lambda p: build(p, cfg), beam_args)
     state = str(getattr(result, "state", "DONE"))
     if not state.endswith("DONE") or _only_builds_the_job(beam_args):
-        print(f"pipeline state {state}: the job was built or submitted, not run here, so there is no summary yet")
+        print(
+            f"pipeline state {state}: the job was built or submitted, not run here, so there is no summary yet"
+        )
         return 1 if state.endswith(("FAILED", "CANCELLED")) else 0
     if args.holdout_fraction:
         from pipelines.holdout import run_holdout_split
@@ -97,11 +106,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", default="out/demo", help="output directory (default out/demo)")
     p.set_defaults(func=lambda a, _beam: _cmd_demo(a))
     for name, (help_text, options_module, _) in PIPELINES.items():
-        p = sub.add_parser(name, help=help_text, epilog="Unknown flags are Beam pipeline options (--runner, --direct_num_workers, ...).")
+        p = sub.add_parser(
+            name,
+            help=help_text,
+            epilog="Unknown flags are Beam pipeline options (--runner, --direct_num_workers, ...).",
+        )
         importlib.import_module(options_module).add_arguments(p)
-        p.add_argument("--holdout-fraction", type=float, default=0.0,
-                       help="move this share of samples, chosen by a hash of the key, to a held-out corpus (default 0)")
-        p.add_argument("--holdout-output", metavar="DIR", help="held-out corpus location (default OUTPUT-holdout)")
+        p.add_argument(
+            "--holdout-fraction",
+            type=float,
+            default=0.0,
+            help="move this share of samples, chosen by a hash of the key, to a held-out corpus (default 0)",
+        )
+        p.add_argument(
+            "--holdout-output", metavar="DIR", help="held-out corpus location (default OUTPUT-holdout)"
+        )
         p.set_defaults(func=_cmd_pipeline)
     return parser
 

@@ -135,14 +135,26 @@ class _KeepSmallestKey(beam.DoFn):
             self.dropped.inc()
             yield pvalue.TaggedOutput(
                 DROPPED,
-                drop_record(rec, self.fields, self.reason, f"same hash {digest[:16]} as {best_key}", best_key, self.stage),
+                drop_record(
+                    rec,
+                    self.fields,
+                    self.reason,
+                    f"same hash {digest[:16]} as {best_key}",
+                    best_key,
+                    self.stage,
+                ),
             )
 
 
 class ExactDedup(beam.PTransform):
     """Exact duplicates by content hash: one GroupByKey, the smallest key of each hash wins."""
 
-    def __init__(self, fields: RecordFields = RecordFields(), stage: str = "exact_dedup", reason: str = "exact_duplicate") -> None:
+    def __init__(
+        self,
+        fields: RecordFields = RecordFields(),
+        stage: str = "exact_dedup",
+        reason: str = "exact_duplicate",
+    ) -> None:
         """`reason` names the drops: exact_duplicate for content, duplicate_url for URLs, duplicate_image for images."""
         super().__init__()
         self.fields = fields
@@ -156,7 +168,8 @@ class ExactDedup(beam.PTransform):
             records
             | "ByHash" >> beam.Map(lambda r: (hash_of(r), r))
             | "GroupByHash" >> beam.GroupByKey()
-            | "KeepSmallestKey" >> beam.ParDo(_KeepSmallestKey(fields, self.stage, self.reason)).with_outputs(DROPPED, main=KEPT)
+            | "KeepSmallestKey"
+            >> beam.ParDo(_KeepSmallestKey(fields, self.stage, self.reason)).with_outputs(DROPPED, main=KEPT)
         )
         return DedupResult(out[KEPT], out[DROPPED], None)
 
@@ -230,7 +243,10 @@ class _StarEdges(beam.DoFn):
         for key, sig in members:
             if key == root_key:
                 continue
-            if root is not None and estimated_jaccard(self.hasher.from_bytes(sig), root) < self.config.threshold:
+            if (
+                root is not None
+                and estimated_jaccard(self.hasher.from_bytes(sig), root) < self.config.threshold
+            ):
                 self.rejected.inc()
                 continue
             self.accepted.inc()
@@ -374,7 +390,10 @@ class NearDedup(beam.PTransform):
     """MinHash LSH near-duplicate removal (see the module doc for the steps)."""
 
     def __init__(
-        self, fields: RecordFields = RecordFields(), config: NearDedupConfig = NearDedupConfig(), stage: str = "near_dedup"
+        self,
+        fields: RecordFields = RecordFields(),
+        config: NearDedupConfig = NearDedupConfig(),
+        stage: str = "near_dedup",
     ) -> None:
         super().__init__()
         self.fields = fields
@@ -398,7 +417,8 @@ class NearDedup(beam.PTransform):
         signatures = (
             records
             | "KeyText" >> beam.Map(lambda r: (key_of(r), text_of(r) or ""))  # None text: no shingles
-            | "Batch" >> beam.BatchElements(min_batch_size=min(32, cfg.batch_size), max_batch_size=cfg.batch_size)
+            | "Batch"
+            >> beam.BatchElements(min_batch_size=min(32, cfg.batch_size), max_batch_size=cfg.batch_size)
             | "Sign" >> beam.ParDo(_Sign(cfg.minhash, self.stage))
         )
         edges = (
@@ -422,7 +442,8 @@ class NearDedup(beam.PTransform):
             (tagged_records, duplicates)
             | "FlattenVerdict" >> beam.Flatten()
             | "GroupByKey" >> beam.GroupByKey()
-            | "ApplyVerdict" >> beam.ParDo(_ApplyVerdict(fields, detail, self.stage)).with_outputs(DROPPED, main=KEPT)
+            | "ApplyVerdict"
+            >> beam.ParDo(_ApplyVerdict(fields, detail, self.stage)).with_outputs(DROPPED, main=KEPT)
         )
         return DedupResult(out[KEPT], out[DROPPED], unconverged)
 

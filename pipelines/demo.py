@@ -48,13 +48,32 @@ def build_site_and_inputs(input_dir: str, site: DemoSite) -> DemoInputs:
     opted_out = site.add("/img/noai.jpg", encode(photos[0][1]), "image/jpeg", {"X-Robots-Tag": "noai"})
 
     # image-caption URL list: every photo, plus rows that must be dropped with a reason
-    rows = [{"url": url, "caption": caption, "id": name} for (name, _, caption), url in zip(photos, photo_urls, strict=True)]
+    rows = [
+        {"url": url, "caption": caption, "id": name}
+        for (name, _, caption), url in zip(photos, photo_urls, strict=True)
+    ]
     rows += [
         {"url": tiny, "caption": "A small picture of a blue square that is too small to use.", "id": "tiny"},
-        {"url": site.base_url + "/img/missing.jpg", "caption": "A photo that is no longer on the server.", "id": "missing"},
-        {"url": opted_out, "caption": "An astronaut photo whose owner opted out of AI training.", "id": "noai"},
-        {"url": photo_urls[1], "caption": "<PERSON> drinking a cup of coffee in the morning.", "id": "placeholder"},
-        {"url": photo_urls[2], "caption": "The same cat photo listed a second time by another site.", "id": "dup-url"},
+        {
+            "url": site.base_url + "/img/missing.jpg",
+            "caption": "A photo that is no longer on the server.",
+            "id": "missing",
+        },
+        {
+            "url": opted_out,
+            "caption": "An astronaut photo whose owner opted out of AI training.",
+            "id": "noai",
+        },
+        {
+            "url": photo_urls[1],
+            "caption": "<PERSON> drinking a cup of coffee in the morning.",
+            "id": "placeholder",
+        },
+        {
+            "url": photo_urls[2],
+            "caption": "The same cat photo listed a second time by another site.",
+            "id": "dup-url",
+        },
     ]
     urls = os.path.join(input_dir, "captions.parquet")
     pq.write_table(pa.Table.from_pylist(rows), urls)
@@ -65,7 +84,9 @@ def build_site_and_inputs(input_dir: str, site: DemoSite) -> DemoInputs:
     words = docs[7]["text"].split(" ")
     words[5] = "lighthouse"
     docs.append({"id": "near-copy", "text": " ".join(words)})
-    docs.append({"id": "german", "text": "Dies ist ein kurzer deutscher Text über das Wetter in der Stadt. " * 8})
+    docs.append(
+        {"id": "german", "text": "Dies ist ein kurzer deutscher Text über das Wetter in der Stadt. " * 8}
+    )
     text = os.path.join(input_dir, "documents.jsonl")
     with open(text, "w") as f:
         f.writelines(json.dumps(d) + "\n" for d in docs)
@@ -86,10 +107,35 @@ def build_site_and_inputs(input_dir: str, site: DemoSite) -> DemoInputs:
 def pipeline_commands(inputs: DemoInputs, output: str) -> dict[str, list[str]]:
     """The kosmos-corpus command line of each pipeline, as a user would type it."""
     return {
-        "text": ["text", "--input", inputs.text, "--output", os.path.join(output, "text"),
-                 "--drops", os.path.join(output, "drops", "text")],
-        "image_text": ["image-text", "--input", inputs.urls, "--output", os.path.join(output, "image_text"),
-                       "--drops", os.path.join(output, "drops", "image_text"), "--clip-model", "none", *CRAWL_FLAGS],
-        "interleaved": ["interleaved", "--warc", inputs.warc, "--output", os.path.join(output, "interleaved"),
-                        "--drops", os.path.join(output, "drops", "interleaved"), *CRAWL_FLAGS],
-    }  # fmt: skip
+        "text": [
+            "text",
+            "--input",
+            inputs.text,
+            "--output",
+            os.path.join(output, "text"),
+            "--drops",
+            os.path.join(output, "drops", "text"),
+        ],
+        "image_text": [
+            "image-text",
+            "--input",
+            inputs.urls,
+            "--output",
+            os.path.join(output, "image_text"),
+            "--drops",
+            os.path.join(output, "drops", "image_text"),
+            "--clip-model",
+            "none",
+            *CRAWL_FLAGS,
+        ],
+        "interleaved": [
+            "interleaved",
+            "--warc",
+            inputs.warc,
+            "--output",
+            os.path.join(output, "interleaved"),
+            "--drops",
+            os.path.join(output, "drops", "interleaved"),
+            *CRAWL_FLAGS,
+        ],
+    }

@@ -14,7 +14,9 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
-def drop_of(record: Mapping[str, Any], reason: str, detail: str, stage: str, duplicate_of: str | None = None) -> dict[str, Any]:
+def drop_of(
+    record: Mapping[str, Any], reason: str, detail: str, stage: str, duplicate_of: str | None = None
+) -> dict[str, Any]:
     """The drop record of `record` (a mapping with `key`, and optionally `id` and `url`)."""
     return {
         "key": record["key"],

@@ -145,8 +145,11 @@ def blocked_reason(ip: str, allowed_networks: Sequence[str] = ()) -> str | None:
     return None
 
 
-def opted_out(header_values: Sequence[str], token: str = USER_AGENT_TOKEN,
-              directives: Sequence[str] = FetchConfig.opt_out_directives) -> str | None:
+def opted_out(
+    header_values: Sequence[str],
+    token: str = USER_AGENT_TOKEN,
+    directives: Sequence[str] = FetchConfig.opt_out_directives,
+) -> str | None:
     """The X-Robots-Tag directive that opts out `token` (unscoped, or scoped 'token: ...'), or None.
 
     Same reading as img2dataset's `is_disallowed`: a value 'bot: a, b' applies to 'bot' only.
@@ -291,8 +294,14 @@ class _CheckedBackend(httpcore.AsyncNetworkBackend):
         self._resolver = resolver
         self._inner = httpcore.AnyIOBackend()
 
-    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                          local_address: str | None = None, socket_options: Any = None) -> httpcore.AsyncNetworkStream:
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.AsyncNetworkStream:
         try:
             ips = await self._resolver.resolve(host, port, timeout)
         except _DNSError as err:
@@ -300,15 +309,17 @@ class _CheckedBackend(httpcore.AsyncNetworkBackend):
         last: Exception | None = None
         for ip in ips:
             try:
-                return await self._inner.connect_tcp(ip, port, timeout=timeout, local_address=local_address,
-                                                     socket_options=socket_options)
+                return await self._inner.connect_tcp(
+                    ip, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+                )
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as err:
                 last = err
         assert last is not None
         raise last
 
-    async def connect_unix_socket(self, path: str, timeout: float | None = None,
-                                  socket_options: Any = None) -> httpcore.AsyncNetworkStream:
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Any = None
+    ) -> httpcore.AsyncNetworkStream:
         raise httpcore.ConnectError("unix sockets are not fetched")
 
     async def sleep(self, seconds: float) -> None:
@@ -420,8 +431,9 @@ class Fetcher:
             )
         return self._client
 
-    async def _fetch_one(self, client: httpx.AsyncClient, url: str,
-                         per_host: dict[str, asyncio.Semaphore]) -> Fetched | Drop:
+    async def _fetch_one(
+        self, client: httpx.AsyncClient, url: str, per_host: dict[str, asyncio.Semaphore]
+    ) -> Fetched | Drop:
         start = time.monotonic()
         if not isinstance(url, str):
             return Drop("invalid_url", f"not a string: {type(url).__name__}")
@@ -453,15 +465,22 @@ class Fetcher:
                 current = urljoin(current, outcome.location)
                 continue
             if isinstance(outcome, Fetched):
-                return Fetched(url=url, final_url=outcome.final_url, status=outcome.status,
-                               headers=outcome.headers, content=outcome.content,
-                               content_type=outcome.content_type, attempts=attempts,
-                               elapsed=time.monotonic() - start)
+                return Fetched(
+                    url=url,
+                    final_url=outcome.final_url,
+                    status=outcome.status,
+                    headers=outcome.headers,
+                    content=outcome.content,
+                    content_type=outcome.content_type,
+                    attempts=attempts,
+                    elapsed=time.monotonic() - start,
+                )
             return outcome
         return Drop("too_many_redirects", f"more than {self.config.max_redirects} redirects")
 
-    async def _get_with_retries(self, client: httpx.AsyncClient, url: str,
-                                sem: asyncio.Semaphore) -> tuple[Fetched | Drop | _Redirect, int]:
+    async def _get_with_retries(
+        self, client: httpx.AsyncClient, url: str, sem: asyncio.Semaphore
+    ) -> tuple[Fetched | Drop | _Redirect, int]:
         cfg = self.config
         sent = 0
         for attempt in range(cfg.retries + 1):
@@ -475,8 +494,11 @@ class Fetcher:
             delay = min(cfg.backoff_max, cfg.backoff_base * 2**attempt)
             if outcome.delay is not None:
                 if outcome.delay > cfg.max_retry_after:
-                    return Drop(outcome.drop.reason, f"{outcome.drop.detail}; Retry-After {outcome.delay:.0f} s "
-                                                     f"exceeds the {cfg.max_retry_after:.0f} s cap"), sent
+                    return Drop(
+                        outcome.drop.reason,
+                        f"{outcome.drop.detail}; Retry-After {outcome.delay:.0f} s "
+                        f"exceeds the {cfg.max_retry_after:.0f} s cap",
+                    ), sent
                 delay = outcome.delay
             await asyncio.sleep(delay)
         raise AssertionError("unreachable")
@@ -510,10 +532,14 @@ class Fetcher:
                 return Drop("http_error", f"HTTP {status} without Location")
             return _Redirect(location, status)
         if status in RETRY_STATUSES:
-            return _Retry(Drop("http_error", f"HTTP {status}"), parse_retry_after(resp.headers.get("retry-after")))
+            return _Retry(
+                Drop("http_error", f"HTTP {status}"), parse_retry_after(resp.headers.get("retry-after"))
+            )
         if not 200 <= status < 300:
             return Drop("http_error", f"HTTP {status}")
-        directive = opted_out(resp.headers.get_list("x-robots-tag"), cfg.user_agent_token, cfg.opt_out_directives)
+        directive = opted_out(
+            resp.headers.get_list("x-robots-tag"), cfg.user_agent_token, cfg.opt_out_directives
+        )
         if directive is not None:
             return Drop("opted_out", f"X-Robots-Tag: {directive}")
         content_type = resp.headers.get("content-type", "")
@@ -526,8 +552,14 @@ class Fetcher:
         body = await _read_limited(resp, cfg.max_bytes)
         if body is None:
             return Drop("too_large", f"body exceeds {cfg.max_bytes} bytes")
-        return Fetched(url=url, final_url=str(resp.url), status=status, headers=_headers(resp),
-                       content=body, content_type=media)
+        return Fetched(
+            url=url,
+            final_url=str(resp.url),
+            status=status,
+            headers=_headers(resp),
+            content=body,
+            content_type=media,
+        )
 
     # ---- robots.txt ------------------------------------------------------------------------------
 
@@ -570,17 +602,24 @@ class Fetcher:
                             parser.modified()  # can_fetch() refuses everything until this is set
                             return _Robots(parser), None
                         if status == 429 or status >= 500:
-                            drop = Drop("robots_disallowed", f"robots.txt unreachable (HTTP {status}): RFC 9309 "
-                                                             "treats the host as fully disallowed")
+                            drop = Drop(
+                                "robots_disallowed",
+                                f"robots.txt unreachable (HTTP {status}): RFC 9309 "
+                                "treats the host as fully disallowed",
+                            )
                             return _Robots(None, drop), cfg.robots_error_ttl
                         return _Robots(None), None  # 4xx: no rules
             except BlockedAddressError:
                 return _Robots(None), cfg.robots_error_ttl  # redirected somewhere we never go: no rules
             except (TimeoutError, httpx.TimeoutException):
-                return _Robots(None, Drop("timeout", "robots.txt did not answer in time")), cfg.robots_error_ttl
+                return _Robots(
+                    None, Drop("timeout", "robots.txt did not answer in time")
+                ), cfg.robots_error_ttl
             except (httpx.TransportError, httpx.StreamError) as err:
-                return (_Robots(None, Drop("connection_error", f"robots.txt: {type(err).__name__}: {err}")),
-                        cfg.robots_error_ttl)
+                return (
+                    _Robots(None, Drop("connection_error", f"robots.txt: {type(err).__name__}: {err}")),
+                    cfg.robots_error_ttl,
+                )
         return _Robots(None), None  # too many redirects: treated as no rules (RFC 9309)
 
 

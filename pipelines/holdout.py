@@ -30,7 +30,13 @@ class SplitShard(beam.DoFn):
     """(shard name) -> ("main", stats) and ("holdout", stats)."""
 
     def __init__(self, output: str, holdout: str, kind: Kind, fraction: float, prefix: str) -> None:
-        self.output, self.holdout, self.kind, self.fraction, self.prefix = output, holdout, kind, fraction, prefix
+        self.output, self.holdout, self.kind, self.fraction, self.prefix = (
+            output,
+            holdout,
+            kind,
+            fraction,
+            prefix,
+        )
 
     def process(self, name: str):
         index = int(name[len(self.prefix) + 1 : -len(".tar")])
@@ -49,7 +55,9 @@ class SplitShard(beam.DoFn):
             yield "holdout", read_shard_stats(self.holdout, name)
         yield "main", main_stats
 
-    def _rewrite_main(self, index: int, samples: list[Any], held: list[Any], before: ShardStats) -> ShardStats:
+    def _rewrite_main(
+        self, index: int, samples: list[Any], held: list[Any], before: ShardStats
+    ) -> ShardStats:
         if not held:
             return before
         moved = {s.key for s in held}
@@ -70,7 +78,9 @@ class SplitShard(beam.DoFn):
             return writer.close(Counts(len(held), len(held), {}))
 
 
-def build_holdout_split(p: beam.Pipeline, output: str, holdout: str, fraction: float, prefix: str = "shard") -> None:
+def build_holdout_split(
+    p: beam.Pipeline, output: str, holdout: str, fraction: float, prefix: str = "shard"
+) -> None:
     """Split the finished corpus at `output`; the held-out corpus goes to `holdout`."""
     manifest = read_manifest(output)
     try:
@@ -88,22 +98,39 @@ def build_holdout_split(p: beam.Pipeline, output: str, holdout: str, fraction: f
         | "Shards" >> beam.Create([entry.path for entry in manifest.shards])
         | "Split" >> beam.ParDo(SplitShard(output, holdout, manifest.kind, fraction, prefix))
     )
-    main = split | "Main" >> beam.Filter(lambda kv: kv[0] == "main") | "MainStats" >> beam.Map(lambda kv: kv[1])
-    held = split | "Held" >> beam.Filter(lambda kv: kv[0] == "holdout") | "HeldStats" >> beam.Map(lambda kv: kv[1])
+    main = (
+        split | "Main" >> beam.Filter(lambda kv: kv[0] == "main") | "MainStats" >> beam.Map(lambda kv: kv[1])
+    )
+    held = (
+        split
+        | "Held" >> beam.Filter(lambda kv: kv[0] == "holdout")
+        | "HeldStats" >> beam.Map(lambda kv: kv[1])
+    )
     main_config = {**manifest.config, "holdout_fraction": fraction, "holdout_output": holdout}
     _ = (
         p
         | "Trigger" >> beam.Create([None])
-        | "MainManifest" >> beam.Map(
-            _main_manifest, output, manifest, main_config,
+        | "MainManifest"
+        >> beam.Map(
+            _main_manifest,
+            output,
+            manifest,
+            main_config,
             stats=beam.pvalue.AsSingleton(main | "MainList" >> beam.combiners.ToList()),
             held=beam.pvalue.AsSingleton(held | "HeldList" >> beam.combiners.ToList()),
-        )  # fmt: skip
+        )
     )
     _ = held | "HoldoutManifest" >> WriteManifestFromStats(holdout, manifest.kind, config)
 
 
-def _main_manifest(_: Any, output: str, before: Manifest, config: dict[str, Any], stats: list[ShardStats], held: list[ShardStats]) -> None:
+def _main_manifest(
+    _: Any,
+    output: str,
+    before: Manifest,
+    config: dict[str, Any],
+    stats: list[ShardStats],
+    held: list[ShardStats],
+) -> None:
     """The corpus's counts with the moved samples counted as `held_out` (once, also on a rerun)."""
     already = before.counts.dropped.get("held_out", 0)
     moved = sum(s.samples for s in held) - already

@@ -77,10 +77,15 @@ class ImageTextConfig:
 
     def download(self) -> DownloadConfig:
         return DownloadConfig(
-            output=self.output, prefix=self.prefix, fetch=self.fetch, image=self.image,
-            clip=self.clip, clip_threshold=self.clip_threshold if self.clip is not None else None,
-            fetch_batch=self.fetch_batch, phash=self.phash_distance is not None,
-        )  # fmt: skip
+            output=self.output,
+            prefix=self.prefix,
+            fetch=self.fetch,
+            image=self.image,
+            clip=self.clip,
+            clip_threshold=self.clip_threshold if self.clip is not None else None,
+            fetch_batch=self.fetch_batch,
+            phash=self.phash_distance is not None,
+        )
 
     def manifest_config(self) -> dict[str, Any]:
         return config_dict(self)
@@ -132,9 +137,13 @@ def row_item(
     skip = {url_col, cfg.caption_col, cfg.id_col, "image"}
     extra = {k: _jsonable(v) for k, v in row.items() if k not in skip and v is not None}
     return {
-        **base, "caption": caption.text, "lang": caption.language or None, "image": image,
-        "lang_score": caption.language_score if caption.language else None, "extra": extra or None,
-    }  # fmt: skip
+        **base,
+        "caption": caption.text,
+        "lang": caption.language or None,
+        "image": image,
+        "lang_score": caption.language_score if caption.language else None,
+        "extra": extra or None,
+    }
 
 
 class ReadUrlRows(beam.DoFn):
@@ -164,7 +173,9 @@ def _identified_rows(stream: Any, relpath: str, is_warc: bool):
         yield row_identity(relpath, index), row
 
 
-def _assign_shard(element: tuple[int, int, dict[str, Any]], per_shard: int, offsets: dict[int, int]) -> tuple[int, dict[str, Any]]:
+def _assign_shard(
+    element: tuple[int, int, dict[str, Any]], per_shard: int, offsets: dict[int, int]
+) -> tuple[int, dict[str, Any]]:
     file_index, row_index, item = element
     return (offsets[file_index] + row_index) // per_shard, item
 
@@ -240,15 +251,25 @@ def build_image_text_pipeline(p: beam.Pipeline, cfg: ImageTextConfig) -> None:
     sources = [(url, rel, False) for url, rel in expand_inputs(cfg.inputs)] if cfg.inputs else []
     sources += [(url, rel, True) for url, rel in expand_inputs(cfg.warcs, is_warc_file)] if cfg.warcs else []
     files = [(i, url, rel, is_warc) for i, (url, rel, is_warc) in enumerate(sources)]
-    rows = p | "Files" >> beam.Create(files) | "SpreadFiles" >> beam.Reshuffle() | "ReadRows" >> beam.ParDo(ReadUrlRows(cfg))
+    rows = (
+        p
+        | "Files" >> beam.Create(files)
+        | "SpreadFiles" >> beam.Reshuffle()
+        | "ReadRows" >> beam.ParDo(ReadUrlRows(cfg))
+    )
     per_file = rows | "PerFile" >> beam.Map(lambda r: (r[0], 1)) | "CountPerFile" >> beam.CombinePerKey(sum)
     offsets = per_file | "AllCounts" >> beam.combiners.ToDict() | "Offsets" >> beam.Map(_offsets)
-    items = rows | "AssignShard" >> beam.Map(_assign_shard, cfg.samples_per_shard, pvalue.AsSingleton(offsets))
+    items = rows | "AssignShard" >> beam.Map(
+        _assign_shard, cfg.samples_per_shard, pvalue.AsSingleton(offsets)
+    )
     if cfg.dedup_urls:
         is_row = items | "Split" >> beam.Partition(lambda si, _n: 0 if is_drop(si[1]) else 1, 2)
         deduped = (
             is_row[1]
-            | "ByUrl" >> beam.Map(lambda si: (normalized_url(si[1]["url"]) if si[1]["url"] else "key:" + si[1]["key"], si))
+            | "ByUrl"
+            >> beam.Map(
+                lambda si: (normalized_url(si[1]["url"]) if si[1]["url"] else "key:" + si[1]["key"], si)
+            )
             | "GroupByUrl" >> beam.GroupByKey()
             | "UrlVerdicts" >> beam.FlatMap(_url_verdicts)
         )
@@ -256,12 +277,17 @@ def build_image_text_pipeline(p: beam.Pipeline, cfg: ImageTextConfig) -> None:
     downloaded = (
         items
         | "GroupByShard" >> beam.GroupByKey()
-        | "Download" >> with_accelerator(beam.ParDo(DownloadShard(cfg.download())), cfg.clip_accelerator).with_outputs(DROPPED, main="stats")
+        | "Download"
+        >> with_accelerator(beam.ParDo(DownloadShard(cfg.download())), cfg.clip_accelerator).with_outputs(
+            DROPPED, main="stats"
+        )
     )
     stats = downloaded.stats
     drops = [downloaded[DROPPED]]
     if cfg.dedup_images or cfg.clip_top_fraction or cfg.phash_distance is not None:
-        finalized = stats | "Finalize" >> Finalize(cfg.output, cfg.prefix, cfg.dedup_images, cfg.clip_top_fraction, cfg.phash_distance)
+        finalized = stats | "Finalize" >> Finalize(
+            cfg.output, cfg.prefix, cfg.dedup_images, cfg.clip_top_fraction, cfg.phash_distance
+        )
         stats = finalized.stats
         drops.append(finalized.drops)
     _ = stats | "Manifest" >> WriteManifestFromStats(cfg.output, Kind.IMAGE_TEXT, cfg.manifest_config())

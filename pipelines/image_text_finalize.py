@@ -42,7 +42,10 @@ def _image_verdicts(element: tuple[str, Any]):
     digest, rows = element
     rows = sorted(rows, key=lambda r: r["key"])
     for row in rows[1:]:
-        yield row["shard"], (row["key"], "duplicate_image", f"sha256 {digest[:16]} as {rows[0]['key']}", rows[0]["key"])
+        yield (
+            row["shard"],
+            (row["key"], "duplicate_image", f"sha256 {digest[:16]} as {rows[0]['key']}", rows[0]["key"]),
+        )
 
 
 SCORE_BINS_PER_UNIT = 10_000  # cosine scores counted in bins of 1e-4
@@ -69,7 +72,10 @@ def top_fraction_threshold(bin_counts: list[tuple[int, int]], keep: float) -> fl
 def _score_verdict(row: dict[str, Any], threshold: float):
     score = row["clip_score"]
     if score is not None and score < threshold:
-        yield row["shard"], (row["key"], "clip_score", f"{score:.4f} below the top-fraction threshold {threshold:.4f}", None)
+        yield (
+            row["shard"],
+            (row["key"], "clip_score", f"{score:.4f} below the top-fraction threshold {threshold:.4f}", None),
+        )
 
 
 def _phash_buckets(row: dict[str, Any], max_distance: int):
@@ -92,7 +98,10 @@ def _near_image_verdict(element: tuple[str, dict[str, list[Any]]], max_distance:
     for root in grouped["label"]:
         if root != key:
             for row in grouped["row"]:
-                yield row["shard"], (key, "near_duplicate_image", f"pHash within {max_distance} bits of {root}", root)
+                yield (
+                    row["shard"],
+                    (key, "near_duplicate_image", f"pHash within {max_distance} bits of {root}", root),
+                )
 
 
 class NearDuplicateImages(beam.PTransform):
@@ -134,7 +143,9 @@ class FinalizeShard(beam.DoFn):
         if not grouped["stats"]:
             return
         verdicts: dict[str, tuple[str, str, str | None]] = {}
-        for key, reason, detail, dup_of in sorted(grouped["verdicts"], key=lambda v: (v[0], self.PRIORITY.index(v[1]))):
+        for key, reason, detail, dup_of in sorted(
+            grouped["verdicts"], key=lambda v: (v[0], self.PRIORITY.index(v[1]))
+        ):
             verdicts.setdefault(key, (reason, detail, dup_of))
         _, download_counts = read_candidates(self.output, name)
         final = Counts(download_counts.input, download_counts.kept, dict(download_counts.dropped))
@@ -174,10 +185,21 @@ class FinalizeResult(NamedTuple):
 class Finalize(beam.PTransform):
     """Download-phase ShardStats -> final ShardStats and the finalize drops."""
 
-    def __init__(self, output: str, prefix: str, dedup_images: bool, clip_top_fraction: float | None, phash_distance: int | None) -> None:
+    def __init__(
+        self,
+        output: str,
+        prefix: str,
+        dedup_images: bool,
+        clip_top_fraction: float | None,
+        phash_distance: int | None,
+    ) -> None:
         super().__init__()
         self.output, self.prefix = output, prefix
-        self.dedup_images, self.clip_top_fraction, self.phash_distance = dedup_images, clip_top_fraction, phash_distance
+        self.dedup_images, self.clip_top_fraction, self.phash_distance = (
+            dedup_images,
+            clip_top_fraction,
+            phash_distance,
+        )
 
     def expand(self, stats: pvalue.PCollection) -> FinalizeResult:
         candidates = stats | "Candidates" >> beam.FlatMap(_candidates, self.output)
@@ -193,12 +215,15 @@ class Finalize(beam.PTransform):
             keep = self.clip_top_fraction
             threshold = (
                 candidates
-                | "ScoreBins" >> beam.FlatMap(lambda r: [score_bin(r["clip_score"])] if r["clip_score"] is not None else [])
+                | "ScoreBins"
+                >> beam.FlatMap(lambda r: [score_bin(r["clip_score"])] if r["clip_score"] is not None else [])
                 | "CountPerBin" >> beam.combiners.Count.PerElement()
                 | "AllBins" >> beam.combiners.ToList()
                 | "Threshold" >> beam.Map(top_fraction_threshold, keep)
             )
-            verdicts.append(candidates | "ScoreVerdicts" >> beam.FlatMap(_score_verdict, pvalue.AsSingleton(threshold)))
+            verdicts.append(
+                candidates | "ScoreVerdicts" >> beam.FlatMap(_score_verdict, pvalue.AsSingleton(threshold))
+            )
         if self.phash_distance is not None:
             verdicts.append(candidates | "NearImages" >> NearDuplicateImages(self.phash_distance))
         all_verdicts = verdicts | "AllVerdicts" >> beam.Flatten()
@@ -208,5 +233,6 @@ class Finalize(beam.PTransform):
             | "Finalize" >> beam.ParDo(FinalizeShard(self.output, self.prefix))
         )
         return FinalizeResult(
-            finalized | "FinalStats" >> beam.Map(lambda sd: sd[0]), finalized | "FinalDrops" >> beam.FlatMap(lambda sd: sd[1])
+            finalized | "FinalStats" >> beam.Map(lambda sd: sd[0]),
+            finalized | "FinalDrops" >> beam.FlatMap(lambda sd: sd[1]),
         )

@@ -77,7 +77,9 @@ class ShardDownloader:
         self._fetch_thread.shutdown()
         self._image_threads.shutdown()
 
-    def run(self, index: int, rows: list[dict[str, Any]], source: str | None = None) -> tuple[ShardStats, list[dict[str, Any]]]:
+    def run(
+        self, index: int, rows: list[dict[str, Any]], source: str | None = None
+    ) -> tuple[ShardStats, list[dict[str, Any]]]:
         """Download and write shard `index` from its rows (each row dict or a ready drop dict)."""
         counts = Counts()
         drops: list[dict[str, Any]] = []
@@ -99,8 +101,14 @@ class ShardDownloader:
                     pending = self._fetch_thread.submit(self._fetch, batches[i + 1])
                 for sample, image_hash in self._process_batch(batch, fetched, drops):
                     writer.write(sample)
-                    candidates.append({"key": sample.key, "sha256": sample.sha256, "clip_score": sample.clip_score,
-                                       "phash": image_hash})  # fmt: skip
+                    candidates.append(
+                        {
+                            "key": sample.key,
+                            "sha256": sample.sha256,
+                            "clip_score": sample.clip_score,
+                            "phash": image_hash,
+                        }
+                    )
             counts.kept = writer.samples
             for d in drops:
                 counts.drop(d["reason"])
@@ -120,8 +128,13 @@ class ShardDownloader:
     def _process_batch(
         self, batch: list[dict[str, Any]], fetched: list[Fetched | Drop | None], drops: list[dict[str, Any]]
     ) -> list[tuple[ImageTextSample, int | None]]:
-        datas = [row["image"] if result is None else getattr(result, "content", None) for row, result in zip(batch, fetched, strict=True)]
-        images = self._image_threads.map(lambda data: None if data is None else process_image(data, self.cfg.image), datas)
+        datas = [
+            row["image"] if result is None else getattr(result, "content", None)
+            for row, result in zip(batch, fetched, strict=True)
+        ]
+        images = self._image_threads.map(
+            lambda data: None if data is None else process_image(data, self.cfg.image), datas
+        )
         ready: list[tuple[dict[str, Any], ProcessedImage]] = []
         for row, result, image in zip(batch, fetched, images, strict=True):
             if isinstance(result, Drop):
@@ -133,25 +146,48 @@ class ShardDownloader:
             ready.append((row, image))
         scores: list[float | None] = [None] * len(ready)
         if self.clip is not None and ready:
-            scores = [float(s) for s in self.clip.score([im.image for _, im in ready], [r["caption"] for r, _ in ready])]
+            scores = [
+                float(s)
+                for s in self.clip.score([im.image for _, im in ready], [r["caption"] for r, _ in ready])
+            ]
         samples = []
         for (row, image), score in zip(ready, scores, strict=True):
             threshold = self.cfg.clip_threshold
             if score is not None and threshold is not None and score < threshold:
                 drops.append(drop_of(row, "clip_score", f"{score:.4f} < {threshold}", "clip"))
                 continue
-            samples.append((ImageTextSample(
-                key=row["key"], image=image.data, image_ext=image.ext, caption=row["caption"], width=image.width,
-                height=image.height, original_width=image.original_width, original_height=image.original_height,
-                sha256=image.sha256, url=row["url"], id=row.get("id"), lang=row.get("lang"),
-                lang_score=row.get("lang_score"), clip_score=score,
-                clip_model=self.cfg.clip.model_id if self.cfg.clip is not None else "none", extra=row.get("extra"),
-            ), phash(image.image) if self.cfg.phash and image.image is not None else None))  # fmt: skip
+            samples.append(
+                (
+                    ImageTextSample(
+                        key=row["key"],
+                        image=image.data,
+                        image_ext=image.ext,
+                        caption=row["caption"],
+                        width=image.width,
+                        height=image.height,
+                        original_width=image.original_width,
+                        original_height=image.original_height,
+                        sha256=image.sha256,
+                        url=row["url"],
+                        id=row.get("id"),
+                        lang=row.get("lang"),
+                        lang_score=row.get("lang_score"),
+                        clip_score=score,
+                        clip_model=self.cfg.clip.model_id if self.cfg.clip is not None else "none",
+                        extra=row.get("extra"),
+                    ),
+                    phash(image.image) if self.cfg.phash and image.image is not None else None,
+                )
+            )
         return samples
 
     def _write_candidates(self, name: str, candidates: list[dict[str, Any]], counts: Counts) -> None:
         table = pa.Table.from_pylist(candidates, schema=CANDIDATES)
-        meta = {b"download_counts": json.dumps({"input": counts.input, "kept": counts.kept, "dropped": counts.dropped}).encode()}
+        meta = {
+            b"download_counts": json.dumps(
+                {"input": counts.input, "kept": counts.kept, "dropped": counts.dropped}
+            ).encode()
+        }
         table = table.replace_schema_metadata(meta)
         buf = io.BytesIO()
         pq.write_table(table, buf)

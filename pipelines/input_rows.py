@@ -47,10 +47,14 @@ def format_of(name: str) -> tuple[str, bool]:
     for suffix in SUPPORTED_SUFFIXES:
         if lower.endswith(suffix):
             return suffix, gzipped
-    raise ValueError(f"{name}: unsupported input format (expected one of {', '.join(SUPPORTED_SUFFIXES)}, optionally .gz)")
+    raise ValueError(
+        f"{name}: unsupported input format (expected one of {', '.join(SUPPORTED_SUFFIXES)}, optionally .gz)"
+    )
 
 
-def iter_rows(stream: IO[bytes], name: str, txt_mode: str = "document") -> Iterator[tuple[int, dict[str, Any] | RowError]]:
+def iter_rows(
+    stream: IO[bytes], name: str, txt_mode: str = "document"
+) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
     """(row index, row dict or RowError) for every row of one input file.
 
     `txt_mode`: "document" reads a .txt file as one row {"text": whole file}; "lines" gives one
@@ -72,7 +76,10 @@ def iter_rows(stream: IO[bytes], name: str, txt_mode: str = "document") -> Itera
 
 
 def _cut(name: str, index: int, error: BaseException) -> RowError:
-    return RowError("bad_input_file", f"{name}: unreadable after row {index} ({type(error).__name__}: {error}); the rest of the file is lost")
+    return RowError(
+        "bad_input_file",
+        f"{name}: unreadable after row {index} ({type(error).__name__}: {error}); the rest of the file is lost",
+    )
 
 
 def _jsonl_rows(stream: IO[bytes], name: str) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
@@ -116,7 +123,9 @@ def _parquet_rows(stream: IO[bytes], name: str) -> Iterator[tuple[int, dict[str,
         yield index, _cut(name, index, e)
 
 
-def _table_rows(stream: IO[bytes], name: str, delimiter: str) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
+def _table_rows(
+    stream: IO[bytes], name: str, delimiter: str
+) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
     # csv's default field limit (131,072 characters) would end the file at one long document;
     # length is --max-doc-chars' job (a counted `too_long` drop).
     csv.field_size_limit(sys.maxsize)
@@ -136,7 +145,9 @@ def _table_rows(stream: IO[bytes], name: str, delimiter: str) -> Iterator[tuple[
         yield index, _cut(name, index, e)
 
 
-def _text_rows(stream: IO[bytes], name: str, txt_mode: str) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
+def _text_rows(
+    stream: IO[bytes], name: str, txt_mode: str
+) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
     if txt_mode == "document":
         try:
             raw = stream.read()
@@ -186,7 +197,9 @@ def _webdataset_rows(stream: IO[bytes], name: str) -> Iterator[tuple[int, dict[s
                 yield index, RowError("malformed_row", f"{name}: sample {key} has no image member")
             else:
                 caption = fields.get("txt")
-                row["caption"] = caption.decode("utf-8", "replace") if caption is not None else row.get("caption")
+                row["caption"] = (
+                    caption.decode("utf-8", "replace") if caption is not None else row.get("caption")
+                )
                 row["image"] = fields[image_field]
                 row["source_key"] = key
                 yield index, row

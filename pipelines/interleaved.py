@@ -73,7 +73,9 @@ class InterleavedConfig:
     image_urls: ImageUrlConfig = field(default_factory=ImageUrlConfig)
     spam: SpamConfig = field(default_factory=SpamConfig)
     language: LanguageConfig | None = field(default_factory=LanguageConfig)
-    gopher_quality: GopherQualityConfig | None = field(default_factory=lambda: GopherQualityConfig(min_doc_words=10))
+    gopher_quality: GopherQualityConfig | None = field(
+        default_factory=lambda: GopherQualityConfig(min_doc_words=10)
+    )
     gopher_repetition: GopherRepetitionConfig | None = field(default_factory=GopherRepetitionConfig)
     url_dedup: bool = True
     near_dedup: NearDedupConfig | None = field(default_factory=NearDedupConfig)
@@ -89,9 +91,14 @@ class InterleavedConfig:
 
     def download(self) -> DocumentDownloadConfig:
         return DocumentDownloadConfig(
-            output=self.output, prefix=self.prefix, fetch=self.fetch, image=self.image, rules=self.rules,
-            clip=self.clip, clip_min_similarity=self.clip_min_similarity,
-        )  # fmt: skip
+            output=self.output,
+            prefix=self.prefix,
+            fetch=self.fetch,
+            image=self.image,
+            rules=self.rules,
+            clip=self.clip,
+            clip_min_similarity=self.clip_min_similarity,
+        )
 
     def manifest_config(self) -> dict[str, Any]:
         return config_dict(self)
@@ -115,15 +122,31 @@ class ExtractDocuments(beam.DoFn):
             for item in iter_warc_records(stream, name, self.cfg.warc, stats):
                 key = make_key(Kind.INTERLEAVED.value, warc_identity(name, item.offset))
                 if isinstance(item, WarcError):
-                    yield pvalue.TaggedOutput(DROPPED, (shard, drop_of({"key": key}, item.reason, item.detail, "warc")))
+                    yield pvalue.TaggedOutput(
+                        DROPPED, (shard, drop_of({"key": key}, item.reason, item.detail, "warc"))
+                    )
                     continue
-                doc = {"key": key, "url": item.url, "shard": shard, "warc_file": name, "warc_offset": item.offset}
-                result = guarded(lambda: self._extract(item, doc, images), f"extraction of {name}@{item.offset}")  # noqa: B023
+                doc = {
+                    "key": key,
+                    "url": item.url,
+                    "shard": shard,
+                    "warc_file": name,
+                    "warc_offset": item.offset,
+                }
+                result = guarded(
+                    lambda item=item, doc=doc: self._extract(item, doc, images),
+                    f"extraction of {name}@{item.offset}",
+                )
                 if isinstance(result, Drop):
-                    yield pvalue.TaggedOutput(DROPPED, (shard, drop_of(doc, result.reason, result.detail, "extract")))
+                    yield pvalue.TaggedOutput(
+                        DROPPED, (shard, drop_of(doc, result.reason, result.detail, "extract"))
+                    )
                 else:
                     yield result
-        counts = {"warc_records": stats.records, "warc_records_skipped": stats.skipped_not_response + stats.skipped_not_html}
+        counts = {
+            "warc_records": stats.records,
+            "warc_records_skipped": stats.skipped_not_response + stats.skipped_not_html,
+        }
         yield pvalue.TaggedOutput(STATS, (shard, (name, {**counts, **images})))
         log.info("%s: %d pages, %d bad records", name, stats.pages, stats.errors)
 
@@ -145,7 +168,10 @@ class ExtractDocuments(beam.DoFn):
             if isinstance(decision, Drop):
                 return decision
             score = decision.score
-        for rule, config in ((gopher_quality, self.cfg.gopher_quality), (gopher_repetition, self.cfg.gopher_repetition)):
+        for rule, config in (
+            (gopher_quality, self.cfg.gopher_quality),
+            (gopher_repetition, self.cfg.gopher_repetition),
+        ):
             if config is not None:
                 decision = rule(text, config)
                 if isinstance(decision, Drop):
@@ -177,8 +203,11 @@ def _remove_boilerplate(element: tuple[str, dict[str, list[Any]]]):
     for doc in grouped["doc"]:
         bad = set(grouped["boilerplate"])
         if bad:
-            doc = {**doc, "nodes": [n for n in doc["nodes"] if not (isinstance(n, ImageNode) and n.url in bad)],
-                   "boilerplate_images": len(bad)}  # fmt: skip
+            doc = {
+                **doc,
+                "nodes": [n for n in doc["nodes"] if not (isinstance(n, ImageNode) and n.url in bad)],
+                "boilerplate_images": len(bad),
+            }
         yield doc
 
 
@@ -241,8 +270,12 @@ def build_interleaved_pipeline(p: beam.Pipeline, cfg: InterleavedConfig) -> None
     fields = RecordFields(key=lambda d: d["key"], text=lambda d: d["text"], url=lambda d: d["url"])
     if cfg.url_dedup:
         # a record without a URL is only ever its own duplicate
-        url_fields = RecordFields(key=fields.key, text=fields.text, url=fields.url,
-                                  hash=lambda d: normalized_url(d["url"]) if d["url"] else "key:" + d["key"])  # fmt: skip
+        url_fields = RecordFields(
+            key=fields.key,
+            text=fields.text,
+            url=fields.url,
+            hash=lambda d: normalized_url(d["url"]) if d["url"] else "key:" + d["key"],
+        )
         by_url = docs | "UrlDedup" >> ExactDedup(url_fields, stage="url_dedup", reason="duplicate_url")
         docs = by_url.kept
         dedup_drops.append(by_url.dropped)
@@ -266,8 +299,14 @@ def build_interleaved_pipeline(p: beam.Pipeline, cfg: InterleavedConfig) -> None
     routed = []
     if dedup_drops:
         all_docs = extracted.docs | "ShardOfKey" >> beam.Map(lambda d: (d["key"], d["shard"]))
-        dropped = dedup_drops | "DedupDrops" >> beam.Flatten() | "DropByKey" >> beam.Map(lambda d: (d["key"], d))
-        routed.append({"shard": all_docs, "drop": dropped} | "JoinDrops" >> beam.CoGroupByKey() | "Route" >> beam.FlatMap(_route_drops))
+        dropped = (
+            dedup_drops | "DedupDrops" >> beam.Flatten() | "DropByKey" >> beam.Map(lambda d: (d["key"], d))
+        )
+        routed.append(
+            {"shard": all_docs, "drop": dropped}
+            | "JoinDrops" >> beam.CoGroupByKey()
+            | "Route" >> beam.FlatMap(_route_drops)
+        )
     shard_drops = [extracted[DROPPED], *routed] | "ShardDrops" >> beam.Flatten()
     downloaded = (
         {
@@ -276,8 +315,13 @@ def build_interleaved_pipeline(p: beam.Pipeline, cfg: InterleavedConfig) -> None
             "warc_stats": extracted[STATS],
         }
         | "GroupByShard" >> beam.CoGroupByKey()
-        | "Download" >> with_accelerator(beam.ParDo(DownloadDocuments(cfg.download())), cfg.clip_accelerator).with_outputs(DROPPED, main="stats")
+        | "Download"
+        >> with_accelerator(beam.ParDo(DownloadDocuments(cfg.download())), cfg.clip_accelerator).with_outputs(
+            DROPPED, main="stats"
+        )
     )
-    _ = downloaded.stats | "Manifest" >> WriteManifestFromStats(cfg.output, Kind.INTERLEAVED, cfg.manifest_config(), extra)
+    _ = downloaded.stats | "Manifest" >> WriteManifestFromStats(
+        cfg.output, Kind.INTERLEAVED, cfg.manifest_config(), extra
+    )
     if cfg.drops_dir:
         _ = downloaded[DROPPED] | "Drops" >> WriteDrops(cfg.drops_dir)

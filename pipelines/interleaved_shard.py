@@ -66,7 +66,11 @@ class DocumentDownloader:
         self.fetcher.close()
 
     def run(
-        self, index: int, docs: list[dict[str, Any]], drops: list[dict[str, Any]], extra_counts: dict[str, int],
+        self,
+        index: int,
+        docs: list[dict[str, Any]],
+        drops: list[dict[str, Any]],
+        extra_counts: dict[str, int],
         source: str | None = None,
     ) -> tuple[ShardStats, list[dict[str, Any]]]:
         counts = Counts(input=len(docs) + len(drops))
@@ -79,7 +83,10 @@ class DocumentDownloader:
                 batch = ordered[start : start + self.cfg.docs_per_round]
                 fetched = self._fetch_images(batch, images)
                 for doc in batch:
-                    result = guarded(lambda: self._document(doc, fetched, images), f"document rules of {doc['key']}")  # noqa: B023
+                    result = guarded(
+                        lambda doc=doc, fetched=fetched: self._document(doc, fetched, images),
+                        f"document rules of {doc['key']}",
+                    )
                     if isinstance(result, Drop):
                         out_drops.append(drop_of(doc, result.reason, result.detail, "document"))
                     else:
@@ -98,10 +105,14 @@ class DocumentDownloader:
         urls = sorted({n.url for d in docs for n in d["nodes"] if isinstance(n, ImageNode)})
         results: dict[str, ProcessedImage | Drop] = {}
         for url, fetched in zip(urls, self.fetcher.fetch(urls) if urls else [], strict=True):
-            results[url] = fetched if isinstance(fetched, Drop) else process_image(fetched.content, self.cfg.image)
+            results[url] = (
+                fetched if isinstance(fetched, Drop) else process_image(fetched.content, self.cfg.image)
+            )
         return results
 
-    def _document(self, doc: dict[str, Any], fetched: dict[str, ProcessedImage | Drop], images: Counter) -> InterleavedSample | Drop:
+    def _document(
+        self, doc: dict[str, Any], fetched: dict[str, ProcessedImage | Drop], images: Counter
+    ) -> InterleavedSample | Drop:
         nodes: list[Node | _Image] = []
         for node in doc["nodes"]:
             if not isinstance(node, ImageNode):
@@ -120,7 +131,10 @@ class DocumentDownloader:
         kept_ids = {id(n) for n in capped}
         nodes = [n for n in nodes if id(n.node if isinstance(n, _Image) else n) in kept_ids]
         plain = [n.node if isinstance(n, _Image) else n for n in nodes]
-        for check in (check_interspersed(plain, self.cfg.rules), check_one_image(plain, doc["key"], self.cfg.rules)):
+        for check in (
+            check_interspersed(plain, self.cfg.rules),
+            check_one_image(plain, doc["key"], self.cfg.rules),
+        ):
             if isinstance(check, Drop):
                 return check
         return self._sample(doc, nodes, images)
@@ -145,20 +159,33 @@ class DocumentDownloader:
         for node in merge_paragraphs_keep_images(nodes):
             if isinstance(node, _Image):
                 p = node.processed
-                stored.append(InterleavedImage(
-                    member=f"{sum(1 for s in stored if s is not None)}.{p.ext}", data=p.data, width=p.width,
-                    height=p.height, url=node.node.url, sha256=p.sha256, clip_score=node.clip_score,
-                    alt=node.node.alt or None,
-                ))  # fmt: skip
+                stored.append(
+                    InterleavedImage(
+                        member=f"{sum(1 for s in stored if s is not None)}.{p.ext}",
+                        data=p.data,
+                        width=p.width,
+                        height=p.height,
+                        url=node.node.url,
+                        sha256=p.sha256,
+                        clip_score=node.clip_score,
+                        alt=node.node.alt or None,
+                    )
+                )
                 texts.append(None)
             else:
                 texts.append(node.text)
                 stored.append(None)
         images["images_kept"] += sum(1 for s in stored if s is not None)
         return InterleavedSample(
-            key=doc["key"], texts=texts, images=stored, url=doc["url"], warc_file=doc["warc_file"],
-            warc_offset=doc["warc_offset"], lang=doc.get("lang"), lang_score=doc.get("lang_score"),
-        )  # fmt: skip
+            key=doc["key"],
+            texts=texts,
+            images=stored,
+            url=doc["url"],
+            warc_file=doc["warc_file"],
+            warc_offset=doc["warc_offset"],
+            lang=doc.get("lang"),
+            lang_score=doc.get("lang_score"),
+        )
 
 
 def merge_paragraphs_keep_images(nodes: list[Node | _Image]) -> list[Node | _Image]:

@@ -39,7 +39,9 @@ def summarize(output: str, seconds: float) -> Manifest:
     """Print the run's counts from its manifest (the single source of truth) and return it."""
     manifest = read_manifest(output)
     c = manifest.counts
-    print(f"\n{manifest.kind.value} corpus written to {output}: {len(manifest.shards)} shard(s) in {seconds:.1f} s")
+    print(
+        f"\n{manifest.kind.value} corpus written to {output}: {len(manifest.shards)} shard(s) in {seconds:.1f} s"
+    )
     print(format_counts(c.input, c.kept, c.dropped))
     return manifest
 
@@ -60,7 +62,8 @@ def convergence_status(manifest: Manifest) -> int:
 def configure_logging(verbose: bool) -> None:
     """Our own progress lines always; Beam's chatter only with --verbose."""
     logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
+        level=logging.INFO if verbose else logging.WARNING,
+        stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )  # fmt: skip
+    )
     logging.getLogger("pipelines").setLevel(logging.INFO)

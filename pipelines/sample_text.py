@@ -22,7 +22,9 @@ def generated_document(seed: int, sentences: int = 20) -> str:
     return " ".join(out)
 
 
-def generated_page(seed: int, images: list[str], paragraphs: int | None = None, alts: list[str] | None = None) -> bytes:
+def generated_page(
+    seed: int, images: list[str], paragraphs: int | None = None, alts: list[str] | None = None
+) -> bytes:
     """An English HTML page: paragraphs with the given image URLs between them, in that order."""
     n = paragraphs if paragraphs is not None else len(images) + 1
     parts = [f"<h1>Report number {seed}</h1>"]

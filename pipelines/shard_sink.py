@@ -75,7 +75,8 @@ class WriteShards(beam.PTransform):
         )
         return (
             samples
-            | "AssignShard" >> beam.Map(lambda s, n: (shard_of(s.key, n), s), n=pvalue.AsSingleton(num_shards))
+            | "AssignShard"
+            >> beam.Map(lambda s, n: (shard_of(s.key, n), s), n=pvalue.AsSingleton(num_shards))
             | "GroupByShard" >> beam.GroupByKey()
             | "WriteShard" >> beam.ParDo(_WriteShard(self.output_dir, self.kind, self.prefix))
         )
@@ -91,10 +92,18 @@ def _count_reasons(drops: pvalue.PCollection) -> pvalue.PCollection:
 
 
 def _write_manifest(
-    _: Any, output_dir: str, kind: Kind, config: dict[str, Any], stats: list[ShardStats], input_count: int,
-    dropped: dict[str, int], extra: dict[str, Any],
-) -> dict[str, Any]:  # fmt: skip
-    counts = Counts(input=input_count, kept=sum(s.samples for s in stats), dropped=dict(sorted(dropped.items())))
+    _: Any,
+    output_dir: str,
+    kind: Kind,
+    config: dict[str, Any],
+    stats: list[ShardStats],
+    input_count: int,
+    dropped: dict[str, int],
+    extra: dict[str, Any],
+) -> dict[str, Any]:
+    counts = Counts(
+        input=input_count, kept=sum(s.samples for s in stats), dropped=dict(sorted(dropped.items()))
+    )
     manifest = write_manifest(output_dir, kind, stats, counts, config=config, extra=extra)
     return manifest.to_dict()
 
@@ -107,38 +116,61 @@ class WriteCorpus(beam.PTransform):
     """
 
     def __init__(
-        self, output_dir: str, kind: Kind, config: dict[str, Any], samples_per_shard: int,
-        drops_dir: str | None = None, prefix: str = "shard",
-    ) -> None:  # fmt: skip
+        self,
+        output_dir: str,
+        kind: Kind,
+        config: dict[str, Any],
+        samples_per_shard: int,
+        drops_dir: str | None = None,
+        prefix: str = "shard",
+    ) -> None:
         super().__init__()
         self.output_dir, self.kind, self.config = output_dir, kind, config
         self.per_shard, self.drops_dir, self.prefix = samples_per_shard, drops_dir, prefix
 
     def expand(self, inputs: dict[str, pvalue.PCollection]) -> pvalue.PCollection:
-        samples, drops, input_count, extra = inputs["samples"], inputs["drops"], inputs["input_count"], inputs["extra"]
+        samples, drops, input_count, extra = (
+            inputs["samples"],
+            inputs["drops"],
+            inputs["input_count"],
+            inputs["extra"],
+        )
         stats = samples | "Shards" >> WriteShards(self.output_dir, self.kind, self.per_shard, self.prefix)
         if self.drops_dir:
             _ = drops | "WriteDrops" >> WriteDrops(self.drops_dir)
         return (
             samples.pipeline
             | "ManifestTrigger" >> beam.Create([None])
-            | "WriteManifest" >> beam.Map(
-                _write_manifest, self.output_dir, self.kind, self.config,
+            | "WriteManifest"
+            >> beam.Map(
+                _write_manifest,
+                self.output_dir,
+                self.kind,
+                self.config,
                 stats=pvalue.AsSingleton(stats | "StatsList" >> beam.combiners.ToList()),
                 input_count=pvalue.AsSingleton(input_count),
                 dropped=pvalue.AsSingleton(_count_reasons(drops)),
                 extra=pvalue.AsSingleton(extra),
-            )  # fmt: skip
+            )
         )
 
 
 def cc_extra(unconverged: int, rounds: int) -> dict[str, Any]:
     """The manifest's record of the near-dedup connected components (0 unconverged = final)."""
-    return {"cc_rounds": rounds, "cc_unconverged_labels": int(unconverged), "cc_converged": int(unconverged) == 0}
+    return {
+        "cc_rounds": rounds,
+        "cc_unconverged_labels": int(unconverged),
+        "cc_converged": int(unconverged) == 0,
+    }
 
 
 def _manifest_from_stats(
-    _: Any, output_dir: str, kind: Kind, config: dict[str, Any], stats: list[ShardStats], extra: dict[str, Any]
+    _: Any,
+    output_dir: str,
+    kind: Kind,
+    config: dict[str, Any],
+    stats: list[ShardStats],
+    extra: dict[str, Any],
 ) -> dict[str, Any]:
     counts = Counts()
     for s in stats:
@@ -151,7 +183,9 @@ class WriteManifestFromStats(beam.PTransform):
 
     `extra`, when given, is a PCollection holding one dict for the manifest's `extra`."""
 
-    def __init__(self, output_dir: str, kind: Kind, config: dict[str, Any], extra: pvalue.PCollection | None = None) -> None:
+    def __init__(
+        self, output_dir: str, kind: Kind, config: dict[str, Any], extra: pvalue.PCollection | None = None
+    ) -> None:
         super().__init__()
         self.output_dir, self.kind, self.config, self.extra = output_dir, kind, config, extra
 
@@ -160,11 +194,15 @@ class WriteManifestFromStats(beam.PTransform):
         return (
             stats.pipeline
             | "ManifestTrigger" >> beam.Create([None])
-            | "WriteManifest" >> beam.Map(
-                _manifest_from_stats, self.output_dir, self.kind, self.config,
+            | "WriteManifest"
+            >> beam.Map(
+                _manifest_from_stats,
+                self.output_dir,
+                self.kind,
+                self.config,
                 stats=pvalue.AsSingleton(stats | "StatsList" >> beam.combiners.ToList()),
                 extra=pvalue.AsSingleton(extra),
-            )  # fmt: skip
+            )
         )
 
 
@@ -179,4 +217,3 @@ class WriteDrops(beam.PTransform):
         return drops | "WriteParquet" >> beam.io.WriteToParquet(
             join(self.drops_dir, "drops"), schema=DROPS, file_name_suffix=".parquet", record_batch_size=10_000
         )
-

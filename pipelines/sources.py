@@ -23,7 +23,9 @@ def is_warc_file(path: str) -> bool:
     return path.lower().endswith((".warc", ".warc.gz"))
 
 
-def expand_inputs(inputs: tuple[str, ...], accept: Callable[[str], bool] = is_row_file) -> list[tuple[str, str]]:
+def expand_inputs(
+    inputs: tuple[str, ...], accept: Callable[[str], bool] = is_row_file
+) -> list[tuple[str, str]]:
     """(file URL, path relative to the input root) for every input file, sorted.
 
     A directory means every supported file below it; globs are expanded by Beam's FileSystems

@@ -64,7 +64,6 @@ class TextPipelineConfig:
         return config_dict(self)
 
 
-
 # --- input files -----------------------------------------------------------------------------------
 
 
@@ -92,7 +91,9 @@ class ReadRows(beam.DoFn):
                 else:
                     ident = row.get(self.cfg.id_col) if isinstance(row, dict) else None
                     ident = None if ident is None else str(ident)
-                    yield pvalue.TaggedOutput(DROPPED, drop_of({"key": key, "id": ident}, record.reason, record.detail, "read"))
+                    yield pvalue.TaggedOutput(
+                        DROPPED, drop_of({"key": key, "id": ident}, record.reason, record.detail, "read")
+                    )
         log.info("read %d rows from %s", rows, relpath)
 
 
@@ -107,7 +108,9 @@ def _record(
         return RowError("malformed_row", f"{where}: no column {cfg.text_col!r}")
     text = row[cfg.text_col]
     if not isinstance(text, str):
-        return RowError("malformed_row", f"{where}: column {cfg.text_col!r} is {type(text).__name__}, not text")
+        return RowError(
+            "malformed_row", f"{where}: column {cfg.text_col!r} is {type(text).__name__}, not text"
+        )
     ident = row.get(cfg.id_col)
     url = row.get(cfg.url_col)
     return {
@@ -140,9 +143,7 @@ class FilterText(beam.DoFn):
     def process(self, record: dict[str, Any]):
         verdict = guarded(lambda: self._filter(record), f"text filters of {record['source']}")
         if isinstance(verdict, Drop):
-            yield pvalue.TaggedOutput(
-                DROPPED, drop_of(record, verdict.reason, verdict.detail, "filter")
-            )
+            yield pvalue.TaggedOutput(DROPPED, drop_of(record, verdict.reason, verdict.detail, "filter"))
         else:
             yield verdict
 
@@ -174,9 +175,14 @@ class FilterText(beam.DoFn):
 
 def _to_sample(record: dict[str, Any]) -> TextSample:
     return TextSample(
-        key=record["key"], text=record["text"], id=record["id"], url=record["url"], source=record["source"],
-        lang=record.get("lang"), lang_score=record.get("lang_score"),
-    )  # fmt: skip
+        key=record["key"],
+        text=record["text"],
+        id=record["id"],
+        url=record["url"],
+        source=record["source"],
+        lang=record.get("lang"),
+        lang_score=record.get("lang_score"),
+    )
 
 
 # --- the graph ---------------------------------------------------------------------------------------
@@ -196,7 +202,9 @@ def build_text_pipeline(p: beam.Pipeline, cfg: TextPipelineConfig) -> None:
     kept = filtered.kept
     extra: dict[str, Any] = {}
     if cfg.exact_dedup or cfg.near_dedup:
-        fields = RecordFields(key=itemgetter("key"), text=itemgetter("text"), id=itemgetter("id"), url=itemgetter("url"))
+        fields = RecordFields(
+            key=itemgetter("key"), text=itemgetter("text"), id=itemgetter("id"), url=itemgetter("url")
+        )
         if cfg.exact_dedup:
             deduped = kept | "Dedup" >> Dedup(fields, cfg.near_dedup)
         else:
@@ -207,11 +215,13 @@ def build_text_pipeline(p: beam.Pipeline, cfg: TextPipelineConfig) -> None:
         drops.append(deduped.dropped)
     all_drops = drops | "AllDrops" >> beam.Flatten()
     input_count = (
-        [read.records | "CountRecords" >> beam.combiners.Count.Globally(),
-         read[DROPPED] | "CountReadDrops" >> beam.combiners.Count.Globally()]
+        [
+            read.records | "CountRecords" >> beam.combiners.Count.Globally(),
+            read[DROPPED] | "CountReadDrops" >> beam.combiners.Count.Globally(),
+        ]
         | "InputParts" >> beam.Flatten()
         | "InputCount" >> beam.CombineGlobally(sum)
-    )  # fmt: skip
+    )
     if cfg.near_dedup is not None and deduped.cc_unconverged is not None:
         extra_pc = deduped.cc_unconverged | "Extra" >> beam.Map(cc_extra, cfg.near_dedup.cc_rounds)
     else:
@@ -221,4 +231,6 @@ def build_text_pipeline(p: beam.Pipeline, cfg: TextPipelineConfig) -> None:
         "drops": all_drops,
         "input_count": input_count,
         "extra": extra_pc,
-    } | "Write" >> WriteCorpus(cfg.output, Kind.TEXT, cfg.manifest_config(), cfg.samples_per_shard, cfg.drops_dir, cfg.prefix)
+    } | "Write" >> WriteCorpus(
+        cfg.output, Kind.TEXT, cfg.manifest_config(), cfg.samples_per_shard, cfg.drops_dir, cfg.prefix
+    )

@@ -46,14 +46,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kosmos-shards", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("validate", help="check every shard against the contract; exit 1 on any problem")
-    p.add_argument("targets", nargs="+", metavar="DIR|GLOB", help="corpus directory (with manifest.json) or a glob of tars")
+    p.add_argument(
+        "targets",
+        nargs="+",
+        metavar="DIR|GLOB",
+        help="corpus directory (with manifest.json) or a glob of tars",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--no-decode", action="store_true", help="skip decoding images (faster)")
     p.set_defaults(func=_cmd_validate)
     p = sub.add_parser("inspect", help="counts, sizes, length and image-size statistics, drop reasons")
     p.add_argument("dir", metavar="DIR", help="corpus directory")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.add_argument("--limit", type=int, default=None, help="compute sample statistics over the first N samples")
+    p.add_argument(
+        "--limit", type=int, default=None, help="compute sample statistics over the first N samples"
+    )
     p.set_defaults(func=_cmd_inspect)
     p = sub.add_parser("view", help="write a self-contained HTML contact sheet")
     p.add_argument("dir", metavar="DIR", help="corpus directory")

@@ -69,7 +69,6 @@ DROP_REASONS: dict[str, str] = {
 }
 
 
-
 def unknown_reasons(reasons: list[str] | dict[str, int]) -> list[str]:
     """The reasons in `reasons` that are not in the closed set, sorted."""
     return sorted(r for r in reasons if r not in DROP_REASONS)

@@ -95,7 +95,11 @@ def inspect_corpus(root: str, limit: int | None = None) -> dict[str, Any]:
         "schema": manifest.kind.schema_id,
         "shards": len(manifest.shards),
         "bytes": sum(s.bytes for s in manifest.shards),
-        "counts": {"input": counts.input, "kept": counts.kept, "dropped": dict(sorted(counts.dropped.items()))},
+        "counts": {
+            "input": counts.input,
+            "kept": counts.kept,
+            "dropped": dict(sorted(counts.dropped.items())),
+        },
         "config": manifest.config,
         "stats": describe_samples(samples()),
     }
@@ -114,7 +118,10 @@ def format_table(info: dict[str, Any]) -> str:
     ]
     lines += ["", f"  {'length':<14}" + "".join(f"{k:>9}" for k in ("min", "mean", "median", "p90", "max"))]
     for label in ("text_chars", "text_words"):
-        lines.append(f"  {label:<14}" + "".join(f"{stats[label][k]:>9}" for k in ("min", "mean", "median", "p90", "max")))
+        lines.append(
+            f"  {label:<14}"
+            + "".join(f"{stats[label][k]:>9}" for k in ("min", "mean", "median", "p90", "max"))
+        )
     if stats["image_shorter_side"]:
         lines += ["", "  images by shorter side (px)"]
         lines += [f"    {bucket:<12}{n:>8}" for bucket, n in stats["image_shorter_side"].items()]

@@ -104,7 +104,10 @@ class Manifest:
             kind = parse_kind(d["kind"])
             if d.get("sample_schema", kind.schema_id) != kind.schema_id:
                 raise SchemaError(f"manifest sample_schema {d['sample_schema']!r} is not {kind.schema_id!r}")
-            shards = [ShardEntry(str(s["path"]), int(s["samples"]), int(s["bytes"]), str(s["sha256"])) for s in d["shards"]]
+            shards = [
+                ShardEntry(str(s["path"]), int(s["samples"]), int(s["bytes"]), str(s["sha256"]))
+                for s in d["shards"]
+            ]
             return cls(
                 kind=kind,
                 shards=shards,
@@ -131,7 +134,9 @@ def read_manifest(root: str) -> Manifest:
     try:
         raw = read_bytes(url)
     except FileNotFoundError:
-        raise SchemaError(f"no {MANIFEST_NAME} in {root}: not a corpus directory (or the run has not finished)") from None
+        raise SchemaError(
+            f"no {MANIFEST_NAME} in {root}: not a corpus directory (or the run has not finished)"
+        ) from None
     try:
         return Manifest.from_dict(json.loads(raw))
     except json.JSONDecodeError as e:

@@ -49,10 +49,16 @@ class TextSample:
 
     def metadata(self) -> dict[str, Any]:
         return {
-            "key": self.key, "id": self.id, "url": self.url, "source": self.source,
-            "lang": self.lang, "lang_score": self.lang_score, "num_chars": len(self.text),
-            "extra": self.extra, "schema": self.kind.schema_id,
-        }  # fmt: skip
+            "key": self.key,
+            "id": self.id,
+            "url": self.url,
+            "source": self.source,
+            "lang": self.lang,
+            "lang_score": self.lang_score,
+            "num_chars": len(self.text),
+            "extra": self.extra,
+            "schema": self.kind.schema_id,
+        }
 
     def members(self) -> dict[str, bytes]:
         return {"txt": self.text.encode("utf-8"), "json": _json_bytes(self.metadata())}
@@ -86,12 +92,22 @@ class ImageTextSample:
 
     def metadata(self) -> dict[str, Any]:
         return {
-            "key": self.key, "id": self.id, "url": self.url, "caption": self.caption,
-            "width": self.width, "height": self.height, "original_width": self.original_width,
-            "original_height": self.original_height, "sha256": self.sha256, "lang": self.lang,
-            "lang_score": self.lang_score, "clip_score": self.clip_score,
-            "clip_model": self.clip_model, "extra": self.extra, "schema": self.kind.schema_id,
-        }  # fmt: skip
+            "key": self.key,
+            "id": self.id,
+            "url": self.url,
+            "caption": self.caption,
+            "width": self.width,
+            "height": self.height,
+            "original_width": self.original_width,
+            "original_height": self.original_height,
+            "sha256": self.sha256,
+            "lang": self.lang,
+            "lang_score": self.lang_score,
+            "clip_score": self.clip_score,
+            "clip_model": self.clip_model,
+            "extra": self.extra,
+            "schema": self.kind.schema_id,
+        }
 
     def members(self) -> dict[str, bytes]:
         return {
@@ -120,9 +136,14 @@ class InterleavedImage:
 
     def entry(self) -> dict[str, Any]:
         return {
-            "member": self.member, "url": self.url, "width": self.width, "height": self.height,
-            "sha256": self.sha256, "clip_score": self.clip_score, "alt": self.alt,
-        }  # fmt: skip
+            "member": self.member,
+            "url": self.url,
+            "width": self.width,
+            "height": self.height,
+            "sha256": self.sha256,
+            "clip_score": self.clip_score,
+            "alt": self.alt,
+        }
 
 
 @dataclass
@@ -166,14 +187,21 @@ class InterleavedSample:
     def metadata(self) -> dict[str, Any]:
         stored = self.stored_images
         return {
-            "key": self.key, "id": self.id, "url": self.url, "warc_file": self.warc_file,
-            "warc_offset": self.warc_offset, "lang": self.lang, "lang_score": self.lang_score,
-            "num_texts": sum(1 for t in self.texts if t is not None), "num_images": len(stored),
+            "key": self.key,
+            "id": self.id,
+            "url": self.url,
+            "warc_file": self.warc_file,
+            "warc_offset": self.warc_offset,
+            "lang": self.lang,
+            "lang_score": self.lang_score,
+            "num_texts": sum(1 for t in self.texts if t is not None),
+            "num_images": len(stored),
             "text_chars": sum(len(t) for t in self.texts if t is not None),
             "image_members": [i.member for i in stored],
             "image_urls": [i.url or "" for i in stored],
-            "extra": self.extra, "schema": self.kind.schema_id,
-        }  # fmt: skip
+            "extra": self.extra,
+            "schema": self.kind.schema_id,
+        }
 
     def document(self) -> dict[str, Any]:
         doc = self.metadata()
@@ -319,7 +347,9 @@ def sample_problems(key: str, members: dict[str, bytes]) -> tuple[Kind | None, l
     if kind is Kind.IMAGE_TEXT:
         image_fields = fields & set(IMAGE_EXTENSIONS)
         if len(image_fields) != 1:
-            problems.append(f"expected exactly one image member ({'/'.join(IMAGE_EXTENSIONS)}), found {len(image_fields)}")
+            problems.append(
+                f"expected exactly one image member ({'/'.join(IMAGE_EXTENSIONS)}), found {len(image_fields)}"
+            )
         allowed |= set(IMAGE_EXTENSIONS)
         image = members.get(next(iter(image_fields), ""), None)
         if image is not None and meta.get("sha256") != sha256_hex(image):
@@ -341,11 +371,19 @@ def sample_from_members(key: str, members: dict[str, bytes]) -> Sample:
     if kind is Kind.IMAGE_TEXT:
         ext = next(e for e in IMAGE_EXTENSIONS if e in members)
         return ImageTextSample(
-            key=key, image=members[ext], image_ext=ext, caption=meta["caption"],
-            width=meta["width"], height=meta["height"], original_width=meta.get("original_width"),
-            original_height=meta.get("original_height"), sha256=meta["sha256"],
-            clip_score=meta.get("clip_score"), clip_model=meta.get("clip_model"), **common,
-        )  # fmt: skip
+            key=key,
+            image=members[ext],
+            image_ext=ext,
+            caption=meta["caption"],
+            width=meta["width"],
+            height=meta["height"],
+            original_width=meta.get("original_width"),
+            original_height=meta.get("original_height"),
+            sha256=meta["sha256"],
+            clip_score=meta.get("clip_score"),
+            clip_model=meta.get("clip_model"),
+            **common,
+        )
     images: list[InterleavedImage | None] = []
     for entry in meta["images"]:
         if entry is None:
@@ -354,6 +392,10 @@ def sample_from_members(key: str, members: dict[str, bytes]) -> Sample:
         values = {k: entry.get(k) for k in IMAGE_ENTRY_FIELDS if k != "member"}
         images.append(InterleavedImage(member=entry["member"], data=members[entry["member"]], **values))
     return InterleavedSample(
-        key=key, texts=meta["texts"], images=images, warc_file=meta.get("warc_file"),
-        warc_offset=meta.get("warc_offset"), **common,
-    )  # fmt: skip
+        key=key,
+        texts=meta["texts"],
+        images=images,
+        warc_file=meta.get("warc_file"),
+        warc_offset=meta.get("warc_offset"),
+        **common,
+    )

@@ -109,7 +109,9 @@ def _declared_size(kind: Kind | None, fields: dict[str, bytes], field_name: str)
     return None
 
 
-def _check_sample(report: Report, shard: str, key: str, fields: dict[str, bytes], decode: bool) -> Kind | None:
+def _check_sample(
+    report: Report, shard: str, key: str, fields: dict[str, bytes], decode: bool
+) -> Kind | None:
     kind, problems = sample_problems(key, fields)
     for p in problems:
         report.add(shard, key, p)
@@ -122,7 +124,11 @@ def _check_sample(report: Report, shard: str, key: str, fields: dict[str, bytes]
             continue
         declared = _declared_size(kind, fields, name)
         if declared is not None and tuple(declared) != size:
-            report.add(shard, key, f"member '{name}' is {size[0]}x{size[1]} but the JSON says {declared[0]}x{declared[1]}")
+            report.add(
+                shard,
+                key,
+                f"member '{name}' is {size[0]}x{size[1]} but the JSON says {declared[0]}x{declared[1]}",
+            )
     return kind
 
 
@@ -157,7 +163,9 @@ def _grouped(
         yield key, fields
 
 
-def check_shard(report: Report, url: str, name: str, seen: dict[str, str], decode: bool = True) -> ShardResult:
+def check_shard(
+    report: Report, url: str, name: str, seen: dict[str, str], decode: bool = True
+) -> ShardResult:
     """Read one tar to its end, checking every sample; returns what it holds."""
     result = ShardResult(name)
     fs, path = filesystem(url)
@@ -186,7 +194,11 @@ def check_shard(report: Report, url: str, name: str, seen: dict[str, str], decod
         except TAR_READ_ERRORS as e:
             last = position.get("member")
             where = f"after member {last!r}" if last else "at the start"
-            report.add(name, last.split(".")[0] if last else None, f"corrupt or truncated tar {where}: {type(e).__name__}: {e}")
+            report.add(
+                name,
+                last.split(".")[0] if last else None,
+                f"corrupt or truncated tar {where}: {type(e).__name__}: {e}",
+            )
             reader.drain()
     result.samples, result.bytes, result.sha256 = len(result.keys), reader.size, reader.digest.hexdigest()
     return result
@@ -200,7 +212,11 @@ def check_sidecars(report: Report, shard_url: str, result: ShardResult) -> None:
         table = pq.read_table(parquet_url)
         keys = table.column("key").to_pylist()
         if len(keys) != result.samples or sorted(keys) != sorted(result.keys):
-            report.add(name, None, f"parquet has {len(keys)} rows / keys that differ from the tar's {result.samples} samples")
+            report.add(
+                name,
+                None,
+                f"parquet has {len(keys)} rows / keys that differ from the tar's {result.samples} samples",
+            )
         for kind in result.kinds:
             missing = set(METADATA_SCHEMAS[kind].names) - set(table.column_names)
             if missing:
@@ -235,17 +251,27 @@ def _check_manifest(report: Report, manifest: Manifest) -> None:
         if shard is None:
             continue
         if shard.samples != entry.samples:
-            report.add(entry.path, None, f"manifest says {entry.samples} samples, the tar holds {shard.samples}")
+            report.add(
+                entry.path, None, f"manifest says {entry.samples} samples, the tar holds {shard.samples}"
+            )
         if (shard.bytes, shard.sha256) != (entry.bytes, entry.sha256):
             report.add(entry.path, None, "size/sha256 differ from the manifest (file changed or truncated)")
         for kind in shard.kinds - {manifest.kind}:
             report.add(entry.path, None, f"holds {kind.value} samples in a {manifest.kind.value} corpus")
     if manifest.samples != manifest.counts.kept:
-        report.add(MANIFEST_NAME, None, f"shards list {manifest.samples} samples but counts.kept is {manifest.counts.kept}")
+        report.add(
+            MANIFEST_NAME,
+            None,
+            f"shards list {manifest.samples} samples but counts.kept is {manifest.counts.kept}",
+        )
 
 
 def _list_tars(fs: Any, folder: str) -> list[str]:
-    return sorted(p.rsplit("/", 1)[-1] for p in fs.ls(folder, detail=False) if p.endswith(".tar") and not p.rsplit("/", 1)[-1].startswith("."))
+    return sorted(
+        p.rsplit("/", 1)[-1]
+        for p in fs.ls(folder, detail=False)
+        if p.endswith(".tar") and not p.rsplit("/", 1)[-1].startswith(".")
+    )
 
 
 def validate(target: str, decode_images: bool = True) -> Report:
@@ -267,7 +293,10 @@ def validate(target: str, decode_images: bool = True) -> Report:
         urls = [(join(target, n), n) for n in names]
     else:
         protocol = target.split("://", 1)[0] + "://" if "://" in target else ""
-        urls = [(protocol + p if protocol and not p.startswith(protocol) else p, p.rsplit("/", 1)[-1]) for p in sorted(fs.glob(path))]
+        urls = [
+            (protocol + p if protocol and not p.startswith(protocol) else p, p.rsplit("/", 1)[-1])
+            for p in sorted(fs.glob(path))
+        ]
         urls = [(u, n) for u, n in urls if n.endswith(".tar")]
         manifest = None
         if not urls:
@@ -290,9 +319,13 @@ def validate(target: str, decode_images: bool = True) -> Report:
 def report_json(report: Report) -> str:
     return json.dumps(
         {
-            "target": report.target, "ok": report.ok, "kind": report.kind.value if report.kind else None,
-            "shards": len(report.shards), "samples": report.samples,
-            "problems": [str(p) for p in report.problems], "warnings": report.warnings,
+            "target": report.target,
+            "ok": report.ok,
+            "kind": report.kind.value if report.kind else None,
+            "shards": len(report.shards),
+            "samples": report.samples,
+            "problems": [str(p) for p in report.problems],
+            "warnings": report.warnings,
         },
         indent=2,
-    )  # fmt: skip
+    )

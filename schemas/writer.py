@@ -152,21 +152,32 @@ class ShardWriter:
         self._rows.append(parquet_row(sample))
 
     def close(
-        self, counts: Counts | None = None, extra_counts: dict[str, int] | None = None, source: str | None = None
+        self,
+        counts: Counts | None = None,
+        extra_counts: dict[str, int] | None = None,
+        source: str | None = None,
     ) -> ShardStats:
         """Finish the tar, write Parquet and stats, then move all three into place (stats last)."""
         self._tar.close()  # closes the hashing wrapper's tar stream, not our file
         self._file.close()
         stats = ShardStats(
-            kind=self.kind.value, shard=self.name, samples=len(self._rows), bytes=self._hashing.size,
-            sha256=self._hashing.digest.hexdigest(), extra_counts=dict(extra_counts or {}), source=source,
-            started_at=self._started, finished_at=utc_now(),
+            kind=self.kind.value,
+            shard=self.name,
+            samples=len(self._rows),
+            bytes=self._hashing.size,
+            sha256=self._hashing.digest.hexdigest(),
+            extra_counts=dict(extra_counts or {}),
+            source=source,
+            started_at=self._started,
+            finished_at=utc_now(),
             duration_s=round(time.monotonic() - self._t0, 3),
-        )  # fmt: skip
+        )
         if counts is not None:
             if counts.kept != stats.samples:
                 self.abort()
-                raise SchemaError(f"shard {self.name}: counts say kept {counts.kept} but {stats.samples} were written")
+                raise SchemaError(
+                    f"shard {self.name}: counts say kept {counts.kept} but {stats.samples} were written"
+                )
             stats.input, stats.kept, stats.dropped = counts.input, counts.kept, dict(counts.dropped)
         table = pa.Table.from_pylist(self._rows, schema=METADATA_SCHEMAS[self.kind])
         parquet = io.BytesIO()
@@ -210,9 +221,13 @@ class CorpusWriter:
     """Rolls samples of one kind into shards of `samples_per_shard` and writes the manifest."""
 
     def __init__(
-        self, output_dir: str, kind: Kind, samples_per_shard: int = DEFAULT_SAMPLES_PER_SHARD,
-        prefix: str = "shard", start_index: int = 0,
-    ) -> None:  # fmt: skip
+        self,
+        output_dir: str,
+        kind: Kind,
+        samples_per_shard: int = DEFAULT_SAMPLES_PER_SHARD,
+        prefix: str = "shard",
+        start_index: int = 0,
+    ) -> None:
         if samples_per_shard < 1:
             raise ValueError("samples_per_shard must be at least 1")
         self.output_dir, self.kind, self.prefix = output_dir, kind, prefix
@@ -248,9 +263,13 @@ class CorpusWriter:
 
 
 def write_manifest(
-    output_dir: str, kind: Kind, stats: Iterable[ShardStats], counts: Counts,
-    config: dict[str, Any] | None = None, extra: dict[str, Any] | None = None,
-) -> Manifest:  # fmt: skip
+    output_dir: str,
+    kind: Kind,
+    stats: Iterable[ShardStats],
+    counts: Counts,
+    config: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Manifest:
     """Write manifest.json listing `stats`' shards (paths relative to the output root)."""
     shards = sorted((s.entry(s.shard) for s in stats), key=lambda e: e.path)
     problems = counts.problems()
@@ -258,6 +277,8 @@ def write_manifest(
         problems.append(f"counts say kept {counts.kept} but the shards hold {sum(s.samples for s in shards)}")
     if problems:
         raise SchemaError("refusing to write an inconsistent manifest: " + "; ".join(problems))
-    manifest = Manifest(kind=kind, shards=shards, counts=counts, config=dict(config or {}), extra=dict(extra or {}))
+    manifest = Manifest(
+        kind=kind, shards=shards, counts=counts, config=dict(config or {}), extra=dict(extra or {})
+    )
     manifest.write(output_dir)
     return manifest

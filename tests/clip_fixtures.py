@@ -105,7 +105,9 @@ def _train(tmp: Path) -> dict[str, object]:
     local_dir.mkdir()
     (local_dir / "open_clip_config.json").write_text(json.dumps({"model_cfg": MODEL_CFG}))
     torch.save(model.state_dict(), local_dir / "open_clip_pytorch_model.bin")
-    return {"config_path": str(config_path), "checkpoint": str(checkpoint), "local_dir": str(local_dir),
-            "losses": losses}
-
-
+    return {
+        "config_path": str(config_path),
+        "checkpoint": str(checkpoint),
+        "local_dir": str(local_dir),
+        "losses": losses,
+    }

@@ -101,7 +101,9 @@ def bomb_png(width: int = 20_000, height: int = 20_000) -> bytes:
     idat = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
 
     def chunk(kind: bytes, payload: bytes) -> bytes:
-        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+        return (
+            struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+        )
 
     ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
@@ -117,7 +119,9 @@ def sample_images() -> dict[str, bytes]:
     chelsea = _photo("chelsea")  # 451x300 RGB
     coffee = _photo("coffee")  # 600x400 RGB
     camera = _photo("camera")  # 512x512 L
-    logo = _transparent_background(_photo("logo"))  # 500x500 RGBA, ~30% fully transparent (black under alpha 0)
+    logo = _transparent_background(
+        _photo("logo")
+    )  # 500x500 RGBA, ~30% fully transparent (black under alpha 0)
     rocket = _photo("rocket")  # 640x427 RGB
     exif = Image.Exif()
     exif[0x0112] = 6  # stored landscape, displayed portrait (rotate 90 degrees clockwise)
@@ -127,7 +131,9 @@ def sample_images() -> dict[str, bytes]:
     photo_jpg = _encode(astronaut, "JPEG", quality=90)
     return {
         "astronaut.jpg": photo_jpg,
-        "astronaut-1600.jpg": _encode(astronaut.resize((1600, 1600), Image.Resampling.BICUBIC), "JPEG", quality=88),
+        "astronaut-1600.jpg": _encode(
+            astronaut.resize((1600, 1600), Image.Resampling.BICUBIC), "JPEG", quality=88
+        ),
         "chelsea.png": _encode(chelsea, "PNG"),
         "coffee.webp": _encode(coffee, "WEBP", quality=85),
         "camera-gray.jpg": _encode(camera, "JPEG", quality=90),
@@ -174,8 +180,8 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(0.2)
                 return self._send(200, photo, "image/jpeg")
         for prefix in ("/img/", "/private/", "/other-bots-only/"):
-            if path.startswith(prefix) and path[len(prefix):] in images:
-                name = path[len(prefix):]
+            if path.startswith(prefix) and path[len(prefix) :] in images:
+                name = path[len(prefix) :]
                 return self._send(200, images[name], content_type_for(name))
         if path.startswith("/flaky/"):
             if owner.hits(path) == 1:
@@ -297,7 +303,9 @@ class TestHTTPServer:
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, host: str = "127.0.0.1", robots_txt: str = ROBOTS_TXT, robots_status: int = 200) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", robots_txt: str = ROBOTS_TXT, robots_status: int = 200
+    ) -> None:
         self.robots_txt = robots_txt
         self.robots_status = robots_status
         self.max_in_flight = 0
@@ -310,7 +318,9 @@ class TestHTTPServer:
         self._httpd = _Server((host, 0), _Handler)
         self._httpd.owner = self
         self.host, self.port = self._httpd.server_address[:2]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @property
     def base_url(self) -> str:

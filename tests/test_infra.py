@@ -29,22 +29,71 @@ from tests.kosmos_train.test_train_torchrun import data, free_port, logged  # no
 REPO = Path(__file__).resolve().parents[1]
 INFRA = REPO / "infra"
 BIN = Path(sys.executable).parent
-ENV = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO),
-       "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}  # fmt: skip
+ENV = {
+    **os.environ,
+    "OMP_NUM_THREADS": "1",
+    "HF_HUB_OFFLINE": "1",
+    "PYTHONPATH": str(REPO),
+    "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+}
 IMAGE = "us-docker.pkg.dev/test-project/kosmos/worker:0.1.0"
 OFFLINE = ["--no_auth", "--dataflow_endpoint=http://localhost:1"]
 
 # The named stages of each graph (pipelines/{text,image_text,interleaved}.py) for the flags used below.
 STAGES = {
-    "text": ["Files", "SpreadFiles", "ReadRows", "Filter", "Dedup", "AllDrops", "InputCount", "ToSample", "Write"],
-    "image-text": ["Files", "SpreadFiles", "ReadRows", "CountPerFile", "Offsets", "AssignShard", "GroupByUrl",
-                   "UrlVerdicts", "GroupByShard", "Download", "Finalize", "Finalize/Candidates", "Finalize/GroupBySha",
-                   "Finalize/ImageVerdicts", "Finalize/ScoreBins", "Finalize/CountPerBin", "Finalize/Threshold", "Finalize/ScoreVerdicts", "Finalize/NearImages",
-                   "Finalize/ByShard", "Finalize/Finalize", "Manifest", "Drops"],
-    "interleaved": ["Warcs", "SpreadWarcs", "Extract", "UrlDedup", "NearDedup", "GroupByImageUrl", "Boilerplate",
-                    "JoinBoilerplate", "RemoveBoilerplate", "JoinDrops", "GroupByShard", "Download", "Manifest",
-                    "Drops"],
-}  # fmt: skip
+    "text": [
+        "Files",
+        "SpreadFiles",
+        "ReadRows",
+        "Filter",
+        "Dedup",
+        "AllDrops",
+        "InputCount",
+        "ToSample",
+        "Write",
+    ],
+    "image-text": [
+        "Files",
+        "SpreadFiles",
+        "ReadRows",
+        "CountPerFile",
+        "Offsets",
+        "AssignShard",
+        "GroupByUrl",
+        "UrlVerdicts",
+        "GroupByShard",
+        "Download",
+        "Finalize",
+        "Finalize/Candidates",
+        "Finalize/GroupBySha",
+        "Finalize/ImageVerdicts",
+        "Finalize/ScoreBins",
+        "Finalize/CountPerBin",
+        "Finalize/Threshold",
+        "Finalize/ScoreVerdicts",
+        "Finalize/NearImages",
+        "Finalize/ByShard",
+        "Finalize/Finalize",
+        "Manifest",
+        "Drops",
+    ],
+    "interleaved": [
+        "Warcs",
+        "SpreadWarcs",
+        "Extract",
+        "UrlDedup",
+        "NearDedup",
+        "GroupByImageUrl",
+        "Boilerplate",
+        "JoinBoilerplate",
+        "RemoveBoilerplate",
+        "JoinDrops",
+        "GroupByShard",
+        "Download",
+        "Manifest",
+        "Drops",
+    ],
+}
 
 
 def pipeline_args(kind: str, tmp: Path) -> list[str]:
@@ -56,14 +105,42 @@ def pipeline_args(kind: str, tmp: Path) -> list[str]:
     inputs.mkdir(exist_ok=True)
     out, drops = str(tmp / kind / "out"), str(tmp / kind / "drops")
     if kind == "text":
-        (inputs / "docs.jsonl").write_text(json.dumps({"id": "a", "text": "A short document about the sea."}) + "\n")
+        (inputs / "docs.jsonl").write_text(
+            json.dumps({"id": "a", "text": "A short document about the sea."}) + "\n"
+        )
         return ["--input", str(inputs / "docs.jsonl"), "--output", out, "--drops", drops]
     if kind == "image-text":
-        (inputs / "urls.jsonl").write_text(json.dumps({"url": "https://example.com/a.jpg", "caption": "A cat."}) + "\n")
-        return ["--input", str(inputs / "urls.jsonl"), "--output", out, "--drops", drops, "--clip-model", "ViT-B-32",
-                "--clip-top-fraction", "0.3", "--phash-distance", "4"]  # fmt: skip
-    write_test_warc(str(inputs / "a.warc.gz"), [("https://example.com/p", b"<html><body><p>Hello.</p></body></html>", None)])
-    return ["--warc", str(inputs / "a.warc.gz"), "--output", out, "--drops", drops, "--clip-model", "ViT-B-32"]
+        (inputs / "urls.jsonl").write_text(
+            json.dumps({"url": "https://example.com/a.jpg", "caption": "A cat."}) + "\n"
+        )
+        return [
+            "--input",
+            str(inputs / "urls.jsonl"),
+            "--output",
+            out,
+            "--drops",
+            drops,
+            "--clip-model",
+            "ViT-B-32",
+            "--clip-top-fraction",
+            "0.3",
+            "--phash-distance",
+            "4",
+        ]
+    write_test_warc(
+        str(inputs / "a.warc.gz"),
+        [("https://example.com/p", b"<html><body><p>Hello.</p></body></html>", None)],
+    )
+    return [
+        "--warc",
+        str(inputs / "a.warc.gz"),
+        "--output",
+        out,
+        "--drops",
+        drops,
+        "--clip-model",
+        "ViT-B-32",
+    ]
 
 
 # per pipeline: environment for launch.sh (GPU workers for the two pipelines with a CLIP stage)
@@ -82,16 +159,36 @@ def dataflow_jobs(tmp_path_factory) -> dict[str, dict]:
     for kind in STAGES:
         temp = tmp / kind / "temp"
         (temp / "staging").mkdir(parents=True)  # Beam retries for minutes when a local staging dir is missing
-        env = {**ENV, "PROJECT": "test-project", "REGION": "us-central1", "TEMP_LOCATION": str(temp), "IMAGE": IMAGE,
-               "KOSMOS_CORPUS": str(BIN / "kosmos-corpus"), "JOB_NAME": f"kosmos-{kind}-test", **LAUNCH_ENV[kind]}  # fmt: skip
-        cmd = ["bash", str(INFRA / "dataflow" / "launch.sh"), kind, *pipeline_args(kind, tmp), *OFFLINE,
-               f"--template_location={tmp / kind / 'job.json'}"]  # fmt: skip
-        procs[kind] = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        env = {
+            **ENV,
+            "PROJECT": "test-project",
+            "REGION": "us-central1",
+            "TEMP_LOCATION": str(temp),
+            "IMAGE": IMAGE,
+            "KOSMOS_CORPUS": str(BIN / "kosmos-corpus"),
+            "JOB_NAME": f"kosmos-{kind}-test",
+            **LAUNCH_ENV[kind],
+        }
+        cmd = [
+            "bash",
+            str(INFRA / "dataflow" / "launch.sh"),
+            kind,
+            *pipeline_args(kind, tmp),
+            *OFFLINE,
+            f"--template_location={tmp / kind / 'job.json'}",
+        ]
+        procs[kind] = subprocess.Popen(
+            cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
     jobs = {}
     for kind, proc in procs.items():
         output, _ = proc.communicate(timeout=240)
-        jobs[kind] = {"rc": proc.returncode, "output": output, "job": tmp / kind / "job.json",
-                      "proto": tmp / kind / "temp" / "staging" / "pipeline.pb"}  # fmt: skip
+        jobs[kind] = {
+            "rc": proc.returncode,
+            "output": output,
+            "job": tmp / kind / "job.json",
+            "proto": tmp / kind / "temp" / "staging" / "pipeline.pb",
+        }
     return jobs
 
 
@@ -116,7 +213,9 @@ def local_top_level_stages(kind: str, argv: list[str]) -> set[str]:
     cfg = importlib.import_module(options_module).config_from_args(args)
     p = beam.Pipeline(options=PipelineOptions(["--runner=DirectRunner"]))
     getattr(importlib.import_module(module), function)(p, cfg)
-    return {t.unique_name for t in p.to_runner_api().components.transforms.values() if "/" not in t.unique_name}
+    return {
+        t.unique_name for t in p.to_runner_api().components.transforms.values() if "/" not in t.unique_name
+    }
 
 
 def unpickled_dofns(proto) -> dict[str, object]:
@@ -144,7 +243,10 @@ def test_dataflow_job_builds_offline(dataflow_jobs, kind, tmp_path):
     pool = env["workerPools"][0]
     assert pool["sdkHarnessContainerImages"][0]["containerImage"] == IMAGE
     assert pool["autoscalingSettings"]["maxNumWorkers"] == int(LAUNCH_ENV[kind]["MAX_WORKERS"])
-    assert pool["machineType"] == {"text": "n2-highmem-8", "image-text": "g2-standard-8", "interleaved": "n1-standard-8"}[kind]
+    assert (
+        pool["machineType"]
+        == {"text": "n2-highmem-8", "image-text": "g2-standard-8", "interleaved": "n1-standard-8"}[kind]
+    )
     assert "use_runner_v2" in env["experiments"]
     options = {d["key"]: d["value"] for d in env["sdkPipelineOptions"]["display_data"]}
     assert options["project"] == "test-project" and options["region"] == "us-central1"
@@ -154,14 +256,28 @@ def test_dataflow_job_builds_offline(dataflow_jobs, kind, tmp_path):
     environments = list(proto.components.environments.values())
     assert all(IMAGE.encode() in e.payload for e in environments)  # every docker environment runs our image
     hinted = [e for e in environments if "beam:resources:accelerator:v1" in e.resource_hints]
-    accelerator = hinted[0].resource_hints["beam:resources:accelerator:v1"].decode() if len(hinted) == len(environments) else ""
+    accelerator = (
+        hinted[0].resource_hints["beam:resources:accelerator:v1"].decode()
+        if len(hinted) == len(environments)
+        else ""
+    )
     if kind == "image-text":  # GPUs for every worker through the Dataflow service option
-        assert "worker_accelerator=type:nvidia-l4;count:1;install-nvidia-driver" in options["dataflow_service_options"]
+        assert (
+            "worker_accelerator=type:nvidia-l4;count:1;install-nvidia-driver"
+            in options["dataflow_service_options"]
+        )
     elif kind == "interleaved":  # ... or as a hint on the download + CLIP step only (right fitting)
         assert not accelerator, "the pipeline's default environment must stay CPU-only"
-        download = next(t for t in proto.components.transforms.values() if t.unique_name == "Download/ParDo(DownloadDocuments)")
+        download = next(
+            t
+            for t in proto.components.transforms.values()
+            if t.unique_name == "Download/ParDo(DownloadDocuments)"
+        )
         hints = proto.components.environments[download.environment_id].resource_hints
-        assert hints["beam:resources:accelerator:v1"].decode() == "type:nvidia-tesla-t4;count:1;install-nvidia-driver"
+        assert (
+            hints["beam:resources:accelerator:v1"].decode()
+            == "type:nvidia-tesla-t4;count:1;install-nvidia-driver"
+        )
     else:
         assert not accelerator and options["dataflow_service_options"] == "[]"
 
@@ -181,7 +297,9 @@ def test_dataflow_job_builds_offline(dataflow_jobs, kind, tmp_path):
 
 @pytest.mark.slow
 def test_kosmos_corpus_exits_0_after_building_a_template(dataflow_jobs):
-    assert [job["rc"] for job in dataflow_jobs.values()] == [0, 0, 0], [j["output"][-500:] for j in dataflow_jobs.values()]
+    assert [job["rc"] for job in dataflow_jobs.values()] == [0, 0, 0], [
+        j["output"][-500:] for j in dataflow_jobs.values()
+    ]
 
 
 def test_worker_image_matches_the_launching_environment():
@@ -241,25 +359,57 @@ def check_two_process_run(run: Path, stage: int) -> None:
     assert (run / "model.safetensors").exists()
     ckpt = {p.name for p in (run / "deepspeed").glob("step*/*.pt")}
     # ZeRO-3 partitions the model states per rank; stages 1 and 2 keep one model file
-    want_model = {f"zero_pp_rank_{r}_mp_rank_00_model_states.pt" for r in (0, 1)} if stage == 3 else {"mp_rank_00_model_states.pt"}
+    want_model = (
+        {f"zero_pp_rank_{r}_mp_rank_00_model_states.pt" for r in (0, 1)}
+        if stage == 3
+        else {"mp_rank_00_model_states.pt"}
+    )
     assert want_model <= ckpt, ckpt
     assert {f"zero_pp_rank_{r}_mp_rank_00_optim_states.pt" for r in (0, 1)} <= ckpt, ckpt
 
 
 def train_flags(data, run: Path, zero_file: str) -> list[str]:  # noqa: F811 - `data` is the imported fixture's value
     dirs, tok = data
-    return ["--config", "tiny", "--steps", "2", "--save-every", "0", "--log-every", "1", "--tokenizer", str(tok.path),
-            "--output", str(run), "--no-progress", "--deepspeed", str(INFRA / "deepspeed" / zero_file),
-            "--data", *map(str, dirs)]  # fmt: skip
+    return [
+        "--config",
+        "tiny",
+        "--steps",
+        "2",
+        "--save-every",
+        "0",
+        "--log-every",
+        "1",
+        "--tokenizer",
+        str(tok.path),
+        "--output",
+        str(run),
+        "--no-progress",
+        "--deepspeed",
+        str(INFRA / "deepspeed" / zero_file),
+        "--data",
+        *map(str, dirs),
+    ]
 
 
 @pytest.mark.slow
 def test_torchrun_script_two_processes_zero3(data, tmp_path):  # noqa: F811
     run = tmp_path / "run"
-    env = {**ENV, "NNODES": "1", "NPROC_PER_NODE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(free_port()),
-           "RDZV_ID": "test", "PYTHON": sys.executable}  # fmt: skip
-    done = subprocess.run(["bash", str(INFRA / "deepspeed" / "torchrun.sh"), *train_flags(data, run, "zero3.json")],
-                          env=env, capture_output=True, text=True, timeout=240)  # fmt: skip
+    env = {
+        **ENV,
+        "NNODES": "1",
+        "NPROC_PER_NODE": "2",
+        "MASTER_ADDR": "127.0.0.1",
+        "MASTER_PORT": str(free_port()),
+        "RDZV_ID": "test",
+        "PYTHON": sys.executable,
+    }
+    done = subprocess.run(
+        ["bash", str(INFRA / "deepspeed" / "torchrun.sh"), *train_flags(data, run, "zero3.json")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
     check_two_process_run(run, stage=3)
 
@@ -267,10 +417,20 @@ def test_torchrun_script_two_processes_zero3(data, tmp_path):  # noqa: F811
 @pytest.mark.slow
 def test_deepspeed_script_two_processes_zero2(data, tmp_path):  # noqa: F811
     run = tmp_path / "run"
-    env = {**ENV, "DS_ACCELERATOR": "cpu", "NUM_GPUS": "2", "MASTER_PORT": str(free_port()),
-           "DEEPSPEED": str(BIN / "deepspeed")}  # fmt: skip
-    done = subprocess.run(["bash", str(INFRA / "deepspeed" / "deepspeed.sh"), *train_flags(data, run, "zero2.json")],
-                          env=env, capture_output=True, text=True, timeout=240)  # fmt: skip
+    env = {
+        **ENV,
+        "DS_ACCELERATOR": "cpu",
+        "NUM_GPUS": "2",
+        "MASTER_PORT": str(free_port()),
+        "DEEPSPEED": str(BIN / "deepspeed"),
+    }
+    done = subprocess.run(
+        ["bash", str(INFRA / "deepspeed" / "deepspeed.sh"), *train_flags(data, run, "zero2.json")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
     check_two_process_run(run, stage=2)
 
@@ -278,9 +438,15 @@ def test_deepspeed_script_two_processes_zero2(data, tmp_path):  # noqa: F811
 @pytest.mark.slow
 def test_zero1_config_single_process(data, tmp_path):  # noqa: F811
     run = tmp_path / "run"
-    done = subprocess.run([str(BIN / "kosmos_train"), "train", *train_flags(data, run, "zero1.json")],
-                          env=ENV, capture_output=True, text=True, timeout=240)  # fmt: skip
+    done = subprocess.run(
+        [str(BIN / "kosmos_train"), "train", *train_flags(data, run, "zero1.json")],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert sorted(logged(run)) == [1, 2], done.stderr[-3000:]  # training itself works
     assert {"mp_rank_00_model_states.pt", "zero_pp_rank_0_mp_rank_00_optim_states.pt"} <= {
-        p.name for p in (run / "deepspeed").glob("step*/*.pt")}
+        p.name for p in (run / "deepspeed").glob("step*/*.pt")
+    }
     assert done.returncode == 0 and (run / "model.safetensors").exists(), done.stderr[-3000:]

@@ -22,7 +22,17 @@ def imported_top_levels(path: Path) -> set[str]:
 
 
 def test_top_level_layout():
-    for name in ("pyproject.toml", "README.md", "pipelines", "filters", "kosmos_train", "schemas", "tests", "infra", "benchmarks"):
+    for name in (
+        "pyproject.toml",
+        "README.md",
+        "pipelines",
+        "filters",
+        "kosmos_train",
+        "schemas",
+        "tests",
+        "infra",
+        "benchmarks",
+    ):
         assert (ROOT / name).exists(), f"{name} is missing"
     assert (ROOT / ".ci" / "run").exists()
 

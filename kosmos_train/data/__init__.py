@@ -14,6 +14,17 @@ from kosmos_train.data.images import CLIP_MEAN, CLIP_STD, clip_preprocess, load_
 from kosmos_train.data.stream import Batch, Stream, StreamLoader
 
 __all__ = [
-    "CLIP_MEAN", "CLIP_STD", "Batch", "DataError", "SourceSpec", "Stream", "StreamLoader", "StreamSpec",
-    "clip_preprocess", "load_image", "normalize", "open_source", "parse_data_args",
+    "CLIP_MEAN",
+    "CLIP_STD",
+    "Batch",
+    "DataError",
+    "SourceSpec",
+    "Stream",
+    "StreamLoader",
+    "StreamSpec",
+    "clip_preprocess",
+    "load_image",
+    "normalize",
+    "open_source",
+    "parse_data_args",
 ]

@@ -28,13 +28,21 @@ from kosmos_train.tokenizer import Tokenizer
 
 Pull = Callable[[], tuple[int, Item]]
 Fetch = Callable[[int, tuple[int, int, int]], Item]
-IMAGE_ERRORS = (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError,
-                Image.DecompressionBombWarning, MemoryError)
+IMAGE_ERRORS = (
+    UnidentifiedImageError,
+    OSError,
+    ValueError,
+    SyntaxError,
+    Image.DecompressionBombError,
+    Image.DecompressionBombWarning,
+    MemoryError,
+)
 
 
 class Builder:
-    def __init__(self, tok: Tokenizer, max_len: int, n_slots: int, image_size: int, skips: SkipLog,
-                 max_images: int = 5) -> None:
+    def __init__(
+        self, tok: Tokenizer, max_len: int, n_slots: int, image_size: int, skips: SkipLog, max_images: int = 5
+    ) -> None:
         self.tok, self.vocab = tok, tok.layout
         self.max_len, self.n_slots, self.image_size = max_len, n_slots, image_size
         self.skips, self.max_images = skips, max_images
@@ -102,7 +110,9 @@ class CaptionBuilder(Builder):
             except IMAGE_ERRORS as e:
                 self.skips.report(item.url, item.key, f"image does not decode: {type(e).__name__}: {e}")
                 continue
-            ids, loss = image_text_sequence(self.tok.encode(item.sample.caption), self.vocab, self.n_slots, self.max_len)
+            ids, loss = image_text_sequence(
+                self.tok.encode(item.sample.caption), self.vocab, self.n_slots, self.max_len
+            )
             return Example(ids, loss, [pixels], [item.key])
 
 
@@ -114,7 +124,9 @@ class InterleavedBuilder(Builder):
             texts = [t for t in doc.texts if t is not None]
             encoded = iter(self.tok.encode_batch(texts))
             nodes = [IMAGE if t is None else next(encoded) for t in doc.texts]
-            ids, loss, used = interleaved_sequence(nodes, self.vocab, self.n_slots, self.max_len, self.max_images)
+            ids, loss, used = interleaved_sequence(
+                nodes, self.vocab, self.n_slots, self.max_len, self.max_images
+            )
             stored = doc.stored_images
             try:
                 pixels = [load_image(stored[i].data, self.image_size) for i in used]
@@ -129,12 +141,15 @@ class InstructionBuilder(Builder):
         _, item = pull()
         row = item.sample
         enc = self.tok.encode
-        ids, loss = instruction_sequence(enc(row["instruction"]), enc(row.get("input", "")), enc(row["output"]),
-                                         self.vocab, self.max_len)
+        ids, loss = instruction_sequence(
+            enc(row["instruction"]), enc(row.get("input", "")), enc(row["output"]), self.vocab, self.max_len
+        )
         return Example(ids, loss, keys=[item.key])
 
 
 BUILDERS: dict[str, type[Builder]] = {
-    "text": TextPacker, "image_text": CaptionBuilder, "interleaved": InterleavedBuilder,
+    "text": TextPacker,
+    "image_text": CaptionBuilder,
+    "interleaved": InterleavedBuilder,
     "instruction": InstructionBuilder,
 }

@@ -66,7 +66,9 @@ class StreamSpec:
         GPUs would take 1.05M interleaved tokens instead of 0.2M): the micro-batch count stays the
         rounded one and each micro-batch closes at budget / (ranks x micro-batches) tokens."""
         k = self.micro_batches(world_size)
-        return dataclasses.replace(self, micro_batch_tokens=max(1, math.ceil(self.tokens_per_step / (world_size * k))))
+        return dataclasses.replace(
+            self, micro_batch_tokens=max(1, math.ceil(self.tokens_per_step / (world_size * k)))
+        )
 
 
 def parse_data_args(values: Sequence[str]) -> list[SourceSpec]:
@@ -75,7 +77,9 @@ def parse_data_args(values: Sequence[str]) -> list[SourceSpec]:
     for value in values:
         kind, sep, rest = value.partition("=")
         if not sep or kind not in STREAM_KINDS:
-            raise DataError(f"--data {value!r}: expected KIND=PATH[@WEIGHT] with KIND one of {', '.join(STREAM_KINDS)}")
+            raise DataError(
+                f"--data {value!r}: expected KIND=PATH[@WEIGHT] with KIND one of {', '.join(STREAM_KINDS)}"
+            )
         path, _, weight = rest.rpartition("@") if "@" in rest else (rest, "", "")
         try:
             w = float(weight) if weight else 1.0
@@ -129,7 +133,9 @@ class CorpusShards(ShardSet):
             raise DataError(f"{spec.kind}={spec.path}: the manifest lists no samples")
         fs, path = filesystem(self.urls[0])
         if not fs.exists(path):
-            raise DataError(f"{spec.kind}={spec.path}: shard {self.urls[0]} listed in the manifest is missing")
+            raise DataError(
+                f"{spec.kind}={spec.path}: shard {self.urls[0]} listed in the manifest is missing"
+            )
         self.kind_enum = manifest.kind
         self.samples = manifest.samples
 
@@ -183,9 +189,15 @@ class JsonlShards(ShardSet):
                 key = f"line{index + 1}"
                 try:
                     row = json.loads(raw)
-                    if not isinstance(row, dict) or not isinstance(row.get("instruction"), str) \
-                            or not isinstance(row.get("output"), str) or not isinstance(row.get("input", ""), str):
-                        raise ValueError("expected an object with string 'instruction', 'output' and optional 'input'")
+                    if (
+                        not isinstance(row, dict)
+                        or not isinstance(row.get("instruction"), str)
+                        or not isinstance(row.get("output"), str)
+                        or not isinstance(row.get("input", ""), str)
+                    ):
+                        raise ValueError(
+                            "expected an object with string 'instruction', 'output' and optional 'input'"
+                        )
                 except ValueError as e:
                     yield index, key, ShardReadError(f"{url}: {key}: {e}")
                     continue

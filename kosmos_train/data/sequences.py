@@ -61,7 +61,9 @@ def text_loss(ids: list[int], vocab: VocabLayout) -> list[bool]:
     return [i not in (vocab.bos, vocab.pad) for i in ids]
 
 
-def image_text_sequence(caption: list[int], vocab: VocabLayout, n_slots: int, max_len: int) -> tuple[list[int], list[bool]]:
+def image_text_sequence(
+    caption: list[int], vocab: VocabLayout, n_slots: int, max_len: int
+) -> tuple[list[int], list[bool]]:
     """`<s> <image> [slots] </image> caption </s>`; a long caption is cut so the row fits."""
     head = [vocab.bos, *image_block(vocab, n_slots)]
     room = max_len - len(head) - 1
@@ -73,7 +75,11 @@ def image_text_sequence(caption: list[int], vocab: VocabLayout, n_slots: int, ma
 
 
 def interleaved_sequence(
-    nodes: Sequence[list[int] | None], vocab: VocabLayout, n_slots: int, max_len: int, max_images: int = 5,
+    nodes: Sequence[list[int] | None],
+    vocab: VocabLayout,
+    n_slots: int,
+    max_len: int,
+    max_images: int = 5,
 ) -> tuple[list[int], list[bool], list[int]]:
     """`<s> paragraph <image> [slots] </image> paragraph ... </s>` in document order.
 
@@ -110,7 +116,11 @@ def interleaved_sequence(
 
 
 def instruction_sequence(
-    instruction: list[int], inp: list[int], output: list[int], vocab: VocabLayout, max_len: int,
+    instruction: list[int],
+    inp: list[int],
+    output: list[int],
+    vocab: VocabLayout,
+    max_len: int,
 ) -> tuple[list[int], list[bool]]:
     """`<s> instruction </line> [input </line>] output </s>`: loss on the output and `</s>` only."""
     prompt = [vocab.bos, *instruction, vocab.line_end]

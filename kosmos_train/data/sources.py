@@ -61,7 +61,13 @@ def set_rng_state(rng: random.Random, state: list) -> None:
 
 class SourceReader:
     def __init__(
-        self, shards: ShardSet, slot: int, n_slots: int, seed: int, shuffle_buffer: int, skips: SkipLog,
+        self,
+        shards: ShardSet,
+        slot: int,
+        n_slots: int,
+        seed: int,
+        shuffle_buffer: int,
+        skips: SkipLog,
         state: dict | None = None,
     ) -> None:
         self.shards, self.slot, self.n_slots, self.seed = shards, slot, n_slots, seed
@@ -78,7 +84,9 @@ class SourceReader:
     def assignment(self, epoch: int) -> tuple[list[int], bool]:
         """(shard indices this slot reads in `epoch`, whether samples are split by index instead)."""
         n = len(self.shards.urls)
-        order = np.random.default_rng([self.seed, epoch, stable_hash(self.shards.name)]).permutation(n).tolist()
+        order = (
+            np.random.default_rng([self.seed, epoch, stable_hash(self.shards.name)]).permutation(n).tolist()
+        )
         if n >= self.n_slots:
             return order[self.slot :: self.n_slots], False
         return order, True
@@ -129,7 +137,11 @@ class SourceReader:
 
     # -- state ----------------------------------------------------------------------------------
     def state(self) -> dict:
-        return {"pos": list(self.pos), "buffer": [list(i.ref) for i in self.buffer], "rng": rng_state(self.rng)}
+        return {
+            "pos": list(self.pos),
+            "buffer": [list(i.ref) for i in self.buffer],
+            "rng": rng_state(self.rng),
+        }
 
     def load_state(self, state: dict) -> None:
         self.pos = tuple(state["pos"])  # type: ignore[assignment]
@@ -151,16 +163,24 @@ class SourceReader:
                     found[(epoch, shard_pos, index)] = Item((epoch, shard_pos, index), url, key, sample)
         missing = [r for r in refs if r not in found]
         if missing:
-            raise DataError(f"{self.shards.name}: samples {missing[:3]} of the saved data state are gone; "
-                            "the corpus changed since the checkpoint")
+            raise DataError(
+                f"{self.shards.name}: samples {missing[:3]} of the saved data state are gone; "
+                "the corpus changed since the checkpoint"
+            )
         return [found[r] for r in refs]
 
 
 class Mixture:
     """Several sources of one kind, drawn from by weight (per-source weights within a stream)."""
 
-    def __init__(self, readers: list[SourceReader], weights: list[float], seed: int, slot: int,
-                 state: dict | None = None) -> None:
+    def __init__(
+        self,
+        readers: list[SourceReader],
+        weights: list[float],
+        seed: int,
+        slot: int,
+        state: dict | None = None,
+    ) -> None:
         self.readers, self.weights = readers, weights
         self.rng = random.Random(stable_hash(f"{seed}/mix/{slot}"))
         if state is not None:

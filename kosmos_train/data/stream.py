@@ -52,7 +52,9 @@ class Batch:
         return int(self.loss_mask[:, 1:].sum())
 
 
-def collate(stream: str, examples: list[Example], pad: int, image_id: int, n_slots: int, image_size: int) -> Batch:
+def collate(
+    stream: str, examples: list[Example], pad: int, image_id: int, n_slots: int, image_size: int
+) -> Batch:
     width = max(len(e.ids) for e in examples)
     ids = torch.full((len(examples), width), pad, dtype=torch.long)
     loss = torch.zeros((len(examples), width), dtype=torch.bool)
@@ -73,16 +75,30 @@ def collate(stream: str, examples: list[Example], pad: int, image_id: int, n_slo
 class WorkerPipeline:
     """Everything one reader slot runs: sources -> mixture -> builder -> token-budget batches."""
 
-    def __init__(self, spec: StreamSpec, tokenizer_path: str, n_slots_image: int, image_size: int, slot: int,
-                 n_slots: int, seed: int, state: dict | None) -> None:
+    def __init__(
+        self,
+        spec: StreamSpec,
+        tokenizer_path: str,
+        n_slots_image: int,
+        image_size: int,
+        slot: int,
+        n_slots: int,
+        seed: int,
+        state: dict | None,
+    ) -> None:
         self.spec = spec
         self.tok = Tokenizer(tokenizer_path)
         self.skips = SkipLog(spec.kind, state["skipped"] if state else 0)
-        readers = [SourceReader(open_source(s), slot, n_slots, seed, spec.shuffle_buffer, self.skips) for s in spec.sources]
-        self.mixture = Mixture(readers, [s.weight for s in spec.sources], seed, slot,
-                               state["mixture"] if state else None)
-        self.builder: Builder = BUILDERS[spec.kind](self.tok, spec.max_len, n_slots_image, image_size, self.skips,
-                                                    spec.max_images)
+        readers = [
+            SourceReader(open_source(s), slot, n_slots, seed, spec.shuffle_buffer, self.skips)
+            for s in spec.sources
+        ]
+        self.mixture = Mixture(
+            readers, [s.weight for s in spec.sources], seed, slot, state["mixture"] if state else None
+        )
+        self.builder: Builder = BUILDERS[spec.kind](
+            self.tok, spec.max_len, n_slots_image, image_size, self.skips, spec.max_images
+        )
         if state:
             self.builder.load_state(state["builder"], lambda k, ref: self.mixture.readers[k].fetch([ref])[0])
         self.n_slots_image, self.image_size = n_slots_image, image_size
@@ -106,9 +122,19 @@ class WorkerPipeline:
 class Stream(IterableDataset):
     """Endless micro-batches of one stream for one rank; splits itself over dataloader workers."""
 
-    def __init__(self, spec: StreamSpec, tokenizer_path: str, n_slots_image: int, image_size: int, rank: int = 0,
-                 world_size: int = 1, num_workers: int = 0, seed: int = 0, worker_states: dict[int, dict] | None = None,
-                 worker_offset: int = 0) -> None:
+    def __init__(
+        self,
+        spec: StreamSpec,
+        tokenizer_path: str,
+        n_slots_image: int,
+        image_size: int,
+        rank: int = 0,
+        world_size: int = 1,
+        num_workers: int = 0,
+        seed: int = 0,
+        worker_states: dict[int, dict] | None = None,
+        worker_offset: int = 0,
+    ) -> None:
         super().__init__()
         self.spec, self.tokenizer_path = spec, tokenizer_path
         self.n_slots_image, self.image_size = n_slots_image, image_size
@@ -117,8 +143,16 @@ class Stream(IterableDataset):
 
     def pipeline(self, logical: int) -> WorkerPipeline:
         slot = self.rank * self.workers + logical
-        return WorkerPipeline(self.spec, self.tokenizer_path, self.n_slots_image, self.image_size, slot,
-                              self.world_size * self.workers, self.seed, self.worker_states.get(logical))
+        return WorkerPipeline(
+            self.spec,
+            self.tokenizer_path,
+            self.n_slots_image,
+            self.image_size,
+            slot,
+            self.world_size * self.workers,
+            self.seed,
+            self.worker_states.get(logical),
+        )
 
     def __iter__(self) -> Iterator[Batch]:
         info = get_worker_info()
@@ -138,8 +172,18 @@ def _identity(batch: Batch) -> Batch:
 class StreamLoader:
     """The trainer's side of a stream: a DataLoader over it and the state of what was consumed."""
 
-    def __init__(self, spec: StreamSpec, tokenizer_path: str, n_slots_image: int, image_size: int, rank: int,
-                 world_size: int, num_workers: int, seed: int, state: dict | None = None) -> None:
+    def __init__(
+        self,
+        spec: StreamSpec,
+        tokenizer_path: str,
+        n_slots_image: int,
+        image_size: int,
+        rank: int,
+        world_size: int,
+        num_workers: int,
+        seed: int,
+        state: dict | None = None,
+    ) -> None:
         for source in spec.sources:  # start-up checks in the main process: clear errors before any worker
             open_source(source)
         self.spec, self.num_workers = spec, num_workers
@@ -149,7 +193,11 @@ class StreamLoader:
         self.skipped: dict[int, int] = {}
         self.last_skip: str | None = None
         if state is not None:
-            if state.get("version") != STATE_VERSION or state["workers"] != self.workers or state["world_size"] != world_size:
+            if (
+                state.get("version") != STATE_VERSION
+                or state["workers"] != self.workers
+                or state["world_size"] != world_size
+            ):
                 raise DataError(
                     f"{spec.kind} stream: the saved data state is for {state.get('world_size')} ranks x "
                     f"{state.get('workers')} workers; this run has {world_size} x {self.workers}. Resume with the same "
@@ -158,10 +206,26 @@ class StreamLoader:
             self.states = {int(k): v for k, v in state["states"].items()}
             self.next_worker = state["next_worker"]
             self.skipped = {int(k): v["skipped"] for k, v in self.states.items()}
-        dataset = Stream(spec, tokenizer_path, n_slots_image, image_size, rank, world_size, num_workers, seed,
-                         self.states, self.next_worker)
-        self.loader = DataLoader(dataset, batch_size=None, num_workers=num_workers, collate_fn=_identity,
-                                 persistent_workers=num_workers > 0, prefetch_factor=4 if num_workers else None)
+        dataset = Stream(
+            spec,
+            tokenizer_path,
+            n_slots_image,
+            image_size,
+            rank,
+            world_size,
+            num_workers,
+            seed,
+            self.states,
+            self.next_worker,
+        )
+        self.loader = DataLoader(
+            dataset,
+            batch_size=None,
+            num_workers=num_workers,
+            collate_fn=_identity,
+            persistent_workers=num_workers > 0,
+            prefetch_factor=4 if num_workers else None,
+        )
         self._it: Iterator[Batch] | None = None
         self.world_size = world_size
         self.wait_s = 0.0
@@ -186,6 +250,11 @@ class StreamLoader:
         return sum(self.skipped.values())
 
     def state(self) -> dict:
-        return {"version": STATE_VERSION, "kind": self.spec.kind, "world_size": self.world_size,
-                "workers": self.workers, "next_worker": self.next_worker,
-                "states": {str(k): v for k, v in sorted(self.states.items())}}
+        return {
+            "version": STATE_VERSION,
+            "kind": self.spec.kind,
+            "world_size": self.world_size,
+            "workers": self.workers,
+            "next_worker": self.next_worker,
+            "states": {str(k): v for k, v in sorted(self.states.items())},
+        }

@@ -19,8 +19,16 @@ from schemas.manifest import Counts
 from schemas.samples import ImageTextSample, InterleavedSample, Sample, TextSample
 from schemas.writer import CorpusWriter, write_manifest
 
-COLOURS = {"red": (220, 30, 30), "green": (30, 180, 60), "blue": (30, 60, 220), "yellow": (235, 210, 40),
-           "purple": (140, 40, 170), "orange": (245, 140, 20), "black": (15, 15, 15), "white": (245, 245, 245)}
+COLOURS = {
+    "red": (220, 30, 30),
+    "green": (30, 180, 60),
+    "blue": (30, 60, 220),
+    "yellow": (235, 210, 40),
+    "purple": (140, 40, 170),
+    "orange": (245, 140, 20),
+    "black": (15, 15, 15),
+    "white": (245, 245, 245),
+}
 SHAPES = ("circle", "square", "triangle", "cross")
 
 
@@ -47,7 +55,9 @@ def shape_image(shape: str, colour: str, background: str = "white", size: int = 
     return img
 
 
-def distinct_pictures(n: int, photos: Sequence[tuple[Image.Image, str]] = ()) -> list[tuple[Image.Image, str]]:
+def distinct_pictures(
+    n: int, photos: Sequence[tuple[Image.Image, str]] = ()
+) -> list[tuple[Image.Image, str]]:
     """n distinct (image, caption) pairs: the given photographs first, then coloured shapes."""
     out = list(photos[:n])
     backgrounds = ("white", "black")
@@ -65,7 +75,9 @@ def write_corpus(root: str | Path, kind: Kind, samples: Sequence[Sample], per_sh
     """Write `samples` as a corpus of `kind` with a manifest; returns the root."""
     writer = CorpusWriter(str(root), kind, samples_per_shard=per_shard)
     writer.write_all(samples)
-    write_manifest(str(root), kind, writer.close(), Counts(len(samples), len(samples), {}), config={"synthetic": True})
+    write_manifest(
+        str(root), kind, writer.close(), Counts(len(samples), len(samples), {}), config={"synthetic": True}
+    )
     return Path(root)
 
 
@@ -73,12 +85,21 @@ def key(kind: Kind, name: str, i: int) -> str:
     return make_key(kind.value, row_identity(name, i))
 
 
-def image_text_samples(pairs: Sequence[tuple[Image.Image, str]], name: str = "synthetic") -> list[ImageTextSample]:
+def image_text_samples(
+    pairs: Sequence[tuple[Image.Image, str]], name: str = "synthetic"
+) -> list[ImageTextSample]:
     out = []
     for i, (img, caption) in enumerate(pairs):
         data = jpeg(img)
-        out.append(ImageTextSample(key=key(Kind.IMAGE_TEXT, name, i), image=data, caption=caption,
-                                   width=img.width, height=img.height))
+        out.append(
+            ImageTextSample(
+                key=key(Kind.IMAGE_TEXT, name, i),
+                image=data,
+                caption=caption,
+                width=img.width,
+                height=img.height,
+            )
+        )
     return out
 
 
@@ -86,7 +107,9 @@ def text_samples(docs: Sequence[str], name: str = "synthetic") -> list[TextSampl
     return [TextSample(key=key(Kind.TEXT, name, i), text=t, lang="en") for i, t in enumerate(docs)]
 
 
-def interleaved_samples(docs: Sequence[Sequence[str | Image.Image]], name: str = "synthetic") -> list[InterleavedSample]:
+def interleaved_samples(
+    docs: Sequence[Sequence[str | Image.Image]], name: str = "synthetic"
+) -> list[InterleavedSample]:
     out = []
     for i, doc in enumerate(docs):
         nodes: list = [n if isinstance(n, str) else (jpeg(n), "jpg", n.width, n.height) for n in doc]

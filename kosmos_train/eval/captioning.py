@@ -30,21 +30,33 @@ def continuation(caption: str, prompt: str) -> str:
     return caption
 
 
-def demonstrations(index: int, query: CaptionItem, pool: Sequence[CaptionItem], shots: int,
-                   seed: int) -> list[tuple[CaptionItem, str]]:
+def demonstrations(
+    index: int, query: CaptionItem, pool: Sequence[CaptionItem], shots: int, seed: int
+) -> list[tuple[CaptionItem, str]]:
     """k (item, caption) pairs for query `index`: same seed and index, same demonstrations."""
     if shots <= 0:
         return []
     candidates = [p for p in pool if p.id != query.id]
     if len(candidates) < shots:
-        raise ValueError(f"{shots}-shot needs {shots} demonstrations besides the query; the pool has {len(candidates)}")
+        raise ValueError(
+            f"{shots}-shot needs {shots} demonstrations besides the query; the pool has {len(candidates)}"
+        )
     rng = random.Random(seed * 1_000_003 + index)
     return [(p, rng.choice(p.references)) for p in rng.sample(candidates, shots)]
 
 
-def run_caption(model: Any, tok: Tokenizer, items: Sequence[CaptionItem], shots: int = 0,
-                pool: Sequence[CaptionItem] | None = None, prompt: str = PROMPT, beams: int = 5,
-                max_new_tokens: int = 30, seed: int = 0, batch_size: int = 16) -> TaskResult:
+def run_caption(
+    model: Any,
+    tok: Tokenizer,
+    items: Sequence[CaptionItem],
+    shots: int = 0,
+    pool: Sequence[CaptionItem] | None = None,
+    prompt: str = PROMPT,
+    beams: int = 5,
+    max_new_tokens: int = 30,
+    seed: int = 0,
+    batch_size: int = 16,
+) -> TaskResult:
     pool = items if pool is None else pool
     prompts, demos_used = [], []
     for i, item in enumerate(items):
@@ -58,9 +70,24 @@ def run_caption(model: Any, tok: Tokenizer, items: Sequence[CaptionItem], shots:
     outputs = generate(model, tok, prompts, max_new_tokens, beams, batch_size)
     # References that repeat the prompt (captions of a corpus written as "An image of ...") are scored
     # without it, as the generated text never contains it.
-    metrics, per_sample = caption_scores(outputs, [[continuation(r, prompt) for r in it.references] for it in items])
-    predictions = [{"id": it.id, "prediction": out, "references": it.references, "CIDEr": round(c, 4),
-                    **({"demonstrations": d} if shots else {})}
-                   for it, out, c, d in zip(items, outputs, per_sample, demos_used, strict=True)]
-    settings = {"prompt": prompt, "beams": beams, "max_new_tokens": max_new_tokens, "shots": shots, "seed": seed}
+    metrics, per_sample = caption_scores(
+        outputs, [[continuation(r, prompt) for r in it.references] for it in items]
+    )
+    predictions = [
+        {
+            "id": it.id,
+            "prediction": out,
+            "references": it.references,
+            "CIDEr": round(c, 4),
+            **({"demonstrations": d} if shots else {}),
+        }
+        for it, out, c, d in zip(items, outputs, per_sample, demos_used, strict=True)
+    ]
+    settings = {
+        "prompt": prompt,
+        "beams": beams,
+        "max_new_tokens": max_new_tokens,
+        "shots": shots,
+        "seed": seed,
+    }
     return TaskResult("caption", metrics, predictions, settings)

@@ -24,8 +24,15 @@ def _words(text: str) -> list[str]:
     return caption_tokens(text)
 
 
-def run_classify(model: Any, tok: Tokenizer, items: Sequence[ClassItem], classes: Sequence[str],
-                 prompt: str = PROMPT, unconstrained: bool = True, batch_size: int = 16) -> TaskResult:
+def run_classify(
+    model: Any,
+    tok: Tokenizer,
+    items: Sequence[ClassItem],
+    classes: Sequence[str],
+    prompt: str = PROMPT,
+    unconstrained: bool = True,
+    batch_size: int = 16,
+) -> TaskResult:
     names = [tok.encode(c) for c in classes]
     prompts = [build_prompt(model, tok, [open_image(it.image), prompt]) for it in items]
     predictions = []
@@ -35,8 +42,15 @@ def run_classify(model: Any, tok: Tokenizer, items: Sequence[ClassItem], classes
         ranked = sorted(range(len(classes)), key=lambda j: -scores[j])
         top1 += classes[ranked[0]] == item.label
         top5 += item.label in [classes[j] for j in ranked[:5]]
-        predictions.append({"image": item.image, "label": item.label, "constrained": classes[ranked[0]],
-                            "top5": [classes[j] for j in ranked[:5]], "logprob": round(scores[ranked[0]], 4)})
+        predictions.append(
+            {
+                "image": item.image,
+                "label": item.label,
+                "constrained": classes[ranked[0]],
+                "top5": [classes[j] for j in ranked[:5]],
+                "logprob": round(scores[ranked[0]], 4),
+            }
+        )
     metrics = {"accuracy/constrained": 100 * top1 / len(items), "top5/constrained": 100 * top5 / len(items)}
     if unconstrained:
         longest = max(len(n) for n in names)

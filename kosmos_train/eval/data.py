@@ -26,7 +26,19 @@ from typing import Any
 from PIL import Image
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".JPEG", ".JPG", ".PNG")
-BASIC_COLOURS = ("black", "blue", "brown", "gray", "green", "orange", "pink", "purple", "red", "white", "yellow")
+BASIC_COLOURS = (
+    "black",
+    "blue",
+    "brown",
+    "gray",
+    "green",
+    "orange",
+    "pink",
+    "purple",
+    "red",
+    "white",
+    "yellow",
+)
 
 
 class EvalDataError(ValueError):
@@ -77,7 +89,9 @@ def _is_corpus(path: Path) -> bool:
 # --- captions -----------------------------------------------------------------------------------
 
 
-def load_captions(path: str | Path, images: str | Path | None = None, split: str | None = "test") -> list[CaptionItem]:
+def load_captions(
+    path: str | Path, images: str | Path | None = None, split: str | None = "test"
+) -> list[CaptionItem]:
     """Images with their reference captions, from a COCO json, a Karpathy json or a corpus folder.
 
     `images`: the folder the json's file names are relative to (default: the json's folder).
@@ -93,20 +107,34 @@ def load_captions(path: str | Path, images: str | Path | None = None, split: str
         refs: dict[Any, list[str]] = {}
         for ann in data["annotations"]:
             refs.setdefault(ann["image_id"], []).append(ann["caption"])
-        return [CaptionItem(str(img["id"]), str(root / img["file_name"]), refs[img["id"]])
-                for img in data["images"] if img["id"] in refs]
-    if isinstance(data, dict) and isinstance(data.get("images"), list) and data["images"] \
-            and "sentences" in data["images"][0]:
+        return [
+            CaptionItem(str(img["id"]), str(root / img["file_name"]), refs[img["id"]])
+            for img in data["images"]
+            if img["id"] in refs
+        ]
+    if (
+        isinstance(data, dict)
+        and isinstance(data.get("images"), list)
+        and data["images"]
+        and "sentences" in data["images"][0]
+    ):
         out = []
         for img in data["images"]:
             if split is not None and img.get("split") not in (split, None):
                 continue
             file = root / img.get("filepath", "") / img["filename"]
-            out.append(CaptionItem(str(img.get("cocoid", img.get("imgid", img["filename"]))), str(file),
-                                   [s["raw"] for s in img["sentences"]]))
+            out.append(
+                CaptionItem(
+                    str(img.get("cocoid", img.get("imgid", img["filename"]))),
+                    str(file),
+                    [s["raw"] for s in img["sentences"]],
+                )
+            )
         return out
-    raise EvalDataError(f"{path}: neither COCO caption annotations (images + annotations), a Karpathy split "
-                        "file (images with sentences) nor a corpus folder")
+    raise EvalDataError(
+        f"{path}: neither COCO caption annotations (images + annotations), a Karpathy split "
+        "file (images with sentences) nor a corpus folder"
+    )
 
 
 def _captions_from_corpus(root: Path) -> list[CaptionItem]:
@@ -137,8 +165,9 @@ def image_index(folder: str | Path) -> dict[int, str]:
     return out
 
 
-def load_vqa(questions: str | Path, annotations: str | Path | None = None,
-             images: str | Path | None = None) -> list[VQAItem]:
+def load_vqa(
+    questions: str | Path, annotations: str | Path | None = None, images: str | Path | None = None
+) -> list[VQAItem]:
     """VQAv2 questions (+ annotations when given or found beside them), or a VizWiz-style list.
 
     Images are looked up by id in `images` (default: the questions file's folder, recursively).
@@ -147,12 +176,20 @@ def load_vqa(questions: str | Path, annotations: str | Path | None = None,
     data = _read_json(questions)
     root = Path(images) if images else questions.parent
     if isinstance(data, list):  # VizWiz: [{"image", "question", "answers": [{"answer", ...}]}]
-        return [VQAItem(str(row.get("question_id", row["image"])), str(root / row["image"]), row["question"],
-                        [a["answer"] if isinstance(a, dict) else str(a) for a in row.get("answers", [])],
-                        {k: row[k] for k in ("answer_type",) if k in row})
-                for row in data]
+        return [
+            VQAItem(
+                str(row.get("question_id", row["image"])),
+                str(root / row["image"]),
+                row["question"],
+                [a["answer"] if isinstance(a, dict) else str(a) for a in row.get("answers", [])],
+                {k: row[k] for k in ("answer_type",) if k in row},
+            )
+            for row in data
+        ]
     if not isinstance(data, dict) or "questions" not in data:
-        raise EvalDataError(f"{questions}: expected VQAv2 questions ({{'questions': [...]}}) or a VizWiz list")
+        raise EvalDataError(
+            f"{questions}: expected VQAv2 questions ({{'questions': [...]}}) or a VizWiz list"
+        )
     if annotations is None:
         found = sorted(p for p in questions.parent.glob("*annotations*.json") if p != questions)
         annotations = found[0] if len(found) == 1 else None
@@ -165,9 +202,15 @@ def load_vqa(questions: str | Path, annotations: str | Path | None = None,
         if q["image_id"] not in index:
             raise EvalDataError(f"{questions}: no image for image_id {q['image_id']} under {root}")
         ann = answers.get(q["question_id"], {})
-        out.append(VQAItem(str(q["question_id"]), index[q["image_id"]], q["question"],
-                           [a["answer"] for a in ann.get("answers", [])],
-                           {k: ann[k] for k in ("answer_type", "question_type") if k in ann}))
+        out.append(
+            VQAItem(
+                str(q["question_id"]),
+                index[q["image_id"]],
+                q["question"],
+                [a["answer"] for a in ann.get("answers", [])],
+                {k: ann[k] for k in ("answer_type", "question_type") if k in ann},
+            )
+        )
     return out
 
 
@@ -191,7 +234,9 @@ def load_class_names(path: str | Path) -> dict[str, str]:
     return out
 
 
-def load_class_folders(root: str | Path, names: str | Path | None = None) -> tuple[list[ClassItem], list[str]]:
+def load_class_folders(
+    root: str | Path, names: str | Path | None = None
+) -> tuple[list[ClassItem], list[str]]:
     """(images with labels, class names) from `root/<class>/<image>`, classes in sorted folder order."""
     root = Path(root)
     folders = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
@@ -199,8 +244,12 @@ def load_class_folders(root: str | Path, names: str | Path | None = None) -> tup
         raise EvalDataError(f"{root}: expected one folder per class with images inside")
     mapping = load_class_names(names) if names else {}
     classes = [mapping.get(f.name, f.name.replace("_", " ")) for f in folders]
-    items = [ClassItem(str(p), cls) for f, cls in zip(folders, classes, strict=True)
-             for p in sorted(f.iterdir()) if p.suffix in IMAGE_SUFFIXES]
+    items = [
+        ClassItem(str(p), cls)
+        for f, cls in zip(folders, classes, strict=True)
+        for p in sorted(f.iterdir())
+        if p.suffix in IMAGE_SUFFIXES
+    ]
     return items, classes
 
 
@@ -246,8 +295,13 @@ def load_commonsense(path: str | Path) -> Iterator[ChoiceItem]:
             item2 = _get(row, "item2", "obj2", "object2")
             if item2 is not None:
                 item1 = _get(row, "item1", "obj1", "object1")
-                yield ChoiceItem(str(row.get("id", n)), "size", f"Is {item1} larger than {item2}?", ["Yes", "No"],
-                                 _yes_no(_get(row, "label", "answer", "larger")))
+                yield ChoiceItem(
+                    str(row.get("id", n)),
+                    "size",
+                    f"Is {item1} larger than {item2}?",
+                    ["Yes", "No"],
+                    _yes_no(_get(row, "label", "answer", "larger")),
+                )
                 continue
             obj = _get(row, "object", "item", "noun", "descriptor")
             colour = _get(row, "color", "colour", "answer", "label")

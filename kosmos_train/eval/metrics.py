@@ -46,8 +46,9 @@ def ngrams(words: Sequence[str], n: int = 4) -> Counter[tuple[str, ...]]:
 # --- CIDEr-D ------------------------------------------------------------------------------------
 
 
-def cider_d(hypotheses: Sequence[str], references: Sequence[Sequence[str]], n: int = 4,
-            sigma: float = 6.0) -> tuple[float, list[float]]:
+def cider_d(
+    hypotheses: Sequence[str], references: Sequence[Sequence[str]], n: int = 4, sigma: float = 6.0
+) -> tuple[float, list[float]]:
     """(corpus CIDEr-D, per-sample scores) for pre-tokenised, space-separated strings.
 
     Document frequencies come from the references of *these* samples, so the score of one
@@ -131,7 +132,9 @@ def bleu(hypotheses: Sequence[str], references: Sequence[Sequence[str]], n: int 
     return out
 
 
-def caption_scores(predictions: Sequence[str], references: Sequence[Sequence[str]]) -> tuple[dict[str, float], list[float]]:
+def caption_scores(
+    predictions: Sequence[str], references: Sequence[Sequence[str]]
+) -> tuple[dict[str, float], list[float]]:
     """({CIDEr, BLEU-1..4} on the 0-100 scale papers report, per-sample CIDEr) for raw text."""
     hyps = [" ".join(caption_tokens(p)) for p in predictions]
     refs = [[" ".join(caption_tokens(r)) for r in rs] for rs in references]
@@ -167,11 +170,45 @@ def _apostrophe_variants(word: str) -> set[str]:
 
 # The official table maps each form written with some or all apostrophes missing back to the contraction.
 VQA_CONTRACTIONS = {variant: w for w in _CONTRACTED for variant in _apostrophe_variants(w)}
-VQA_NUMBERS = {"none": "0", "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
-               "seven": "7", "eight": "8", "nine": "9", "ten": "10"}
+VQA_NUMBERS = {
+    "none": "0",
+    "zero": "0",
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+    "ten": "10",
+}
 VQA_ARTICLES = ("a", "an", "the")
 # vqaEval.py's punct list, exactly (no ':' or "'": "2:30" and "man's" stay as they are).
-VQA_PUNCT = (";", "/", "[", "]", '"', "{", "}", "(", ")", "=", "+", "\\", "_", "-", ">", "<", "@", "`", ",", "?", "!")
+VQA_PUNCT = (
+    ";",
+    "/",
+    "[",
+    "]",
+    '"',
+    "{",
+    "}",
+    "(",
+    ")",
+    "=",
+    "+",
+    "\\",
+    "_",
+    "-",
+    ">",
+    "<",
+    "@",
+    "`",
+    ",",
+    "?",
+    "!",
+)
 _PERIOD_STRIP = re.compile(r"(?!<=\d)(\.)(?!\d)")  # sic: the official pattern (a typo for a lookbehind)
 _COMMA_STRIP = re.compile(r"(\d)(,)(\d)")
 

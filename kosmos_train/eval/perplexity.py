@@ -54,16 +54,28 @@ def _pack(units: list[list[int]], max_len: int) -> Iterator[list[int]]:
         yield row
 
 
-def examples(path: str | Path, tok: Tokenizer, n_slots: int, image_size: int, max_len: int,
-             max_images: int = 5, limit: int | None = None) -> Iterator[Example]:
+def examples(
+    path: str | Path,
+    tok: Tokenizer,
+    n_slots: int,
+    image_size: int,
+    max_len: int,
+    max_images: int = 5,
+    limit: int | None = None,
+) -> Iterator[Example]:
     """Scored rows of one held-out source; `limit` samples at most."""
     v = tok.layout
     kind = source_kind(path)
     if kind == INSTRUCTION:
         lines = [json.loads(x) for x in Path(path).read_text(encoding="utf-8").splitlines() if x.strip()]
         for n, row in enumerate(lines[:limit]):
-            ids, loss = instruction_sequence(tok.encode(row["instruction"]), tok.encode(row.get("input", "")),
-                                             tok.encode(row["output"]), v, max_len)
+            ids, loss = instruction_sequence(
+                tok.encode(row["instruction"]),
+                tok.encode(row.get("input", "")),
+                tok.encode(row["output"]),
+                v,
+                max_len,
+            )
             yield Example(ids, loss, keys=[f"line{n + 1}"])
         return
     from schemas.reader import iter_corpus
@@ -112,8 +124,14 @@ def stream_max_len(run_dir: str | Path | None, kind: str, model_max: int) -> int
     return model_max
 
 
-def run_perplexity(model: Any, tok: Tokenizer, paths: Sequence[str | Path], run_dir: str | Path | None = None,
-                   batch_size: int = 8, limit: int | None = None) -> TaskResult:
+def run_perplexity(
+    model: Any,
+    tok: Tokenizer,
+    paths: Sequence[str | Path],
+    run_dir: str | Path | None = None,
+    batch_size: int = 8,
+    limit: int | None = None,
+) -> TaskResult:
     cfg = model.config
     image_size = cfg.vision.image_size if cfg.vision else 224
     totals: dict[str, list[float]] = {}
@@ -133,8 +151,15 @@ def run_perplexity(model: Any, tok: Tokenizer, paths: Sequence[str | Path], run_
                     t = totals.setdefault(kind, [0.0, 0])
                     t[0] += nll
                     t[1] += n
-                    predictions.append({"source": str(path), "kind": kind, "key": row.keys[0], "tokens": n,
-                                        "nll": round(nll, 4)})
+                    predictions.append(
+                        {
+                            "source": str(path),
+                            "kind": kind,
+                            "key": row.keys[0],
+                            "tokens": n,
+                            "nll": round(nll, 4),
+                        }
+                    )
     finally:
         model.train(was_training)
     metrics: dict[str, float] = {}

@@ -16,7 +16,12 @@ class TaskResult:
     settings: dict[str, Any] = field(default_factory=dict)  # prompt, decoding, shots, data: what produced it
 
     def to_dict(self) -> dict[str, Any]:
-        return {"task": self.task, "metrics": self.metrics, "n": len(self.predictions), "settings": self.settings}
+        return {
+            "task": self.task,
+            "metrics": self.metrics,
+            "n": len(self.predictions),
+            "settings": self.settings,
+        }
 
 
 def predictions_path(output: str | Path) -> Path:

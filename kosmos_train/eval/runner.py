@@ -22,11 +22,25 @@ def _one(task: str, data: Sequence[str | Path]) -> str | Path:
     return data[0]
 
 
-def run_task(run_dir: str | Path, task: str, data: Sequence[str | Path], shots: int = 0,
-             output: str | Path | None = None, model: Any = None, tok: Any = None, device: str = "cpu",
-             limit: int | None = None, images: str | None = None, pool: str | None = None,
-             annotations: str | None = None, classes: str | None = None, prompt: str | None = None,
-             beams: int | None = None, seed: int = 0, batch_size: int = 16) -> tuple[TaskResult, Path]:
+def run_task(
+    run_dir: str | Path,
+    task: str,
+    data: Sequence[str | Path],
+    shots: int = 0,
+    output: str | Path | None = None,
+    model: Any = None,
+    tok: Any = None,
+    device: str = "cpu",
+    limit: int | None = None,
+    images: str | None = None,
+    pool: str | None = None,
+    annotations: str | None = None,
+    classes: str | None = None,
+    prompt: str | None = None,
+    beams: int | None = None,
+    seed: int = 0,
+    batch_size: int = 16,
+) -> tuple[TaskResult, Path]:
     """Run `task` on `data` with the run's model (or the given model and tokenizer).
 
     Options apply where they make sense: `images` (the image folder of a json), `pool` (few-shot
@@ -47,8 +61,9 @@ def run_task(run_dir: str | Path, task: str, data: Sequence[str | Path], shots: 
 
         items = D.load_captions(_one(task, data), images)[:limit]
         pool_items = D.load_captions(pool, images) if pool else None
-        result = run_caption(model, tok, items, shots, pool_items, beams=beams or 5, seed=seed,
-                             batch_size=batch_size, **kw)
+        result = run_caption(
+            model, tok, items, shots, pool_items, beams=beams or 5, seed=seed, batch_size=batch_size, **kw
+        )
     elif task == "vqa":
         from kosmos_train.eval.vqa import run_vqa
 

@@ -73,8 +73,14 @@ def cut(ids: Sequence[int], tok: Tokenizer) -> list[int]:
 
 
 @torch.no_grad()
-def generate(model: Any, tok: Tokenizer, prompts: Sequence[Prompt], max_new_tokens: int = 30, num_beams: int = 1,
-             batch_size: int = 16) -> list[str]:
+def generate(
+    model: Any,
+    tok: Tokenizer,
+    prompts: Sequence[Prompt],
+    max_new_tokens: int = 30,
+    num_beams: int = 1,
+    batch_size: int = 16,
+) -> list[str]:
     """Decode each prompt (greedy, or beam search) and return the text before `</s>`/`</line>`."""
     device, _ = _device_dtype(model)
     out: list[str | None] = [None] * len(prompts)
@@ -98,14 +104,17 @@ def _expand(cache: KVCache, n: int) -> KVCache:
 
 
 @torch.no_grad()
-def continuation_logprobs(model: Any, prompt: Prompt, continuations: Sequence[Sequence[int]],
-                          chunk: int = 256) -> list[float]:
+def continuation_logprobs(
+    model: Any, prompt: Prompt, continuations: Sequence[Sequence[int]], chunk: int = 256
+) -> list[float]:
     """Summed log p(continuation | prompt) for each continuation (token ids), one prompt pass."""
     device, _ = _device_dtype(model)
     cache = KVCache.empty(len(model.decoder.layers))
     ids = torch.tensor([prompt.ids], device=device)
     hidden = model.hidden(ids, _images(model, prompt.pixels), cache=cache)
-    first = model.decoder.logits(hidden[:, -1]).float().log_softmax(-1)[0]  # predicts each continuation's 1st token
+    first = (
+        model.decoder.logits(hidden[:, -1]).float().log_softmax(-1)[0]
+    )  # predicts each continuation's 1st token
     scores = []
     pad = model.vocab.pad
     for start in range(0, len(continuations), chunk):

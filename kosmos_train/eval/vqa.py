@@ -20,9 +20,17 @@ from kosmos_train.tokenizer import Tokenizer
 PROMPT = "Question: {question} Answer:"
 
 
-def run_vqa(model: Any, tok: Tokenizer, items: Sequence[VQAItem], shots: int = 0,
-            pool: Sequence[VQAItem] | None = None, prompt: str = PROMPT, max_new_tokens: int = 10, seed: int = 0,
-            batch_size: int = 16) -> TaskResult:
+def run_vqa(
+    model: Any,
+    tok: Tokenizer,
+    items: Sequence[VQAItem],
+    shots: int = 0,
+    pool: Sequence[VQAItem] | None = None,
+    prompt: str = PROMPT,
+    max_new_tokens: int = 10,
+    seed: int = 0,
+    batch_size: int = 16,
+) -> TaskResult:
     pool = [p for p in (items if pool is None else pool) if p.answers]
     prompts = []
     for i, item in enumerate(items):
@@ -30,7 +38,9 @@ def run_vqa(model: Any, tok: Tokenizer, items: Sequence[VQAItem], shots: int = 0
         if shots:
             candidates = [p for p in pool if p.question_id != item.question_id]
             if len(candidates) < shots:
-                raise ValueError(f"{shots}-shot needs {shots} answered questions in the pool, found {len(candidates)}")
+                raise ValueError(
+                    f"{shots}-shot needs {shots} answered questions in the pool, found {len(candidates)}"
+                )
             for demo in random.Random(seed * 1_000_003 + i).sample(candidates, shots):
                 answer = Counter(demo.answers).most_common(1)[0][0]
                 segments += [open_image(demo.image), f"{prompt.format(question=demo.question)} {answer}"]
@@ -39,8 +49,13 @@ def run_vqa(model: Any, tok: Tokenizer, items: Sequence[VQAItem], shots: int = 0
     outputs = generate(model, tok, prompts, max_new_tokens, 1, batch_size)
     predictions, by_type = [], {}
     for item, out in zip(items, outputs, strict=True):
-        row: dict[str, Any] = {"question_id": item.question_id, "question": item.question, "prediction": out,
-                               "normalized": normalize_vqa_answer(out), "answers": item.answers}
+        row: dict[str, Any] = {
+            "question_id": item.question_id,
+            "question": item.question,
+            "prediction": out,
+            "normalized": normalize_vqa_answer(out),
+            "answers": item.answers,
+        }
         if item.answers:
             row["accuracy"] = vqa_accuracy(out, item.answers)
             by_type.setdefault(item.extra.get("answer_type"), []).append(row["accuracy"])
@@ -51,6 +66,12 @@ def run_vqa(model: Any, tok: Tokenizer, items: Sequence[VQAItem], shots: int = 0
         metrics["accuracy"] = 100 * sum(scored) / len(scored)
         for kind, accs in sorted((k, v) for k, v in by_type.items() if k is not None):
             metrics[f"accuracy/{kind}"] = 100 * sum(accs) / len(accs)
-    settings = {"prompt": prompt, "decoding": "greedy", "max_new_tokens": max_new_tokens, "shots": shots,
-                "seed": seed, "answered": len(scored)}
+    settings = {
+        "prompt": prompt,
+        "decoding": "greedy",
+        "max_new_tokens": max_new_tokens,
+        "shots": shots,
+        "seed": seed,
+        "answered": len(scored),
+    }
     return TaskResult("vqa", metrics, predictions, settings)

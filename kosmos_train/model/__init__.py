@@ -16,6 +16,18 @@ from .config import (
 )
 
 __all__ = [
-    "PRESETS", "ConnectorConfig", "Decoder", "DecoderConfig", "KVCache", "Kosmos", "KosmosConfig", "LossOutput",
-    "VisionConfig", "image_slot_mask", "kosmos1", "load_config", "text_loss_mask", "tiny",
+    "PRESETS",
+    "ConnectorConfig",
+    "Decoder",
+    "DecoderConfig",
+    "KVCache",
+    "Kosmos",
+    "KosmosConfig",
+    "LossOutput",
+    "VisionConfig",
+    "image_slot_mask",
+    "kosmos1",
+    "load_config",
+    "text_loss_mask",
+    "tiny",
 ]

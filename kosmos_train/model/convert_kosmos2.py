@@ -43,18 +43,31 @@ def config_from_kosmos2(hf_config: Any, sp_pieces: int | None = None) -> KosmosC
         name="kosmos2-import",
         sp_pieces=sp_pieces or sp_pieces_for(text.vocab_size),
         decoder=DecoderConfig(
-            vocab_size=text.vocab_size, layers=text.layers, dim=text.embed_dim, ffn_dim=text.ffn_dim,
-            heads=text.attention_heads, max_len=text.max_position_embeddings, dropout=text.dropout,
-            attention_dropout=text.attention_dropout, activation_dropout=text.activation_dropout,
-            layernorm_eps=text.layer_norm_eps, positions="sinusoidal",
+            vocab_size=text.vocab_size,
+            layers=text.layers,
+            dim=text.embed_dim,
+            ffn_dim=text.ffn_dim,
+            heads=text.attention_heads,
+            max_len=text.max_position_embeddings,
+            dropout=text.dropout,
+            attention_dropout=text.attention_dropout,
+            activation_dropout=text.activation_dropout,
+            layernorm_eps=text.layer_norm_eps,
+            positions="sinusoidal",
         ),
         vision=VisionConfig(
-            width=vision.hidden_size, layers=vision.num_hidden_layers, heads=vision.num_attention_heads,
-            patch_size=vision.patch_size, image_size=vision.image_size,
-            mlp_ratio=vision.intermediate_size / vision.hidden_size, quick_gelu=vision.hidden_act == "quick_gelu",
+            width=vision.hidden_size,
+            layers=vision.num_hidden_layers,
+            heads=vision.num_attention_heads,
+            patch_size=vision.patch_size,
+            image_size=vision.image_size,
+            mlp_ratio=vision.intermediate_size / vision.hidden_size,
+            quick_gelu=vision.hidden_act == "quick_gelu",
         ),
         connector=ConnectorConfig(
-            image_tokens=hf_config.latent_query_num, heads=text.attention_heads, depth=1,
+            image_tokens=hf_config.latent_query_num,
+            heads=text.attention_heads,
+            depth=1,
             dropout=text.attention_dropout,
         ),
     )
@@ -74,8 +87,15 @@ def convert_state_dict(sd: Mapping[str, Tensor], config: KosmosConfig) -> dict[s
         src, dst = f"{T}layers.{i}.", f"decoder.layers.{i}."
         for kind in ("weight", "bias"):
             out[f"{dst}self_attn.qkv_proj.{kind}"] = _qkv(sd, src + "self_attn.", kind)
-            for name in ("self_attn.inner_attn_ln", "self_attn.out_proj", "self_attn_layer_norm",
-                         "ffn.fc1", "ffn.fc2", "ffn.ffn_layernorm", "final_layer_norm"):
+            for name in (
+                "self_attn.inner_attn_ln",
+                "self_attn.out_proj",
+                "self_attn_layer_norm",
+                "ffn.fc1",
+                "ffn.fc2",
+                "ffn.ffn_layernorm",
+                "final_layer_norm",
+            ):
                 out[f"{dst}{name}.{kind}"] = sd[f"{src}{name}.{kind}"]
     for kind in ("weight", "bias"):
         out[f"decoder.layer_norm.{kind}"] = sd[f"{T}layer_norm.{kind}"]
@@ -91,8 +111,13 @@ def convert_state_dict(sd: Mapping[str, Tensor], config: KosmosConfig) -> dict[s
         for i in range(config.vision.layers):
             src, dst = f"{V}encoder.layers.{i}.", f"{clip}transformer.resblocks.{i}."
             out[f"{dst}attn.in_proj_{kind}"] = _qkv(sd, src + "self_attn.", kind)
-            pairs = {"attn.out_proj": "self_attn.out_proj", "ln_1": "layer_norm1", "ln_2": "layer_norm2",
-                     "mlp.c_fc": "mlp.fc1", "mlp.c_proj": "mlp.fc2"}
+            pairs = {
+                "attn.out_proj": "self_attn.out_proj",
+                "ln_1": "layer_norm1",
+                "ln_2": "layer_norm2",
+                "mlp.c_fc": "mlp.fc1",
+                "mlp.c_proj": "mlp.fc2",
+            }
             for ours, theirs in pairs.items():
                 out[f"{dst}{ours}.{kind}"] = sd[f"{src}{theirs}.{kind}"]
         out[f"connector.dense.{kind}"] = sd[f"image_to_text_projection.dense.{kind}"]
@@ -117,8 +142,12 @@ def convert(hf_model: torch.nn.Module, sp_pieces: int | None = None):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--source", default="microsoft/kosmos-2-patch14-224", help="hub id or local directory")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--source", default="microsoft/kosmos-2-patch14-224", help="hub id or local directory"
+    )
     parser.add_argument("--out", required=True, help="run directory to write")
     parser.add_argument("--tokenizer-model", help="SentencePiece model to copy into the run directory")
     args = parser.parse_args(argv)

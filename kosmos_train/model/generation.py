@@ -38,8 +38,13 @@ def greedy(model: Kosmos, input_ids: Tensor, images: Tensor | None, max_new_toke
 
 
 def beam_search(
-    model: Kosmos, input_ids: Tensor, images: Tensor | None, max_new_tokens: int, num_beams: int,
-    eos: int, length_penalty: float = 1.0,
+    model: Kosmos,
+    input_ids: Tensor,
+    images: Tensor | None,
+    max_new_tokens: int,
+    num_beams: int,
+    eos: int,
+    length_penalty: float = 1.0,
 ) -> Tensor:
     """Beam search; a finished beam keeps its slot and score and can only extend with eos.
 
@@ -57,7 +62,9 @@ def beam_search(
     for _ in range(max_new_tokens - 1):
         if bool(done.all()):
             break
-        logp = _last_logits(model, seqs[:, :, -1].reshape(-1, 1), None, cache).log_softmax(-1).view(b, k, vocab)
+        logp = (
+            _last_logits(model, seqs[:, :, -1].reshape(-1, 1), None, cache).log_softmax(-1).view(b, k, vocab)
+        )
         frozen = torch.full_like(logp, float("-inf"))
         frozen[..., eos] = 0.0
         logp = torch.where(done.unsqueeze(-1), frozen, logp)

@@ -1,10 +1,10 @@
 """The run directory shared by training, export, conversion and evaluation.
 
-    config.json        the KosmosConfig
-    tokenizer.model    the SentencePiece model (copied in when given)
-    model.safetensors  inference weights (no pickle)
-    deepspeed/         training state for resume (written by the trainer)
-    data_state.json    data-stream positions for resume (written by the trainer)
+config.json        the KosmosConfig
+tokenizer.model    the SentencePiece model (copied in when given)
+model.safetensors  inference weights (no pickle)
+deepspeed/         training state for resume (written by the trainer)
+data_state.json    data-stream positions for resume (written by the trainer)
 """
 
 from __future__ import annotations
@@ -41,7 +41,10 @@ def save_pretrained(model: Kosmos, run_dir: str | Path, tokenizer_model: str | P
     tmp = run_dir / (CONFIG_FILE + ".tmp")
     model.config.save(tmp)
     tmp.replace(run_dir / CONFIG_FILE)
-    if tokenizer_model is not None and Path(tokenizer_model).resolve() != (run_dir / TOKENIZER_FILE).resolve():
+    if (
+        tokenizer_model is not None
+        and Path(tokenizer_model).resolve() != (run_dir / TOKENIZER_FILE).resolve()
+    ):
         shutil.copyfile(tokenizer_model, run_dir / (TOKENIZER_FILE + ".tmp"))
         (run_dir / (TOKENIZER_FILE + ".tmp")).replace(run_dir / TOKENIZER_FILE)
 
@@ -59,7 +62,9 @@ def from_pretrained(run_dir: str | Path, device: str | torch.device = "cpu") -> 
     with torch.device("meta"):
         model = Kosmos(config)
     model = model.to_empty(device=device)
-    missing, unexpected = model.load_state_dict(load_file(str(run_dir / WEIGHTS_FILE), device=str(device)), strict=False)
+    missing, unexpected = model.load_state_dict(
+        load_file(str(run_dir / WEIGHTS_FILE), device=str(device)), strict=False
+    )
     if missing or unexpected:
         raise ValueError(f"weights do not fit the config: missing {missing[:5]}, unexpected {unexpected[:5]}")
     if model.vision is not None:

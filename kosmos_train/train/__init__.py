@@ -1,12 +1,12 @@
 """DeepSpeed training of KOSMOS-1: config and recipe, optimizer and schedule, loop, checkpoints, export.
 
-    config.py       TrainConfig, presets `kosmos1` (the paper's recipe) and `tiny` (CPU)
-    optim.py        AdamW groups (no decay on norms/biases) and the warm-up/linear-decay schedule
-    forward.py      the training loss with an identical graph on every rank
-    distributed.py  process group for a single process, torchrun or the deepspeed launcher
-    loop.py         `train()`: token-budget mixture, logging, checkpoints, resume
-    checkpoint.py   save/load with data_state.json, `export` to model.safetensors
-    api.py          `train_tiny()` and `caption_image()` for demos
+config.py       TrainConfig, presets `kosmos1` (the paper's recipe) and `tiny` (CPU)
+optim.py        AdamW groups (no decay on norms/biases) and the warm-up/linear-decay schedule
+forward.py      the training loss with an identical graph on every rank
+distributed.py  process group for a single process, torchrun or the deepspeed launcher
+loop.py         `train()`: token-budget mixture, logging, checkpoints, resume
+checkpoint.py   save/load with data_state.json, `export` to model.safetensors
+api.py          `train_tiny()` and `caption_image()` for demos
 """
 
 from kosmos_train.train.config import TrainConfig, load_train_config

@@ -1,8 +1,8 @@
 """Two calls for demos and notebooks: train `tiny` on corpus folders, and caption an image.
 
-    from kosmos_train.train.api import train_tiny, caption_image
-    run = train_tiny(["out/text", "out/image_text", "out/interleaved"], "out/run", steps=300)
-    print(caption_image(run, "photo.jpg"))
+from kosmos_train.train.api import train_tiny, caption_image
+run = train_tiny(["out/text", "out/image_text", "out/interleaved"], "out/run", steps=300)
+print(caption_image(run, "photo.jpg"))
 """
 
 from __future__ import annotations
@@ -45,8 +45,12 @@ def sources_from_dirs(dirs: Sequence[str | Path] | dict[str, Any]) -> list[Sourc
 
 
 def train_tiny(
-    data: Sequence[str | Path] | dict[str, Any], output: str | Path, steps: int = 200,
-    tokenizer: str | Path | None = None, progress: bool | None = None, threads: int | None = None,
+    data: Sequence[str | Path] | dict[str, Any],
+    output: str | Path,
+    steps: int = 200,
+    tokenizer: str | Path | None = None,
+    progress: bool | None = None,
+    threads: int | None = None,
     **overrides: Any,
 ) -> Path:
     """Train the `tiny` model on CPU in this process (single-rank DeepSpeed, ZeRO 2) and export it.
@@ -86,8 +90,12 @@ def caption_prompt(tok: Tokenizer, n_slots: int, prompt: str = "") -> list[int]:
 
 @torch.no_grad()
 def caption_images(
-    model: Any, tok: Tokenizer, images: Sequence[str | Path | bytes | Image.Image], prompt: str = "An image of",
-    max_new_tokens: int = 30, num_beams: int = 1,
+    model: Any,
+    tok: Tokenizer,
+    images: Sequence[str | Path | bytes | Image.Image],
+    prompt: str = "An image of",
+    max_new_tokens: int = 30,
+    num_beams: int = 1,
 ) -> list[str]:
     """Continue the prompt after each image; returns only the generated text, stripped."""
     size = model.config.vision.image_size
@@ -97,14 +105,22 @@ def caption_images(
             img = Image.open(img)
         pixels.append(clip_preprocess(img, size))
     device = next(model.parameters()).device
-    ids = torch.tensor([caption_prompt(tok, model.config.connector.image_tokens, prompt)] * len(pixels), device=device)
+    ids = torch.tensor(
+        [caption_prompt(tok, model.config.connector.image_tokens, prompt)] * len(pixels), device=device
+    )
     batch = torch.stack(pixels).to(device)
     out = model.generate(ids, batch, max_new_tokens=max_new_tokens, num_beams=num_beams)
     return [tok.decode(row).strip() for row in out.tolist()]
 
 
-def caption_image(run_dir: str | Path, image: str | Path | bytes | Image.Image, prompt: str = "An image of",
-                  max_new_tokens: int = 30, num_beams: int = 1, device: str = "cpu") -> str:
+def caption_image(
+    run_dir: str | Path,
+    image: str | Path | bytes | Image.Image,
+    prompt: str = "An image of",
+    max_new_tokens: int = 30,
+    num_beams: int = 1,
+    device: str = "cpu",
+) -> str:
     """Caption one image with the model in `run_dir` (greedy unless num_beams > 1)."""
     model, tok = load_run(run_dir, device)
     return caption_images(model, tok, [image], prompt, max_new_tokens, num_beams)[0]

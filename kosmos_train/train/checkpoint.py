@@ -42,7 +42,9 @@ def save(engine: Any, run_dir: Path, step: int, data_states: list[dict], keep: i
         write_json_atomic(run_dir / DATA_STATE_FILE, state)
         # Only tags up to this one: a newer tag left by an earlier run in the folder must not make
         # the checkpoint just written look old and be deleted (tags are zero-padded step numbers).
-        complete = sorted(p for p in ckpt.iterdir() if p.is_dir() and (p / DATA_STATE_FILE).exists() and p.name <= tag)
+        complete = sorted(
+            p for p in ckpt.iterdir() if p.is_dir() and (p / DATA_STATE_FILE).exists() and p.name <= tag
+        )
         for old in complete[:-keep] if keep > 0 else []:
             shutil.rmtree(old, ignore_errors=True)
     dist.barrier()
@@ -57,7 +59,9 @@ def latest_tag(run_dir: Path) -> str | None:
         tag = latest.read_text().strip()
         if (ckpt / tag / DATA_STATE_FILE).exists():
             return tag
-    complete = sorted(p.name for p in ckpt.glob("step*") if (p / DATA_STATE_FILE).exists()) if ckpt.is_dir() else []
+    complete = (
+        sorted(p.name for p in ckpt.glob("step*") if (p / DATA_STATE_FILE).exists()) if ckpt.is_dir() else []
+    )
     return complete[-1] if complete else None
 
 
@@ -95,7 +99,7 @@ def consolidated_state_dict(run_dir: Path, tag: str | None = None) -> dict[str, 
         for key, value in module.items():
             state.setdefault(key, value.float() if value.is_floating_point() else value)
     prefix = "model."
-    return {k[len(prefix):] if k.startswith(prefix) else k: v for k, v in state.items()}
+    return {k[len(prefix) :] if k.startswith(prefix) else k: v for k, v in state.items()}
 
 
 def export(run_dir: str | Path, tag: str | None = None) -> Path:
@@ -113,7 +117,9 @@ def export(run_dir: str | Path, tag: str | None = None) -> Path:
     model = Kosmos(config)
     missing, unexpected = model.load_state_dict(consolidated_state_dict(run_dir, tag), strict=False)
     if missing or unexpected:
-        raise ValueError(f"checkpoint does not fit config.json: missing {missing[:5]}, unexpected {unexpected[:5]}")
+        raise ValueError(
+            f"checkpoint does not fit config.json: missing {missing[:5]}, unexpected {unexpected[:5]}"
+        )
     tokenizer = run_dir / TOKENIZER_FILE
     model.save_pretrained(str(run_dir), str(tokenizer) if tokenizer.exists() else None)
     return run_dir / WEIGHTS_FILE

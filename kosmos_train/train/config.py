@@ -36,11 +36,23 @@ class TrainConfig:
     seed: int = 1
     # Global tokens per optimizer step for each stream (KOSMOS-1: 1.2M = 0.5M + 0.5M + 0.2M);
     # instruction data (when given) adds its own budget.
-    tokens_per_step: dict[str, int] = field(default_factory=lambda: {
-        "text": 500_000, "image_text": 500_000, "interleaved": 200_000, "instruction": 50_000})
+    tokens_per_step: dict[str, int] = field(
+        default_factory=lambda: {
+            "text": 500_000,
+            "image_text": 500_000,
+            "interleaved": 200_000,
+            "instruction": 50_000,
+        }
+    )
     # Non-pad tokens per micro-batch on one rank.
-    micro_batch_tokens: dict[str, int] = field(default_factory=lambda: {
-        "text": 16_384, "image_text": 16_384, "interleaved": 16_384, "instruction": 16_384})
+    micro_batch_tokens: dict[str, int] = field(
+        default_factory=lambda: {
+            "text": 16_384,
+            "image_text": 16_384,
+            "interleaved": 16_384,
+            "instruction": 16_384,
+        }
+    )
     # Longest row per stream; missing kinds use the model's max_len. Captions: 128 (paper: 6144 x 128).
     max_len: dict[str, int] = field(default_factory=lambda: {"image_text": 128})
     max_images: int = 5
@@ -64,11 +76,17 @@ class TrainConfig:
             if not mine:
                 continue
             max_len = min(self.max_len.get(kind, model.decoder.max_len), model.decoder.max_len)
-            out.append(StreamSpec(
-                kind=kind, sources=mine, tokens_per_step=self.tokens_per_step[kind],
-                micro_batch_tokens=self.micro_batch_tokens[kind], max_len=max_len,
-                shuffle_buffer=self.shuffle_buffer, max_images=self.max_images,
-            ))
+            out.append(
+                StreamSpec(
+                    kind=kind,
+                    sources=mine,
+                    tokens_per_step=self.tokens_per_step[kind],
+                    micro_batch_tokens=self.micro_batch_tokens[kind],
+                    max_len=max_len,
+                    shuffle_buffer=self.shuffle_buffer,
+                    max_images=self.max_images,
+                )
+            )
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -99,10 +117,18 @@ def kosmos1() -> TrainConfig:
 def tiny() -> TrainConfig:
     """The recipe scaled to a CPU: small budgets, short warm-up, higher LR, no dataloader workers."""
     return TrainConfig(
-        model="tiny", steps=200, lr=1e-3, warmup_steps=10, zero_stage=2,
+        model="tiny",
+        steps=200,
+        lr=1e-3,
+        warmup_steps=10,
+        zero_stage=2,
         tokens_per_step={"text": 1024, "image_text": 1024, "interleaved": 512, "instruction": 256},
         micro_batch_tokens={"text": 512, "image_text": 512, "interleaved": 512, "instruction": 256},
-        max_len={"image_text": 64}, shuffle_buffer=64, num_workers=0, log_every=10, save_every=100,
+        max_len={"image_text": 64},
+        shuffle_buffer=64,
+        num_workers=0,
+        log_every=10,
+        save_every=100,
     )
 
 

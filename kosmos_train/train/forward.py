@@ -25,7 +25,9 @@ class TrainingModule(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, input_ids: Tensor, images: Tensor, slot_mask: Tensor, loss_mask: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(
+        self, input_ids: Tensor, images: Tensor, slot_mask: Tensor, loss_mask: Tensor
+    ) -> tuple[Tensor, Tensor]:
         m = self.model
         x = m.decoder.embed_tokens(input_ids)
         if m.vision is not None:

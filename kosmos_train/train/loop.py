@@ -78,8 +78,9 @@ def _merge(base: dict, extra: dict) -> dict:
     return out
 
 
-def prepare_tokenizer(run_dir: Path, sources: list[SourceSpec], tokenizer: str | Path | None, vocab_size: int,
-                      dist: DistInfo) -> Tokenizer:
+def prepare_tokenizer(
+    run_dir: Path, sources: list[SourceSpec], tokenizer: str | Path | None, vocab_size: int, dist: DistInfo
+) -> Tokenizer:
     """RUN/tokenizer.model: kept when resuming, copied from `tokenizer`, or trained on the corpora."""
     import torch.distributed as tdist
 
@@ -100,33 +101,53 @@ def fit_vocab(config: KosmosConfig, tok: Tokenizer) -> KosmosConfig:
     if tok.sp_pieces == config.sp_pieces:
         return config
     if tok.layout.size > config.decoder.vocab_size:
-        raise DataError(f"the tokenizer needs {tok.layout.size} ids, the model has vocab_size {config.decoder.vocab_size}")
+        raise DataError(
+            f"the tokenizer needs {tok.layout.size} ids, the model has vocab_size {config.decoder.vocab_size}"
+        )
     return dataclasses.replace(config, sp_pieces=tok.sp_pieces)
 
 
-def build_engine(cfg: TrainConfig, model: torch.nn.Module, micro_batches: int, bf16: bool,
-                 ds_override: str | Path | None) -> Any:
+def build_engine(
+    cfg: TrainConfig, model: torch.nn.Module, micro_batches: int, bf16: bool, ds_override: str | Path | None
+) -> Any:
     import deepspeed
 
     from kosmos_train.train.forward import TrainingModule
 
     module = TrainingModule(model)
     ds = deepspeed_config(cfg, micro_batches, bf16, ds_override)
-    optimizer = None if "optimizer" in ds else make_optimizer(module, cfg.lr, cfg.betas, cfg.eps, cfg.weight_decay)
-    engine, *_ = deepspeed.initialize(model=module, optimizer=optimizer, config=ds,
-                                      model_parameters=None if optimizer else [p for p in module.parameters() if p.requires_grad])
+    optimizer = (
+        None if "optimizer" in ds else make_optimizer(module, cfg.lr, cfg.betas, cfg.eps, cfg.weight_decay)
+    )
+    engine, *_ = deepspeed.initialize(
+        model=module,
+        optimizer=optimizer,
+        config=ds,
+        model_parameters=None if optimizer else [p for p in module.parameters() if p.requires_grad],
+    )
     return engine, "scheduler" not in ds
 
 
 def _to(batch: Batch, device: torch.device) -> tuple[torch.Tensor, ...]:
-    return tuple(t.to(device, non_blocking=True) for t in (batch.input_ids, batch.images, batch.slot_mask, batch.loss_mask))
+    return tuple(
+        t.to(device, non_blocking=True)
+        for t in (batch.input_ids, batch.images, batch.slot_mask, batch.loss_mask)
+    )
 
 
 def train(
-    cfg: TrainConfig, sources: list[SourceSpec], run_dir: str | Path, tokenizer: str | Path | None = None,
-    deepspeed_config_file: str | Path | None = None, resume: bool = True, stop_after: int | None = None,
-    progress: bool | None = None, export_at_end: bool = True, destroy_process_group: bool = False,
-    eval_every: int = 0, evaluate: Callable[[Any, Tokenizer], dict[str, float]] | None = None,
+    cfg: TrainConfig,
+    sources: list[SourceSpec],
+    run_dir: str | Path,
+    tokenizer: str | Path | None = None,
+    deepspeed_config_file: str | Path | None = None,
+    resume: bool = True,
+    stop_after: int | None = None,
+    progress: bool | None = None,
+    export_at_end: bool = True,
+    destroy_process_group: bool = False,
+    eval_every: int = 0,
+    evaluate: Callable[[Any, Tokenizer], dict[str, float]] | None = None,
 ) -> TrainResult:
     """Train (or resume) in RUN_DIR. `stop_after` ends this call after that many steps without a final save.
 
@@ -146,18 +167,42 @@ def train(
     tdist.barrier()
     runlog = RunLog(run_dir, dist.rank == 0)
     try:
-        return _train(cfg, sources, run_dir, tokenizer, deepspeed_config_file, resume, stop_after, progress,
-                      export_at_end, dist, runlog, eval_every, evaluate)
+        return _train(
+            cfg,
+            sources,
+            run_dir,
+            tokenizer,
+            deepspeed_config_file,
+            resume,
+            stop_after,
+            progress,
+            export_at_end,
+            dist,
+            runlog,
+            eval_every,
+            evaluate,
+        )
     finally:
         runlog.close()
         if destroy_process_group:
             teardown(dist)
 
 
-def _train(cfg: TrainConfig, sources: list[SourceSpec], run_dir: Path, tokenizer: str | Path | None,
-           ds_file: str | Path | None, resume: bool, stop_after: int | None, progress: bool | None,
-           export_at_end: bool, dist: DistInfo, runlog: RunLog, eval_every: int = 0,
-           evaluate: Callable[[Any, Tokenizer], dict[str, float]] | None = None) -> TrainResult:
+def _train(
+    cfg: TrainConfig,
+    sources: list[SourceSpec],
+    run_dir: Path,
+    tokenizer: str | Path | None,
+    ds_file: str | Path | None,
+    resume: bool,
+    stop_after: int | None,
+    progress: bool | None,
+    export_at_end: bool,
+    dist: DistInfo,
+    runlog: RunLog,
+    eval_every: int = 0,
+    evaluate: Callable[[Any, Tokenizer], dict[str, float]] | None = None,
+) -> TrainResult:
     import torch.distributed as tdist
     from tqdm import tqdm
 
@@ -171,10 +216,14 @@ def _train(cfg: TrainConfig, sources: list[SourceSpec], run_dir: Path, tokenizer
         raise DataError(f"model {config.name!r} has no vision tower but image data was given")
     tok = prepare_tokenizer(run_dir, sources, tokenizer, config.sp_pieces, dist)
     config = fit_vocab(config, tok)
-    config.decoder.checkpoint_activations = cfg.checkpoint_activations or config.decoder.checkpoint_activations
+    config.decoder.checkpoint_activations = (
+        cfg.checkpoint_activations or config.decoder.checkpoint_activations
+    )
     if dist.rank == 0:
         config.save(run_dir / CONFIG_FILE)
-        checkpoint.write_json_atomic(run_dir / TRAIN_CONFIG_FILE, {**cfg.to_dict(), "model": config.to_dict()})
+        checkpoint.write_json_atomic(
+            run_dir / TRAIN_CONFIG_FILE, {**cfg.to_dict(), "model": config.to_dict()}
+        )
 
     torch.manual_seed(cfg.seed)
     model = Kosmos(config).train()
@@ -190,9 +239,17 @@ def _train(cfg: TrainConfig, sources: list[SourceSpec], run_dir: Path, tokenizer
         runlog.message(f"resumed from {run_dir}/deepspeed/{tag} at step {step}")
     my_state = data_state["ranks"][dist.rank] if data_state else {}
     loaders = {
-        s.kind: StreamLoader(s, str(run_dir / TOKENIZER_FILE), config.connector.image_tokens,
-                             config.vision.image_size if config.vision else 224, dist.rank, dist.world_size,
-                             cfg.num_workers, cfg.seed, my_state.get(s.kind))
+        s.kind: StreamLoader(
+            s,
+            str(run_dir / TOKENIZER_FILE),
+            config.connector.image_tokens,
+            config.vision.image_size if config.vision else 224,
+            dist.rank,
+            dist.world_size,
+            cfg.num_workers,
+            cfg.seed,
+            my_state.get(s.kind),
+        )
         for s in streams
     }
     kinds = list(loaders)
@@ -212,7 +269,9 @@ def _train(cfg: TrainConfig, sources: list[SourceSpec], run_dir: Path, tokenizer
         wait0 = {k: loaders[k].wait_s for k in kinds}
         batches = {k: [loaders[k].next() for _ in range(micro[k])] for k in kinds}
         # Reduced tensors live on the engine's device: NCCL groups cannot reduce CPU tensors.
-        counts = torch.tensor([float(sum(b.n_loss_tokens for b in batches[k])) for k in kinds], device=engine.device)
+        counts = torch.tensor(
+            [float(sum(b.n_loss_tokens for b in batches[k])) for k in kinds], device=engine.device
+        )
         tdist.all_reduce(counts)
         nll = torch.zeros(len(kinds), device=engine.device)
         flops = 0.0
@@ -220,12 +279,25 @@ def _train(cfg: TrainConfig, sources: list[SourceSpec], run_dir: Path, tokenizer
             for b in batches[k]:
                 ids, images, slots, loss_mask = _to(b, engine.device)
                 out_nll, _ = engine(ids, images, slots, loss_mask)
-                engine.backward(out_nll * dist.world_size / counts[i].clamp(min=1).item(), scale_wrt_gas=False)
+                engine.backward(
+                    out_nll * dist.world_size / counts[i].clamp(min=1).item(), scale_wrt_gas=False
+                )
                 engine.step()
                 nll[i] += out_nll.detach().float()
-                flops += b.n_tokens * token_flops(config, b.input_ids.shape[1]) + b.n_images * image_flops(config)
-        sums = torch.tensor([[float(sum(b.n_tokens for b in batches[k])), float(sum(b.n_images for b in batches[k])),
-                              float(loaders[k].total_skipped)] for k in kinds], device=engine.device)
+                flops += b.n_tokens * token_flops(config, b.input_ids.shape[1]) + b.n_images * image_flops(
+                    config
+                )
+        sums = torch.tensor(
+            [
+                [
+                    float(sum(b.n_tokens for b in batches[k])),
+                    float(sum(b.n_images for b in batches[k])),
+                    float(loaders[k].total_skipped),
+                ]
+                for k in kinds
+            ],
+            device=engine.device,
+        )
         tdist.all_reduce(nll)
         tdist.all_reduce(sums)
         counts, nll, sums = counts.cpu(), nll.cpu(), sums.cpu()
@@ -257,8 +329,12 @@ def _train(cfg: TrainConfig, sources: list[SourceSpec], run_dir: Path, tokenizer
             runlog.log(step, metrics)
             for k in kinds:
                 if loaders[k].last_skip and dist.rank == 0:
-                    log.warning("%s stream: %d corrupt samples skipped so far; last: %s", k,
-                                loaders[k].total_skipped, loaders[k].last_skip)
+                    log.warning(
+                        "%s stream: %d corrupt samples skipped so far; last: %s",
+                        k,
+                        loaders[k].total_skipped,
+                        loaders[k].last_skip,
+                    )
         if cfg.save_every and step % cfg.save_every == 0 and step < cfg.steps:
             _save(engine, run_dir, step, loaders, cfg, dist)
             last_saved = step
@@ -275,8 +351,9 @@ def _train(cfg: TrainConfig, sources: list[SourceSpec], run_dir: Path, tokenizer
     return result
 
 
-def _save(engine: Any, run_dir: Path, step: int, loaders: dict[str, StreamLoader], cfg: TrainConfig,
-          dist: DistInfo) -> None:
+def _save(
+    engine: Any, run_dir: Path, step: int, loaders: dict[str, StreamLoader], cfg: TrainConfig, dist: DistInfo
+) -> None:
     import torch.distributed as tdist
 
     mine = {k: loader.state() for k, loader in loaders.items()}

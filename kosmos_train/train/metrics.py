@@ -80,7 +80,9 @@ class RunLog:
                 if isinstance(v, (int, float)):
                     self.tb.add_scalar(k, v, step)
         if self.echo:
-            shown = " ".join(f"{k}={_fmt(v)}" for k, v in metrics.items() if not isinstance(v, (dict, list, str)))
+            shown = " ".join(
+                f"{k}={_fmt(v)}" for k, v in metrics.items() if not isinstance(v, (dict, list, str))
+            )
             print(f"step {step} {shown}", file=sys.stdout, flush=True)
 
     def message(self, text: str) -> None:

@@ -23,11 +23,13 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
-def make_optimizer(model: nn.Module, lr: float, betas: tuple[float, float], eps: float,
-                   weight_decay: float) -> torch.optim.AdamW:
+def make_optimizer(
+    model: nn.Module, lr: float, betas: tuple[float, float], eps: float, weight_decay: float
+) -> torch.optim.AdamW:
     """A ready torch AdamW handed to DeepSpeed, so no DeepSpeed optimizer op is JIT-compiled."""
-    return torch.optim.AdamW(param_groups(model, weight_decay), lr=lr, betas=betas, eps=eps,
-                             weight_decay=weight_decay)
+    return torch.optim.AdamW(
+        param_groups(model, weight_decay), lr=lr, betas=betas, eps=eps, weight_decay=weight_decay
+    )
 
 
 def lr_at(step: int, peak: float, warmup: int, total: int) -> float:

@@ -36,9 +36,13 @@ def test_clean_caption(raw: str, clean: str) -> None:
 
 @pytest.mark.parametrize(
     "caption",
-    ["Portrait of <PERSON> at the 2019 awards", "&lt;PERSON&gt; walks the dog in the park",
-     "<PERSON_1> and <PERSON_2> shaking hands", "A view of [LOCATION] at night from the hill",
-     "Actor < PERSON > arrives at the premiere"],
+    [
+        "Portrait of <PERSON> at the 2019 awards",
+        "&lt;PERSON&gt; walks the dog in the park",
+        "<PERSON_1> and <PERSON_2> shaking hands",
+        "A view of [LOCATION] at night from the hill",
+        "Actor < PERSON > arrives at the premiere",
+    ],
 )
 def test_placeholder_tags_are_dropped(caption_filter: CaptionFilter, caption: str) -> None:
     result = caption_filter(caption)
@@ -53,9 +57,16 @@ def test_html_tags_are_not_placeholders(caption_filter: CaptionFilter) -> None:
 
 @pytest.mark.parametrize(
     ("caption", "reason"),
-    [(None, "empty_text"), ("", "empty_text"), ("   &nbsp; <br/> ", "empty_text"), ("Two words", "too_few_words"),
-     ("a b c", "too_few_words"), ("Ein Hund spielt im Park mit einem roten Ball", "language"),
-     ("Un chat noir dort sur le canapé du salon", "language"), ("Фотография собаки в парке летом", "language")],
+    [
+        (None, "empty_text"),
+        ("", "empty_text"),
+        ("   &nbsp; <br/> ", "empty_text"),
+        ("Two words", "too_few_words"),
+        ("a b c", "too_few_words"),
+        ("Ein Hund spielt im Park mit einem roten Ball", "language"),
+        ("Un chat noir dort sur le canapé du salon", "language"),
+        ("Фотография собаки в парке летом", "language"),
+    ],
 )
 def test_drops_with_reasons(caption_filter: CaptionFilter, caption: str | None, reason: str) -> None:
     result = caption_filter(caption)
@@ -73,7 +84,9 @@ def test_config_changes_the_decisions() -> None:
     german = "Ein Hund spielt im Park mit einem roten Ball"
     assert isinstance(CaptionFilter(CaptionConfig(languages=("de",)))(german), CleanCaption)
     assert isinstance(CaptionFilter(CaptionConfig(languages=()))(german), CleanCaption)
-    assert isinstance(CaptionFilter(CaptionConfig(min_words=1, min_chars=1, languages=()))("Dog"), CleanCaption)
+    assert isinstance(
+        CaptionFilter(CaptionConfig(min_words=1, min_chars=1, languages=()))("Dog"), CleanCaption
+    )
     long = CaptionFilter(CaptionConfig(max_words=5))("Photo of a dog playing in the park")
     assert isinstance(long, Drop) and long.reason == "too_many_words"
     loose = CaptionFilter(CaptionConfig(placeholder_tags=()))("Portrait of <PERSON> at the 2019 awards")

@@ -25,7 +25,6 @@ torch = pytest.importorskip("torch")
 open_clip = pytest.importorskip("open_clip")
 
 
-
 @pytest.fixture(scope="module", autouse=True)
 def _one_torch_thread() -> Iterator[None]:
     """One intra-op thread: on a shared 2-core machine, 2 spinning OpenMP threads run ~30x slower."""
@@ -41,8 +40,13 @@ def trained(tiny_clip: dict[str, object]) -> dict[str, object]:
 
 
 def _config(trained: dict, **kw: object) -> ClipConfig:
-    base = {"model": MODEL_NAME, "pretrained": trained["checkpoint"], "model_config": trained["config_path"],
-            "device": "cpu", "batch_size": 16}
+    base = {
+        "model": MODEL_NAME,
+        "pretrained": trained["checkpoint"],
+        "model_config": trained["config_path"],
+        "device": "cpu",
+        "batch_size": 16,
+    }
     base.update(kw)
     return ClipConfig(**base)  # type: ignore[arg-type]
 
@@ -57,7 +61,9 @@ def test_matched_captions_score_higher_and_the_threshold_drops_swapped(trained: 
     scorer = ClipScorer(_config(trained))
     # The threshold is chosen on held-out validation pairs, then applied to new test pairs.
     v_images, v_matched, v_swapped = pairs(48, seed=1)
-    threshold = float((scorer.score(v_images, v_matched).mean() + scorer.score(v_images, v_swapped).mean()) / 2)
+    threshold = float(
+        (scorer.score(v_images, v_matched).mean() + scorer.score(v_images, v_swapped).mean()) / 2
+    )
     images, matched, swapped = pairs(96, seed=2)
     s_matched, s_swapped = scorer.score(images, matched), scorer.score(images, swapped)
     assert s_matched.dtype == np.float32 and s_matched.shape == (96,)
@@ -69,7 +75,11 @@ def test_matched_captions_score_higher_and_the_threshold_drops_swapped(trained: 
     dropped = filtering(images, swapped)
     assert np.mean([isinstance(d, Keep) for d in kept]) >= 0.95
     assert np.mean([isinstance(d, Drop) and d.reason == "clip_score" for d in dropped]) >= 0.95
-    assert all(isinstance(d, Keep) and d.score == pytest.approx(float(s)) for d, s in zip(kept, s_matched, strict=True) if d)
+    assert all(
+        isinstance(d, Keep) and d.score == pytest.approx(float(s))
+        for d, s in zip(kept, s_matched, strict=True)
+        if d
+    )
 
 
 def test_random_weights_do_not_separate(trained: dict) -> None:
@@ -82,7 +92,9 @@ def test_random_weights_do_not_separate(trained: dict) -> None:
 def test_local_dir_model_scores_like_the_checkpoint(trained: dict) -> None:
     images, matched, _ = pairs(20, seed=4)
     by_path = ClipScorer(_config(trained)).score(images, matched)
-    by_dir = ClipScorer(ClipConfig(model=f"local-dir:{trained['local_dir']}", device="cpu")).score(images, matched)
+    by_dir = ClipScorer(ClipConfig(model=f"local-dir:{trained['local_dir']}", device="cpu")).score(
+        images, matched
+    )
     np.testing.assert_allclose(by_dir, by_path, atol=1e-5)
 
 

@@ -24,17 +24,29 @@ QUESTION = (
 def eval_files(tmp_path_factory) -> list[str]:
     d = tmp_path_factory.mktemp("evals")
     (d / "qa.jsonl").write_text(
-        json.dumps({"question": QUESTION, "answer": "The relative positions of sun, moon and earth change.", "id": 1})
+        json.dumps(
+            {"question": QUESTION, "answer": "The relative positions of sun, moon and earth change.", "id": 1}
+        )
         + "\n\n"
         + json.dumps({"question": "Too short to match anything.", "id": 2})
         + "\n",
         encoding="utf-8",
     )
     with gzip.open(d / "more.jsonl.gz", "wt", encoding="utf-8") as f:
-        f.write(json.dumps({"text": "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi"}) + "\n")
+        f.write(
+            json.dumps({"text": "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi"})
+            + "\n"
+        )
     (d / "passage.txt").write_text("One two three four five six seven eight nine ten eleven twelve thirteen.")
-    pq.write_table(pa.table({"text": ["red orange yellow green blue indigo violet black white grey pink brown gold"],
-                             "n": [1]}), d / "colors.parquet")
+    pq.write_table(
+        pa.table(
+            {
+                "text": ["red orange yellow green blue indigo violet black white grey pink brown gold"],
+                "n": [1],
+            }
+        ),
+        d / "colors.parquet",
+    )
     return [str(d / n) for n in ("qa.jsonl", "more.jsonl.gz", "passage.txt", "colors.parquet")]
 
 
@@ -44,7 +56,10 @@ def test_shared_13gram_is_dropped_with_source(eval_files) -> None:
     d = f(doc)
     assert isinstance(d, Drop) and d.reason == "contaminated" and "qa.jsonl" in d.detail
     for text, name in [
-        ("Count: one, two, three, four, five, six, seven, eight, nine, ten, eleven, twelve, thirteen!", "passage.txt"),
+        (
+            "Count: one, two, three, four, five, six, seven, eight, nine, ten, eleven, twelve, thirteen!",
+            "passage.txt",
+        ),
         ("x alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu y", "more.jsonl.gz"),
         ("Red orange yellow green blue indigo violet black white grey pink brown gold.", "colors.parquet"),
     ]:

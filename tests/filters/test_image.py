@@ -85,7 +85,9 @@ def test_exif_orientation_is_applied() -> None:
 
 
 def test_cmyk_colours_survive() -> None:
-    rgb = Image.fromarray(np.asarray(Image.open(io.BytesIO(sample_images()["rocket-cmyk.jpg"])).convert("RGB")))
+    rgb = Image.fromarray(
+        np.asarray(Image.open(io.BytesIO(sample_images()["rocket-cmyk.jpg"])).convert("RGB"))
+    )
     result = process_image(sample_images()["rocket-cmyk.jpg"])
     assert isinstance(result, ProcessedImage)
     assert _psnr(_open(result.data), rgb.resize((384, 256), Image.Resampling.LANCZOS)) > 28
@@ -147,7 +149,9 @@ def test_resize_modes(mode: str, size: int, expected: tuple[int, int]) -> None:
 
 
 def test_border_pads_with_white_and_keeps_the_photo_centred() -> None:
-    result = process_image(sample_images()["coffee.webp"], ImageConfig(resize_mode="border", encode_format="png"))
+    result = process_image(
+        sample_images()["coffee.webp"], ImageConfig(resize_mode="border", encode_format="png")
+    )
     assert isinstance(result, ProcessedImage)
     arr = np.asarray(_open(result.data))
     assert (arr[:40] == 255).all() and (arr[-40:] == 255).all()  # 256x171 photo, 42/43 px white bands
@@ -243,10 +247,12 @@ def test_size_checks_decode_no_pixels(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
     images = sample_images()
-    cases = [(bomb_png(10_000, 10_000), ImageConfig(), "decompression_bomb"),
-             (images["tiny.png"], ImageConfig(), "image_too_small"),
-             (images["panorama.jpg"], ImageConfig(max_aspect_ratio=3), "bad_aspect_ratio"),
-             (images["chelsea.png"], ImageConfig(max_area=100_000), "image_too_large")]
+    cases = [
+        (bomb_png(10_000, 10_000), ImageConfig(), "decompression_bomb"),
+        (images["tiny.png"], ImageConfig(), "image_too_small"),
+        (images["panorama.jpg"], ImageConfig(max_aspect_ratio=3), "bad_aspect_ratio"),
+        (images["chelsea.png"], ImageConfig(max_area=100_000), "image_too_large"),
+    ]
     for data, config, reason in cases:
         result = process_image(data, config)
         assert isinstance(result, Drop) and result.reason == reason, result

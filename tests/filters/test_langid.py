@@ -35,7 +35,9 @@ def test_language_set_and_threshold_are_configurable() -> None:
     ambiguous = "OK 2024 Paris Berlin Wien"
     score = LanguageFilter(LanguageConfig(threshold=0.0)).predict(ambiguous)[0][1]
     assert score < 0.99
-    assert isinstance(LanguageFilter(LanguageConfig(languages=("en", "de", "fr"), threshold=0.99))(ambiguous), Drop)
+    assert isinstance(
+        LanguageFilter(LanguageConfig(languages=("en", "de", "fr"), threshold=0.99))(ambiguous), Drop
+    )
     with pytest.raises(ValueError):
         LanguageFilter(LanguageConfig(languages=()))
 

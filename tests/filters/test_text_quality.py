@@ -39,9 +39,19 @@ def test_good_text_and_real_english_pages_pass_everything() -> None:
 
 def test_defaults_are_datatroves() -> None:
     q, r = GopherQualityConfig(), GopherRepetitionConfig()
-    assert (q.min_doc_words, q.max_doc_words, q.min_avg_word_length, q.max_avg_word_length) == (50, 100_000, 3, 10)
+    assert (q.min_doc_words, q.max_doc_words, q.min_avg_word_length, q.max_avg_word_length) == (
+        50,
+        100_000,
+        3,
+        10,
+    )
     assert (q.max_symbol_word_ratio, q.min_alpha_words_ratio, q.min_stop_words) == (0.1, 0.8, 2)
-    assert (r.dup_line_frac, r.dup_para_frac, r.dup_line_char_frac, r.dup_para_char_frac) == (0.3, 0.3, 0.2, 0.2)
+    assert (r.dup_line_frac, r.dup_para_frac, r.dup_line_char_frac, r.dup_para_char_frac) == (
+        0.3,
+        0.3,
+        0.2,
+        0.2,
+    )
     assert r.top_n_grams == ((2, 0.2), (3, 0.18), (4, 0.16))
 
 
@@ -49,22 +59,38 @@ _W = GOOD.split()
 
 # (text, expected reason, config fields that switch the rule off)
 GOPHER_CASES = [
-    ("the committee gathered there to consider several important matters", "too_few_words", ("min_doc_words",)),
+    (
+        "the committee gathered there to consider several important matters",
+        "too_few_words",
+        ("min_doc_words",),
+    ),
     (" ".join(["the", "and"] + ["word"] * 100_001), "too_many_words", ("max_doc_words",)),
     ("the and to of " + " ".join(["a b"] * 60), "mean_word_length", ("min_avg_word_length",)),
     ("the and " + " ".join(["incomprehensibilities"] * 60), "mean_word_length", ("max_avg_word_length",)),
     (GOOD + " #tag" * 20, "symbol_ratio", ("max_symbol_word_ratio",)),
     (GOOD + " and so on... ok." * 20, "symbol_ratio", ("max_symbol_word_ratio",)),
-    ("\n".join("• " + " ".join(_W[i : i + 6]) for i in range(0, 78, 6)), "symbol_ratio", ("max_bullet_lines_ratio",)),
-    ("\n".join(" ".join(_W[i : i + 6]) + "..." for i in range(0, 78, 6)), "symbol_ratio",
-     ("max_ellipsis_lines_ratio", "max_symbol_word_ratio")),
+    (
+        "\n".join("• " + " ".join(_W[i : i + 6]) for i in range(0, 78, 6)),
+        "symbol_ratio",
+        ("max_bullet_lines_ratio",),
+    ),
+    (
+        "\n".join(" ".join(_W[i : i + 6]) + "..." for i in range(0, 78, 6)),
+        "symbol_ratio",
+        ("max_ellipsis_lines_ratio", "max_symbol_word_ratio"),
+    ),
     (GOOD + " 1234 5678" * 30, "alpha_words", ("min_alpha_words_ratio",)),
-    (" ".join(w for w in _W if w.lower() not in {"the", "and", "to", "of", "that", "with", "be", "have"}),
-     "stop_words", ("min_stop_words",)),
+    (
+        " ".join(w for w in _W if w.lower() not in {"the", "and", "to", "of", "that", "with", "be", "have"}),
+        "stop_words",
+        ("min_stop_words",),
+    ),
 ]
 
 
-@pytest.mark.parametrize(("text", "reason", "switch"), GOPHER_CASES, ids=[c[2][0] + "-" + c[1] for c in GOPHER_CASES])
+@pytest.mark.parametrize(
+    ("text", "reason", "switch"), GOPHER_CASES, ids=[c[2][0] + "-" + c[1] for c in GOPHER_CASES]
+)
 def test_each_gopher_quality_rule(text: str, reason: str, switch: tuple[str, ...]) -> None:
     d = gopher_quality(text)
     assert isinstance(d, Drop) and d.reason == reason, d
@@ -94,8 +120,14 @@ def test_each_gopher_repetition_rule(text: str, reason: str, switch: str) -> Non
     # the rule stops firing (an overlapping rule may still catch the same text)
     d_off = gopher_repetition(text, dataclasses.replace(GopherRepetitionConfig(), **off))
     assert d_off == Keep() or d_off.reason != reason
-    everything_off = GopherRepetitionConfig(dup_line_frac=None, dup_para_frac=None, dup_line_char_frac=None,
-                                            dup_para_char_frac=None, top_n_grams=(), dup_n_grams=())
+    everything_off = GopherRepetitionConfig(
+        dup_line_frac=None,
+        dup_para_frac=None,
+        dup_line_char_frac=None,
+        dup_para_char_frac=None,
+        top_n_grams=(),
+        dup_n_grams=(),
+    )
     assert gopher_repetition(text, everything_off) == Keep()
 
 
@@ -115,7 +147,9 @@ def test_c4_rules() -> None:
     decision, cleaned = c4_quality(menu)
     assert decision == Keep() and "Shop" not in cleaned and "committee" in cleaned
     # line rules: javascript and policy lines go, citations are removed
-    page = GOOD + "\nPlease enable JavaScript to view this page.\nRead our privacy policy here.\nFact [1] stays."
+    page = (
+        GOOD + "\nPlease enable JavaScript to view this page.\nRead our privacy policy here.\nFact [1] stays."
+    )
     _, cleaned = c4_quality(page)
     assert "JavaScript" not in cleaned and "privacy" not in cleaned and "Fact  stays." in cleaned
     assert c4_quality("menu\nlogin\nhome")[0].reason == "empty_text"

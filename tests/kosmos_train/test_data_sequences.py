@@ -36,19 +36,33 @@ def env(tmp_path_factory):
         "interleaved": S.write_corpus(root / "il", Kind.INTERLEAVED, S.interleaved_samples(docs)),
     }
     inst = root / "inst.jsonl"
-    inst.write_text("\n".join(json.dumps(r) for r in [
-        {"instruction": "Line one says.", "input": "", "output": "The third line."},
-        {"instruction": "The document says.", "input": "two things", "output": "Line two ends."},
-    ]) + "\n")
+    inst.write_text(
+        "\n".join(
+            json.dumps(r)
+            for r in [
+                {"instruction": "Line one says.", "input": "", "output": "The third line."},
+                {"instruction": "The document says.", "input": "two things", "output": "Line two ends."},
+            ]
+        )
+        + "\n"
+    )
     paths["instruction"] = inst
-    tok = train_tokenizer([str(p) for k, p in paths.items() if k != "instruction"], root / "spm.model", vocab_size=400)
+    tok = train_tokenizer(
+        [str(p) for k, p in paths.items() if k != "instruction"], root / "spm.model", vocab_size=400
+    )
     return paths, tok, pics
 
 
 def loader(env, kind, max_len=64, micro=1, buffer=1):
     paths, tok, _ = env
-    spec = StreamSpec(kind, [SourceSpec(kind, str(paths[kind]))], tokens_per_step=micro, micro_batch_tokens=micro,
-                      max_len=max_len, shuffle_buffer=buffer)
+    spec = StreamSpec(
+        kind,
+        [SourceSpec(kind, str(paths[kind]))],
+        tokens_per_step=micro,
+        micro_batch_tokens=micro,
+        max_len=max_len,
+        shuffle_buffer=buffer,
+    )
     return StreamLoader(spec, str(tok.path), N_SLOTS, SIZE, 0, 1, 0, seed=0)
 
 
@@ -65,7 +79,9 @@ def test_image_caption_layout_and_loss_mask(env):
         assert tok.decode(ids) in captions
         loss = b.loss_mask[0].tolist()
         assert loss == [False] * (N_SLOTS + 3) + [True] * (len(cap) + 1)  # caption and </s> only
-        assert b.slot_mask[0].tolist() == [False, False] + [True] * N_SLOTS + [False] * (len(ids) - N_SLOTS - 2)
+        assert b.slot_mask[0].tolist() == [False, False] + [True] * N_SLOTS + [False] * (
+            len(ids) - N_SLOTS - 2
+        )
         assert b.images.shape == (1, 3, SIZE, SIZE) and b.images.dtype == torch.uint8
         assert b.n_tokens == len(ids)
         # the model's own masks agree with the builder's
@@ -118,7 +134,9 @@ def test_interleaved_layout_order_and_image_limit(env):
     assert text == f"<s> Intro paragraph. {block} Middle words. {block} Closing words. </s>"
     ids = two.input_ids[0]
     assert not two.loss_mask[0][(ids == v.image) | (ids == v.image_end) | two.slot_mask[0]].any()
-    assert two.loss_mask[0][~((ids == v.image) | (ids == v.image_end) | two.slot_mask[0] | (ids == v.bos))].all()
+    assert two.loss_mask[0][
+        ~((ids == v.image) | (ids == v.image_end) | two.slot_mask[0] | (ids == v.bos))
+    ].all()
     assert int(five.slot_mask.sum()) == 5 * N_SLOTS and five.images.shape[0] == 5
     assert tok.decode(five.input_ids[0].tolist()).endswith("After them.")
     # images come in document order: the first image of the two-image document is picture 0
@@ -149,7 +167,11 @@ def test_a_cut_document_gets_no_end_of_document():
     v = VocabLayout(100)
     whole, _, _ = interleaved_sequence([[10] * 3, None, [11] * 3], v, n_slots=2, max_len=40)
     assert whole[-1] == v.eos
-    for nodes, max_len in (([[10] * 5, None, [11] * 20], 10), ([[10] * 30], 10), ([[10] * 3, None, [11] * 30], 12)):
+    for nodes, max_len in (
+        ([[10] * 5, None, [11] * 20], 10),
+        ([[10] * 30], 10),
+        ([[10] * 3, None, [11] * 30], 12),
+    ):
         ids, loss, _ = interleaved_sequence(nodes, v, n_slots=4, max_len=max_len)
         assert v.eos not in ids and len(ids) == len(loss)
 

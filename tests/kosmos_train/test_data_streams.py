@@ -32,9 +32,13 @@ def env(tmp_path_factory):
     docs = [f"Alpha document {i} opens here.\nIt has a middle line {i}.\nAnd it closes." for i in range(20)]
     paths = {
         "it16": S.write_corpus(root / "it16", Kind.IMAGE_TEXT, S.image_text_samples(pics), per_shard=4),
-        "it_one_shard": S.write_corpus(root / "it1", Kind.IMAGE_TEXT, S.image_text_samples(pics[:10]), per_shard=10),
+        "it_one_shard": S.write_corpus(
+            root / "it1", Kind.IMAGE_TEXT, S.image_text_samples(pics[:10]), per_shard=10
+        ),
         "text_a": S.write_corpus(root / "ta", Kind.TEXT, S.text_samples(docs, "a"), per_shard=5),
-        "text_b": S.write_corpus(root / "tb", Kind.TEXT, S.text_samples([d.upper() for d in docs], "b"), per_shard=5),
+        "text_b": S.write_corpus(
+            root / "tb", Kind.TEXT, S.text_samples([d.upper() for d in docs], "b"), per_shard=5
+        ),
     }
     tok = train_tokenizer([str(paths["it16"]), str(paths["text_a"])], root / "spm.model", vocab_size=300)
     return root, paths, tok
@@ -60,7 +64,9 @@ def test_two_ranks_two_workers_read_each_sample_once_per_epoch(env, corpus):
 
 def test_dataloader_workers_split_without_duplicates(env):
     _, paths, tok = env
-    spec = StreamSpec("image_text", [SourceSpec("image_text", str(paths["it16"]))], 1, 1, 64, shuffle_buffer=1)
+    spec = StreamSpec(
+        "image_text", [SourceSpec("image_text", str(paths["it16"]))], 1, 1, 64, shuffle_buffer=1
+    )
     seen: dict[tuple[int, int], list[str]] = {}
     for rank in range(2):
         ds = Stream(spec, str(tok.path), N_SLOTS, SIZE, rank=rank, world_size=2, num_workers=2, seed=0)
@@ -77,7 +83,10 @@ def test_dataloader_workers_split_without_duplicates(env):
 
 def test_shuffle_changes_order_but_not_content(env):
     _, paths, _ = env
-    r1, r8 = reader(paths["it16"], "image_text", 0, 1, buffer=1), reader(paths["it16"], "image_text", 0, 1, buffer=8)
+    r1, r8 = (
+        reader(paths["it16"], "image_text", 0, 1, buffer=1),
+        reader(paths["it16"], "image_text", 0, 1, buffer=8),
+    )
     plain = [r1.next().key for _ in range(16)]
     mixed = [r8.next().key for _ in range(16)]
     assert len(set(plain)) == 16  # one epoch of 16 distinct samples before any repeat
@@ -157,7 +166,9 @@ def test_startup_errors_are_clear(env, tmp_path):
     with pytest.raises(DataError, match="KIND=PATH"):
         parse_data_args(["pictures=/x"])
     assert parse_data_args(["text=/a@2.5", "instruction=/b.jsonl"]) == [
-        SourceSpec("text", "/a", 2.5), SourceSpec("instruction", "/b.jsonl", 1.0)]
+        SourceSpec("text", "/a", 2.5),
+        SourceSpec("instruction", "/b.jsonl", 1.0),
+    ]
 
 
 def test_per_source_weights(env):
@@ -170,8 +181,13 @@ def test_per_source_weights(env):
 
 def test_micro_batches_close_on_the_token_budget(env):
     _, paths, tok = env
-    spec = StreamSpec("text", [SourceSpec("text", str(paths["text_a"]))], tokens_per_step=1000,
-                      micro_batch_tokens=100, max_len=48)
+    spec = StreamSpec(
+        "text",
+        [SourceSpec("text", str(paths["text_a"]))],
+        tokens_per_step=1000,
+        micro_batch_tokens=100,
+        max_len=48,
+    )
     assert spec.micro_batches(world_size=2) == 5 and spec.micro_batches(world_size=64) == 1
     loader = StreamLoader(spec, str(tok.path), N_SLOTS, SIZE, 0, 1, 0, seed=0)
     for _ in range(5):
@@ -185,7 +201,9 @@ def test_resumed_stream_continues_exactly(env, kind):
     """Two real worker processes, a shuffle buffer, a packer mid-document: state -> identical batches."""
     _, paths, tok = env
     path = paths["text_a" if kind == "text" else "it16"]
-    spec = StreamSpec(kind, [SourceSpec(kind, str(path))], 1, micro_batch_tokens=60, max_len=40, shuffle_buffer=5)
+    spec = StreamSpec(
+        kind, [SourceSpec(kind, str(path))], 1, micro_batch_tokens=60, max_len=40, shuffle_buffer=5
+    )
     first = StreamLoader(spec, str(tok.path), N_SLOTS, SIZE, 0, 1, num_workers=2, seed=3)
     for _ in range(7):  # an odd count: the next batch comes from worker 1
         first.next()

@@ -62,8 +62,16 @@ def test_bleu_by_hand():
 
 
 def test_caption_tokens_follow_ptb_and_drop_punctuation():
-    assert caption_tokens("A Man's dog, running... (fast)!") == ["a", "man", "'s", "dog", "running", "-lrb-", "fast",
-                                                                 "-rrb-"]
+    assert caption_tokens("A Man's dog, running... (fast)!") == [
+        "a",
+        "man",
+        "'s",
+        "dog",
+        "running",
+        "-lrb-",
+        "fast",
+        "-rrb-",
+    ]
     assert caption_tokens("It doesn't fly.") == ["it", "does", "n't", "fly"]
     metrics, per = caption_scores(["A cat.", "A dog!"], [["a cat"], ["A dog"]])
     assert metrics["CIDEr"] == pytest.approx(500.0) and per == pytest.approx([500.0, 500.0])
@@ -78,7 +86,9 @@ def test_vqa_accuracy_by_hand():
     assert vqa_accuracy("yes!", ["yes"] * 10) == pytest.approx(1.0)
     assert vqa_accuracy("2:30", ["2:30"] * 10) == pytest.approx(1.0)
     assert vqa_accuracy("man's", ["man's"] * 10) == pytest.approx(1.0)
-    assert vqa_accuracy("couldn'tve", ["couldn't've"] * 10) == pytest.approx(1.0)  # part-apostrophe contraction
+    assert vqa_accuracy("couldn'tve", ["couldn't've"] * 10) == pytest.approx(
+        1.0
+    )  # part-apostrophe contraction
     assert vqa_accuracy("3", answers) == pytest.approx(1.0)
     assert vqa_accuracy("4", answers) == 0.0
     # One human said it: 9 subsets hold it once (1/3), the subset without it none -> 0.3.
@@ -95,9 +105,16 @@ def test_vqa_normalization_matches_the_official_rules():
     assert normalize_vqa_answer("dont") == "don't"
 
 
-CAPTIONS = ["A Man's dog, running... (fast)!", "It doesn't fly.", "Two dogs play-fighting near a 3.5 m fence.",
-            'A "red" bus; parked at the stop: downtown?', "The cat's toy isn't here", "A man & a woman by a U.S. flag",
-            "people's cars won't start", "A train at 5:30 on the tracks."]
+CAPTIONS = [
+    "A Man's dog, running... (fast)!",
+    "It doesn't fly.",
+    "Two dogs play-fighting near a 3.5 m fence.",
+    'A "red" bus; parked at the stop: downtown?',
+    "The cat's toy isn't here",
+    "A man & a woman by a U.S. flag",
+    "people's cars won't start",
+    "A train at 5:30 on the tracks.",
+]
 
 
 def test_caption_tokens_agree_with_the_java_ptb_tokenizer():
@@ -114,7 +131,9 @@ def _corpus(seed: int) -> tuple[list[str], list[list[str]]]:
     rng = random.Random(seed)
     words = "a the man woman dog cat sits runs on in park grass red ball with".split()
     hyps = [" ".join(rng.choices(words, k=rng.randint(1, 9))) for _ in range(12)]
-    refs = [[" ".join(rng.choices(words, k=rng.randint(2, 10))) for _ in range(rng.randint(1, 5))] for _ in hyps]
+    refs = [
+        [" ".join(rng.choices(words, k=rng.randint(2, 10))) for _ in range(rng.randint(1, 5))] for _ in hyps
+    ]
     return hyps, refs
 
 

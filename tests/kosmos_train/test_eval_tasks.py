@@ -54,13 +54,30 @@ def fixtures(runs, tmp_path_factory):
         coco["annotations"].append({"id": 100 + i, "image_id": i, "caption": continuation(caption, PROMPT)})
     (root / "captions_val2014.json").write_text(json.dumps(coco))
 
-    shapes = [i for i, (_, c) in enumerate(pictures, start=1) if any(f"{col} {sh}" in c for sh, col in SHAPES)]
-    questions = {"questions": [{"image_id": i, "question": "What color is the shape?", "question_id": 1000 + i}
-                               for i in shapes[:3]]}
-    annotations = {"annotations": [
-        {"question_id": 1000 + i, "image_id": i, "answer_type": "other", "question_type": "what color",
-         "answers": [{"answer": a, "answer_id": k + 1, "answer_confidence": "yes"} for k, a in enumerate(COLOUR_ANSWERS)]}
-        for i in shapes[:3]]}
+    shapes = [
+        i for i, (_, c) in enumerate(pictures, start=1) if any(f"{col} {sh}" in c for sh, col in SHAPES)
+    ]
+    questions = {
+        "questions": [
+            {"image_id": i, "question": "What color is the shape?", "question_id": 1000 + i}
+            for i in shapes[:3]
+        ]
+    }
+    annotations = {
+        "annotations": [
+            {
+                "question_id": 1000 + i,
+                "image_id": i,
+                "answer_type": "other",
+                "question_type": "what color",
+                "answers": [
+                    {"answer": a, "answer_id": k + 1, "answer_confidence": "yes"}
+                    for k, a in enumerate(COLOUR_ANSWERS)
+                ],
+            }
+            for i in shapes[:3]
+        ]
+    }
     (images / "v2_OpenEnded_mscoco_val2014_questions.json").write_text(json.dumps(questions))
     (images / "v2_mscoco_val2014_annotations.json").write_text(json.dumps(annotations))
 
@@ -70,17 +87,28 @@ def fixtures(runs, tmp_path_factory):
         folder.mkdir(parents=True)
         S.shape_image(shape, colour).save(folder / "0.JPEG")
 
-    lines = [{"item1": "an elephant", "item2": "a cat", "label": True}, {"item1": "a coin", "item2": "the moon",
-             "label": False}, {"object": "the moon", "color": "white"}, {"object": "a cup of coffee", "color": "brown"}]
+    lines = [
+        {"item1": "an elephant", "item2": "a cat", "label": True},
+        {"item1": "a coin", "item2": "the moon", "label": False},
+        {"object": "the moon", "color": "white"},
+        {"object": "a cup of coffee", "color": "brown"},
+    ]
     (root / "commonsense.jsonl").write_text("\n".join(json.dumps(x) for x in lines) + "\n")
 
     matched = S.image_text_samples(pictures, name="held")
     rotated = [(img, pictures[(i + 1) % len(pictures)][1]) for i, (img, _) in enumerate(pictures)]
     S.write_corpus(root / "held_image_text", Kind.IMAGE_TEXT, matched)
     S.write_corpus(root / "held_rotated", Kind.IMAGE_TEXT, S.image_text_samples(rotated, name="rot"))
-    S.write_corpus(root / "held_text", Kind.TEXT, S.text_samples(["An image of the moon.\nA red circle.", "Old coins."]))
-    S.write_corpus(root / "held_interleaved", Kind.INTERLEAVED, S.interleaved_samples(
-        [["An image of", pictures[0][0], "an astronaut."], ["A blue square.", pictures[9][0]]]))
+    S.write_corpus(
+        root / "held_text", Kind.TEXT, S.text_samples(["An image of the moon.\nA red circle.", "Old coins."])
+    )
+    S.write_corpus(
+        root / "held_interleaved",
+        Kind.INTERLEAVED,
+        S.interleaved_samples(
+            [["An image of", pictures[0][0], "an astronaut."], ["A blue square.", pictures[9][0]]]
+        ),
+    )
     return root
 
 
@@ -92,8 +120,12 @@ def test_loaders_read_the_public_formats(fixtures):
     items, classes = load_class_folders(fixtures / "imagenet")
     assert len(items) == 8 and "red circle" in classes and {i.label for i in items} == set(classes)
     cs = list(load_commonsense(fixtures / "commonsense.jsonl"))
-    assert cs[0].prompt == "Is an elephant larger than a cat?" and cs[0].answer == "Yes" and cs[1].answer == "No"
-    assert cs[2].prompt == "The color of the moon is?" and "white" in cs[2].choices and len(cs[2].choices) == 11
+    assert (
+        cs[0].prompt == "Is an elephant larger than a cat?" and cs[0].answer == "Yes" and cs[1].answer == "No"
+    )
+    assert (
+        cs[2].prompt == "The color of the moon is?" and "white" in cs[2].choices and len(cs[2].choices) == 11
+    )
     corpus = load_captions(fixtures / "held_image_text")
     assert len(corpus) == 16 and corpus[0].references == ["An image of an astronaut."]
     assert isinstance(corpus[0].image, bytes)
@@ -132,15 +164,36 @@ def test_every_task_runs_from_the_cli(runs, fixtures, tmp_path, capsys):
     images = str(fixtures / "val2014")
     out = tmp_path / "results"
     calls = {
-        "caption": ["--data", str(fixtures / "captions_val2014.json"), "--images", images, "--shots", "2",
-                    "--limit", "4", "--beams", "2"],
-        "vqa": ["--data", str(fixtures / "val2014" / "v2_OpenEnded_mscoco_val2014_questions.json"), "--shots", "1"],
+        "caption": [
+            "--data",
+            str(fixtures / "captions_val2014.json"),
+            "--images",
+            images,
+            "--shots",
+            "2",
+            "--limit",
+            "4",
+            "--beams",
+            "2",
+        ],
+        "vqa": [
+            "--data",
+            str(fixtures / "val2014" / "v2_OpenEnded_mscoco_val2014_questions.json"),
+            "--shots",
+            "1",
+        ],
         "classify": ["--data", str(fixtures / "imagenet")],
-        "perplexity": ["--data", *(str(fixtures / n) for n in ("held_image_text", "held_text", "held_interleaved"))],
+        "perplexity": [
+            "--data",
+            *(str(fixtures / n) for n in ("held_image_text", "held_text", "held_interleaved")),
+        ],
         "commonsense": ["--data", str(fixtures / "commonsense.jsonl")],
     }
     for task, args in calls.items():
-        assert cli.main(["eval", "--run", run, "--task", task, "--output", str(out / f"{task}.json"), *args]) == 0
+        assert (
+            cli.main(["eval", "--run", run, "--task", task, "--output", str(out / f"{task}.json"), *args])
+            == 0
+        )
         printed = capsys.readouterr().out
         assert printed.splitlines()[1].split() == ["task", task] and str(out / f"{task}.json") in printed
         saved = json.loads((out / f"{task}.json").read_text())
@@ -159,8 +212,9 @@ def test_every_task_runs_from_the_cli(runs, fixtures, tmp_path, capsys):
 def test_constrained_classification_uses_the_image(runs, fixtures, tmp_path):
     # The training captions read "An image of a <colour> <shape>.": with that prompt the class names are
     # what the model learned to say, so ranking them by likelihood must find the drawn shape.
-    result, _ = run_task(runs[0], "classify", [fixtures / "imagenet"], output=tmp_path / "c.json",
-                         prompt="An image of a")
+    result, _ = run_task(
+        runs[0], "classify", [fixtures / "imagenet"], output=tmp_path / "c.json", prompt="An image of a"
+    )
     assert result.metrics["accuracy/constrained"] >= 75, result.predictions
     assert result.metrics["accuracy/unconstrained"] >= 75, result.predictions
 
@@ -180,5 +234,9 @@ def test_the_cli_reports_bad_data(runs, tmp_path):
 
 def test_caption_references_from_a_corpus(runs, fixtures, tmp_path):
     # The corpus captions repeat the prompt ("An image of a red circle."); they are scored without it.
-    result, _ = run_task(runs[0], "caption", [fixtures / "held_image_text"], output=tmp_path / "c.json", beams=1)
-    assert result.metrics["CIDEr"] > 200 and result.predictions[0]["references"] == ["An image of an astronaut."]
+    result, _ = run_task(
+        runs[0], "caption", [fixtures / "held_image_text"], output=tmp_path / "c.json", beams=1
+    )
+    assert result.metrics["CIDEr"] > 200 and result.predictions[0]["references"] == [
+        "An image of an astronaut."
+    ]

@@ -31,10 +31,14 @@ def one_thread():
 def test_eval_every_logs_held_out_perplexity_next_to_the_loss(tmp_path, one_thread):
     pics = S.distinct_pictures(8)
     docs = [f"Note {i}.\nThe river runs past the town." for i in range(8)]
-    train_dirs = [S.write_corpus(tmp_path / "image_text", Kind.IMAGE_TEXT, S.image_text_samples(pics[:6])),
-                  S.write_corpus(tmp_path / "text", Kind.TEXT, S.text_samples(docs[:6]))]
-    held = [S.write_corpus(tmp_path / "held_it", Kind.IMAGE_TEXT, S.image_text_samples(pics[6:], name="h")),
-            S.write_corpus(tmp_path / "held_text", Kind.TEXT, S.text_samples(docs[6:], name="h"))]
+    train_dirs = [
+        S.write_corpus(tmp_path / "image_text", Kind.IMAGE_TEXT, S.image_text_samples(pics[:6])),
+        S.write_corpus(tmp_path / "text", Kind.TEXT, S.text_samples(docs[:6])),
+    ]
+    held = [
+        S.write_corpus(tmp_path / "held_it", Kind.IMAGE_TEXT, S.image_text_samples(pics[6:], name="h")),
+        S.write_corpus(tmp_path / "held_text", Kind.TEXT, S.text_samples(docs[6:], name="h")),
+    ]
     seen = []
     inner = training_evaluator(held)
 
@@ -44,11 +48,18 @@ def test_eval_every_logs_held_out_perplexity_next_to_the_loss(tmp_path, one_thre
         assert model.training  # handed back in train mode for the next step
         return out
 
-    cfg = dataclasses.replace(tiny(), steps=4, log_every=100, save_every=0, shuffle_buffer=4,
-                              tokens_per_step={"text": 256, "image_text": 256},
-                              micro_batch_tokens={"text": 256, "image_text": 256})
-    result = train(cfg, sources_from_dirs(train_dirs), tmp_path / "run", progress=False, eval_every=3,
-                   evaluate=evaluate)
+    cfg = dataclasses.replace(
+        tiny(),
+        steps=4,
+        log_every=100,
+        save_every=0,
+        shuffle_buffer=4,
+        tokens_per_step={"text": 256, "image_text": 256},
+        micro_batch_tokens={"text": 256, "image_text": 256},
+    )
+    result = train(
+        cfg, sources_from_dirs(train_dirs), tmp_path / "run", progress=False, eval_every=3, evaluate=evaluate
+    )
     by_step = {h["step"]: h for h in result.history}
     assert seen == [True, True]  # at step 3 and at the last step, the model handed over in train mode
     for step in (3, 4):

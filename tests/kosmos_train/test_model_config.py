@@ -42,7 +42,14 @@ def test_pieces_map_past_the_control_pieces_and_back():
 def test_presets_match_the_paper_and_round_trip(tmp_path):
     c = kosmos1()
     d, vis = c.decoder, c.vision
-    assert (d.layers, d.dim, d.ffn_dim, d.heads, d.vocab_size, d.max_len) == (24, 2048, 8192, 32, 64_007, 2048)
+    assert (d.layers, d.dim, d.ffn_dim, d.heads, d.vocab_size, d.max_len) == (
+        24,
+        2048,
+        8192,
+        32,
+        64_007,
+        2048,
+    )
     assert d.positions == "xpos" and d.dropout == 0.1 and d.xpos_scale_base == 512
     assert (vis.width, vis.layers, vis.patch_size, vis.image_size, vis.tokens) == (1024, 24, 14, 224, 257)
     assert c.connector.image_tokens == 64 and c.connector.depth == 1
@@ -87,7 +94,9 @@ def test_only_the_last_clip_block_and_ln_post_train(kosmos1_counts):
     with torch.device("meta"):
         vision = VisionEncoder(kosmos1().vision)
     trainable = {n for n, p in vision.named_parameters() if p.requires_grad}
-    assert trainable and all(n.startswith(("clip.transformer.resblocks.23.", "clip.ln_post.")) for n in trainable)
+    assert trainable and all(
+        n.startswith(("clip.transformer.resblocks.23.", "clip.ln_post.")) for n in trainable
+    )
     expected = sum(p.numel() for p in vision.clip.transformer.resblocks[23].parameters())
     expected += sum(p.numel() for p in vision.clip.ln_post.parameters())
     assert kosmos1_counts["vision_trainable"] == expected

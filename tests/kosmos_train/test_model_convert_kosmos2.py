@@ -21,10 +21,22 @@ def kosmos2():
 
     torch.manual_seed(0)
     cfg = Kosmos2Config(
-        text_config=dict(vocab_size=1007, embed_dim=64, layers=2, ffn_dim=128, attention_heads=4,
-                         max_position_embeddings=64),
-        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-                           image_size=32, patch_size=8),
+        text_config=dict(
+            vocab_size=1007,
+            embed_dim=64,
+            layers=2,
+            ffn_dim=128,
+            attention_heads=4,
+            max_position_embeddings=64,
+        ),
+        vision_config=dict(
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            image_size=32,
+            patch_size=8,
+        ),
         latent_query_num=8,
     )
     hf = Kosmos2ForConditionalGeneration(cfg).eval()
@@ -63,7 +75,9 @@ def test_image_features_and_text_only_logits_match_too(kosmos2, converted):
         theirs = kosmos2.get_image_features(pixels).pooler_output
         torch.testing.assert_close(converted.image_embeddings(pixels), theirs, atol=1e-5, rtol=1e-5)
         text = ids[:, 12:]
-        torch.testing.assert_close(converted(text), kosmos2.text_model(input_ids=text).logits, atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(
+            converted(text), kosmos2.text_model(input_ids=text).logits, atol=1e-4, rtol=1e-4
+        )
 
 
 def test_converted_model_decodes_like_kosmos2(kosmos2, converted):
@@ -71,8 +85,15 @@ def test_converted_model_decodes_like_kosmos2(kosmos2, converted):
     prompt, prompt_slots = ids[:, :15], slots[:, :15]
     with torch.no_grad():
         ours = converted.generate(prompt, pixels, max_new_tokens=5, eos_id=-1)
-        theirs = kosmos2.generate(pixel_values=pixels, input_ids=prompt, image_embeds_position_mask=prompt_slots,
-                                  max_new_tokens=5, do_sample=False, num_beams=1, min_new_tokens=5)
+        theirs = kosmos2.generate(
+            pixel_values=pixels,
+            input_ids=prompt,
+            image_embeds_position_mask=prompt_slots,
+            max_new_tokens=5,
+            do_sample=False,
+            num_beams=1,
+            min_new_tokens=5,
+        )
     assert ours[0].tolist() == theirs[0, -5:].tolist()
 
 

@@ -17,8 +17,9 @@ from kosmos_train.model.architecture.decoder import Decoder, KVCache, subln_gamm
 from kosmos_train.model.components import apply_xpos, sinusoidal_table, xpos_tables
 from kosmos_train.model.config import DecoderConfig
 
-SMALL = DecoderConfig(vocab_size=101, layers=2, dim=64, ffn_dim=128, heads=4, max_len=64, dropout=0.0,
-                      attention_dropout=0.0)
+SMALL = DecoderConfig(
+    vocab_size=101, layers=2, dim=64, ffn_dim=128, heads=4, max_len=64, dropout=0.0, attention_dropout=0.0
+)
 
 
 def logits_of(decoder: Decoder, ids: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
@@ -55,9 +56,15 @@ def torchscale_decoder(ours):
         from torchscale.architecture.config import DecoderConfig as TSConfig
         from torchscale.architecture.decoder import Decoder as TSDecoder
     args = TSConfig(
-        vocab_size=SMALL.vocab_size, decoder_embed_dim=SMALL.dim, decoder_ffn_embed_dim=SMALL.ffn_dim,
-        decoder_attention_heads=SMALL.heads, decoder_layers=SMALL.layers, subln=True, xpos_rel_pos=True,
-        no_scale_embedding=False, share_decoder_input_output_embed=True,
+        vocab_size=SMALL.vocab_size,
+        decoder_embed_dim=SMALL.dim,
+        decoder_ffn_embed_dim=SMALL.ffn_dim,
+        decoder_attention_heads=SMALL.heads,
+        decoder_layers=SMALL.layers,
+        subln=True,
+        xpos_rel_pos=True,
+        no_scale_embedding=False,
+        share_decoder_input_output_embed=True,
     )
     ts = TSDecoder(args, embed_tokens=torch.nn.Embedding(SMALL.vocab_size, SMALL.dim)).eval()
     state = {}
@@ -120,8 +127,12 @@ def test_xpos_matches_the_formula():
     t = xpos_tables(total, d)
     pos = torch.arange(total)
     tol = {"atol": 1e-6, "rtol": 1e-5}  # float32 against float64
-    torch.testing.assert_close(apply_xpos(x, t.cos_q, t.sin_q).double(), reference_xpos(x, pos, total, False), **tol)
-    torch.testing.assert_close(apply_xpos(x, t.cos_k, t.sin_k).double(), reference_xpos(x, pos, total, True), **tol)
+    torch.testing.assert_close(
+        apply_xpos(x, t.cos_q, t.sin_q).double(), reference_xpos(x, pos, total, False), **tol
+    )
+    torch.testing.assert_close(
+        apply_xpos(x, t.cos_k, t.sin_k).double(), reference_xpos(x, pos, total, True), **tol
+    )
     # queries that are the last rows of a longer sequence (decoding) use the last rows of the table
     torch.testing.assert_close(
         apply_xpos(x[-3:], t.cos_q, t.sin_q).double(), reference_xpos(x[-3:], pos[-3:], total, False), **tol
@@ -150,7 +161,10 @@ def test_xpos_decays_with_distance_where_rope_does_not():
     one_pair[:, 2 * i : 2 * i + 2] = content[2 * i : 2 * i + 2]
     zeta = (2 * i + 0.4 * d) / (1.4 * d)
     delta = 1000
-    ratio = scores(one_pair, one_pair, total, True)[delta + 3, 3] / scores(one_pair, one_pair, total, False)[delta + 3, 3]
+    ratio = (
+        scores(one_pair, one_pair, total, True)[delta + 3, 3]
+        / scores(one_pair, one_pair, total, False)[delta + 3, 3]
+    )
     assert ratio.item() == pytest.approx(zeta ** (delta / 512), rel=1e-4)
     # the envelope: max |q_n.k_m| over distance bins falls steadily with xPos, far less with RoPE
     bins = [(0, 64), (64, 512), (512, 1024), (1024, 1536), (1536, 2048)]
@@ -174,8 +188,11 @@ def test_sinusoidal_table_is_fairseq_layout():
 @pytest.fixture(scope="module")
 def wide() -> Decoder:
     torch.manual_seed(5)
-    return Decoder(DecoderConfig(vocab_size=2000, layers=6, dim=256, ffn_dim=1024, heads=4, dropout=0.0,
-                                 attention_dropout=0.0))
+    return Decoder(
+        DecoderConfig(
+            vocab_size=2000, layers=6, dim=256, ffn_dim=1024, heads=4, dropout=0.0, attention_dropout=0.0
+        )
+    )
 
 
 def test_subln_layers_normalise_the_inputs_of_out_proj_and_fc2(wide):
@@ -209,7 +226,8 @@ def test_gamma_init_scales_fc1_fc2_out_proj_and_v_proj_only(wide):
 
     d, f = 256, 1024
     scaled = {
-        "fc1.weight": (stacked(lambda m: m.ffn.fc1.weight), d), "fc1.bias": (stacked(lambda m: m.ffn.fc1.bias), d),
+        "fc1.weight": (stacked(lambda m: m.ffn.fc1.weight), d),
+        "fc1.bias": (stacked(lambda m: m.ffn.fc1.bias), d),
         "fc2.weight": (stacked(lambda m: m.ffn.fc2.weight), f),
         "out_proj.weight": (stacked(lambda m: m.self_attn.out_proj.weight), d),
         "v_proj.weight": (stacked(lambda m: m.self_attn.qkv_proj.weight[2 * d :]), d),
@@ -220,7 +238,8 @@ def test_gamma_init_scales_fc1_fc2_out_proj_and_v_proj_only(wide):
         assert w.std().item() == pytest.approx(gamma * uniform_std(fan_in), rel=0.06), name
         assert w.abs().max() <= gamma / math.sqrt(fan_in) and w.abs().max() > 1.2 / math.sqrt(fan_in), name
     unscaled = (  # q and k projections keep the default init
-        stacked(lambda m: m.self_attn.qkv_proj.weight[: 2 * d]), stacked(lambda m: m.self_attn.qkv_proj.bias[: 2 * d])
+        stacked(lambda m: m.self_attn.qkv_proj.weight[: 2 * d]),
+        stacked(lambda m: m.self_attn.qkv_proj.bias[: 2 * d]),
     )
     for w in unscaled:
         assert w.std().item() == pytest.approx(uniform_std(d), rel=0.06)
@@ -238,7 +257,9 @@ def test_output_embeddings_are_tied_and_inputs_scaled_by_sqrt_d(ours):
 
 def test_activation_checkpointing_gives_the_same_gradients():
     torch.manual_seed(6)
-    cfg = DecoderConfig(vocab_size=101, layers=2, dim=64, ffn_dim=128, heads=4, dropout=0.0, attention_dropout=0.0)
+    cfg = DecoderConfig(
+        vocab_size=101, layers=2, dim=64, ffn_dim=128, heads=4, dropout=0.0, attention_dropout=0.0
+    )
     plain = Decoder(cfg).train()
     ckpt = Decoder(DecoderConfig(**{**cfg.__dict__, "checkpoint_activations": True})).train()
     ckpt.load_state_dict(plain.state_dict())

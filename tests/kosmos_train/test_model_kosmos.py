@@ -23,7 +23,10 @@ def image_block(slot_id: int = 5) -> list[int]:
 
 def caption_batch() -> torch.Tensor:
     """Two image-caption samples: <s> <image> slots </image> caption </s>."""
-    rows = [[VOC.bos, *image_block(), *range(10, 22), VOC.eos], [VOC.bos, *image_block(), *range(40, 52), VOC.eos]]
+    rows = [
+        [VOC.bos, *image_block(), *range(10, 22), VOC.eos],
+        [VOC.bos, *image_block(), *range(40, 52), VOC.eos],
+    ]
     return torch.tensor(rows)
 
 
@@ -94,7 +97,9 @@ def test_kv_cache_text_only(model):
     with torch.no_grad():
         full = model(ids)
         cache = KVCache.empty(CFG.decoder.layers)
-        parts = [model(ids[:, :10], cache=cache)] + [model(ids[:, t : t + 1], cache=cache) for t in range(10, 25)]
+        parts = [model(ids[:, :10], cache=cache)] + [
+            model(ids[:, t : t + 1], cache=cache) for t in range(10, 25)
+        ]
     torch.testing.assert_close(torch.cat(parts, dim=1), full, atol=1e-5, rtol=1e-5)
 
 
@@ -118,7 +123,9 @@ def reference_beam_search(model, prompt, images, steps, k):
             seq = torch.cat([prompt, torch.tensor([toks], dtype=torch.long)], dim=1)
             logp = model(seq, images)[0, -1].log_softmax(-1)
             top = logp.topk(k)
-            cands += [(score + v.item(), toks + [i.item()]) for v, i in zip(top.values, top.indices, strict=True)]
+            cands += [
+                (score + v.item(), toks + [i.item()]) for v, i in zip(top.values, top.indices, strict=True)
+            ]
         beams = sorted(cands, key=lambda c: -c[0])[:k]
     return beams[0][1]
 
@@ -149,7 +156,9 @@ def test_loss_mask_counts_only_text_tokens(model, images):
     assert int(out.n_tokens) == 2 * 13  # 12 caption tokens + </s> per row
     changed = ids.clone()
     slots = image_slot_mask(ids, VOC.image, N)
-    noise = torch.randint(0, CFG.decoder.vocab_size, (int(slots.sum()),), generator=torch.Generator().manual_seed(3))
+    noise = torch.randint(
+        0, CFG.decoder.vocab_size, (int(slots.sum()),), generator=torch.Generator().manual_seed(3)
+    )
     noise[:3] = torch.tensor([VOC.image, VOC.image_end, VOC.bos])  # even special ids inside slots are content
     changed[slots] = noise
     assert torch.equal(image_slot_mask(changed, VOC.image, N), slots)
@@ -178,8 +187,13 @@ def test_gradients_reach_connector_last_clip_block_and_ln_post_only(images):
     last = clip.transformer.resblocks[-1]
     for p in [*m.connector.parameters(), *last.parameters(), *clip.ln_post.parameters()]:
         assert p.grad is not None and p.grad.abs().sum() > 0
-    frozen = [*clip.transformer.resblocks[0].parameters(), clip.conv1.weight, clip.class_embedding,
-              clip.positional_embedding, *clip.ln_pre.parameters()]
+    frozen = [
+        *clip.transformer.resblocks[0].parameters(),
+        clip.conv1.weight,
+        clip.class_embedding,
+        clip.positional_embedding,
+        *clip.ln_pre.parameters(),
+    ]
     assert all(not p.requires_grad and p.grad is None for p in frozen)
     assert m.decoder.embed_tokens.weight.grad.abs().sum() > 0
 

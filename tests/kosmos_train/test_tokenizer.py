@@ -12,7 +12,9 @@ from kosmos_train.tokenizer import Tokenizer, corpus_sentences, train_sentencepi
 from kosmos_train.vocab import VocabLayout
 from schemas.kinds import Kind, SchemaError
 
-DOCS = [f"Document {i} talks about rivers and mountains.\nIts second line mentions number {i}." for i in range(30)]
+DOCS = [
+    f"Document {i} talks about rivers and mountains.\nIts second line mentions number {i}." for i in range(30)
+]
 
 
 @pytest.fixture(scope="module")
@@ -22,8 +24,11 @@ def corpora(tmp_path_factory):
     return {
         "text": S.write_corpus(root / "text", Kind.TEXT, S.text_samples(DOCS)),
         "image_text": S.write_corpus(root / "it", Kind.IMAGE_TEXT, S.image_text_samples(pics)),
-        "interleaved": S.write_corpus(root / "il", Kind.INTERLEAVED, S.interleaved_samples(
-            [["A paragraph about zebras.", pics[0][0], "Another about quokkas."]])),
+        "interleaved": S.write_corpus(
+            root / "il",
+            Kind.INTERLEAVED,
+            S.interleaved_samples([["A paragraph about zebras.", pics[0][0], "Another about quokkas."]]),
+        ),
     }
 
 
@@ -75,7 +80,9 @@ def test_unseen_characters_round_trip_as_bytes(tok):
 def test_without_byte_fallback_unseen_characters_map_to_unk(corpora, tmp_path):
     from kosmos_train.tokenizer import train_tokenizer
 
-    plain = train_tokenizer([str(corpora["text"])], tmp_path / "plain.model", vocab_size=200, byte_fallback=False)
+    plain = train_tokenizer(
+        [str(corpora["text"])], tmp_path / "plain.model", vocab_size=200, byte_fallback=False
+    )
     ids = plain.encode("rivers 漢字")
     assert plain.layout.unk in ids and "⁇" in plain.decode(ids)
 
@@ -85,7 +92,9 @@ def test_loading_an_existing_model_and_a_clear_error(tok, tmp_path):
     assert again.encode("rivers") == tok.encode("rivers")
     with pytest.raises(FileNotFoundError):
         Tokenizer(tmp_path / "missing.model")
-    odd = train_sentencepiece(["some words here"] * 20, tmp_path / "odd.model", vocab_size=40, byte_fallback=False)
+    odd = train_sentencepiece(
+        ["some words here"] * 20, tmp_path / "odd.model", vocab_size=40, byte_fallback=False
+    )
     assert Tokenizer(odd).sp_pieces <= 40  # a small corpus gives fewer pieces instead of failing
     with pytest.raises(SchemaError, match="too small.*no-byte-fallback"):
         train_sentencepiece(["some words here"] * 20, tmp_path / "tiny.model", vocab_size=40)
@@ -95,5 +104,7 @@ def test_cli_tokenizer(corpora, tmp_path, capsys):
     from kosmos_train.cli import main
 
     out = tmp_path / "cli.model"
-    assert main(["tokenizer", "--data", str(corpora["text"]), "--vocab-size", "400", "--output", str(out)]) == 0
+    assert (
+        main(["tokenizer", "--data", str(corpora["text"]), "--vocab-size", "400", "--output", str(out)]) == 0
+    )
     assert out.exists() and "pieces" in capsys.readouterr().out

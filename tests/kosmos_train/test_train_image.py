@@ -15,11 +15,26 @@ from pipelines.sample_photos import load_photos
 from schemas.kinds import Kind
 
 PROMPT = "An image of"
-PHOTOS = {"astronaut": "an astronaut", "coffee": "a cup of coffee", "chelsea": "a tabby cat",
-          "rocket": "a rocket on its pad", "camera": "a man with a camera", "hubble_deep_field": "distant galaxies",
-          "coins": "old coins", "moon": "the moon"}
-SHAPES = [("circle", "red"), ("square", "blue"), ("triangle", "green"), ("cross", "yellow"), ("circle", "purple"),
-          ("square", "orange"), ("triangle", "black"), ("cross", "blue")]
+PHOTOS = {
+    "astronaut": "an astronaut",
+    "coffee": "a cup of coffee",
+    "chelsea": "a tabby cat",
+    "rocket": "a rocket on its pad",
+    "camera": "a man with a camera",
+    "hubble_deep_field": "distant galaxies",
+    "coins": "old coins",
+    "moon": "the moon",
+}
+SHAPES = [
+    ("circle", "red"),
+    ("square", "blue"),
+    ("triangle", "green"),
+    ("cross", "yellow"),
+    ("circle", "purple"),
+    ("square", "orange"),
+    ("triangle", "black"),
+    ("cross", "blue"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -27,15 +42,27 @@ def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("image_use")
     photos = [(img, f"{PROMPT} {PHOTOS[name]}.") for name, img, _ in load_photos() if name in PHOTOS]
     # Shapes share every caption word but colour and shape: only the picture tells them apart.
-    pictures = photos + [(S.shape_image(shape, colour), f"{PROMPT} a {colour} {shape}.") for shape, colour in SHAPES]
+    pictures = photos + [
+        (S.shape_image(shape, colour), f"{PROMPT} a {colour} {shape}.") for shape, colour in SHAPES
+    ]
     assert len(pictures) == 16 and len({c for _, c in pictures}) == 16
     corpus = S.write_corpus(root / "image_text", Kind.IMAGE_TEXT, S.image_text_samples(pictures))
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        run = train_tiny([corpus], root / "run", steps=100, progress=False, lr=3e-3, warmup_steps=10, log_every=50,
-                         save_every=0, shuffle_buffer=16, tokens_per_step={"image_text": 512},
-                         micro_batch_tokens={"image_text": 512})
+        run = train_tiny(
+            [corpus],
+            root / "run",
+            steps=100,
+            progress=False,
+            lr=3e-3,
+            warmup_steps=10,
+            log_every=50,
+            save_every=0,
+            shuffle_buffer=16,
+            tokens_per_step={"image_text": 512},
+            micro_batch_tokens={"image_text": 512},
+        )
         model, tok = load_run(run)
         yield pictures, model, tok
     finally:
@@ -59,4 +86,5 @@ def test_a_blank_image_does_not_give_the_captions(trained):
         assert sum(out == t for t in targets) <= 1
     with_images = caption_images(model, tok, [img for img, _ in pictures], prompt=PROMPT)
     assert sum(out == t for out, t in zip(with_images, targets, strict=True)) > 1 + sum(
-        outputs[0] == t for t in targets)
+        outputs[0] == t for t in targets
+    )

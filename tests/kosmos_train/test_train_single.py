@@ -43,12 +43,23 @@ def one_thread():
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("train")
     pics = S.distinct_pictures(12)
-    docs = [f"Story {i} begins on a quiet morning.\nThe river runs past the town {i}.\nEvening falls." for i in range(24)]
+    docs = [
+        f"Story {i} begins on a quiet morning.\nThe river runs past the town {i}.\nEvening falls."
+        for i in range(24)
+    ]
     dirs = [
         S.write_corpus(root / "text", Kind.TEXT, S.text_samples(docs)),
         S.write_corpus(root / "image_text", Kind.IMAGE_TEXT, S.image_text_samples(pics)),
-        S.write_corpus(root / "interleaved", Kind.INTERLEAVED, S.interleaved_samples(
-            [[f"Page {i} starts.", pics[i][0], "Then more words.", pics[i + 1][0], "The end."] for i in range(8)])),
+        S.write_corpus(
+            root / "interleaved",
+            Kind.INTERLEAVED,
+            S.interleaved_samples(
+                [
+                    [f"Page {i} starts.", pics[i][0], "Then more words.", pics[i + 1][0], "The end."]
+                    for i in range(8)
+                ]
+            ),
+        ),
     ]
     tok = train_tokenizer([str(d) for d in dirs], root / "spm.model", vocab_size=1000)
     return root, dirs, tok
@@ -84,9 +95,19 @@ def test_forward_equals_model_loss_and_reaches_every_trainable_weight(data):
 def test_recipe_schedule_and_weight_decay_groups():
     k1 = load_train_config("kosmos1")
     assert (k1.lr, k1.warmup_steps, k1.betas, k1.eps, k1.weight_decay, k1.grad_clip, k1.zero_stage) == (
-        2e-4, 375, (0.9, 0.98), 1e-6, 0.01, 2.0, 2)
+        2e-4,
+        375,
+        (0.9, 0.98),
+        1e-6,
+        0.01,
+        2.0,
+        2,
+    )
     assert {k: k1.tokens_per_step[k] for k in ("text", "image_text", "interleaved")} == {
-        "text": 500_000, "image_text": 500_000, "interleaved": 200_000}
+        "text": 500_000,
+        "image_text": 500_000,
+        "interleaved": 200_000,
+    }
     assert lr_at(0, 2e-4, 375, 300_000) == pytest.approx(2e-4 / 375)
     assert lr_at(374, 2e-4, 375, 300_000) == pytest.approx(2e-4)
     assert lr_at(150_187, 2e-4, 375, 300_000) == pytest.approx(1e-4, rel=1e-3)
@@ -106,8 +127,11 @@ def test_deepspeed_file_overrides_except_batch_keys(tmp_path):
     cfg = recipe()
     assert deepspeed_config(cfg, 3, False, None)["zero_optimization"]["stage"] == 2
     f = tmp_path / "ds.json"
-    f.write_text(json.dumps({"zero_optimization": {"stage": 1}, "gradient_accumulation_steps": 99,
-                             "gradient_clipping": 1.0}))
+    f.write_text(
+        json.dumps(
+            {"zero_optimization": {"stage": 1}, "gradient_accumulation_steps": 99, "gradient_clipping": 1.0}
+        )
+    )
     ds = deepspeed_config(cfg, 3, False, f)
     assert ds["zero_optimization"] == {"stage": 1, "contiguous_gradients": True, "overlap_comm": False}
     assert ds["gradient_accumulation_steps"] == 3 and ds["gradient_clipping"] == 1.0
@@ -118,8 +142,13 @@ def reference_run(data, tmp_path_factory):
     """An uninterrupted 24-step run, checkpointing every 4 steps."""
     _, dirs, tok = data
     run = tmp_path_factory.mktemp("ref") / "run"
-    result = train(recipe(steps=24, save_every=4, log_every=1), sources_from_dirs(dirs), run, tokenizer=tok.path,
-                   progress=False)
+    result = train(
+        recipe(steps=24, save_every=4, log_every=1),
+        sources_from_dirs(dirs),
+        run,
+        tokenizer=tok.path,
+        progress=False,
+    )
     return run, result
 
 
@@ -135,14 +164,19 @@ def test_single_process_training_learns_logs_checkpoints_and_exports(reference_r
     assert h[0]["lr"] < h[9]["lr"] and h[-1]["lr"] < h[9]["lr"]
     logged = [json.loads(line) for line in (run / "logs" / "train.jsonl").read_text().splitlines()]
     assert [e["step"] for e in logged] == list(range(1, 25))
-    assert {"loss/text", "tokens_per_s", "images_per_s", "grad_norm", "loader_wait_s/text", "lr"} <= set(logged[0])
+    assert {"loss/text", "tokens_per_s", "images_per_s", "grad_norm", "loader_wait_s/text", "lr"} <= set(
+        logged[0]
+    )
     events = list((run / "logs").glob("events.out.tfevents.*"))
     assert events and events[0].stat().st_size > 0, "TensorBoard event file written"
     tags = sorted(p.name for p in (run / "deepspeed").glob("step*"))
     assert tags == ["step00000020", "step00000024"]  # keep_checkpoints=2
     state = json.loads((run / "data_state.json").read_text())
-    assert state["step"] == 24 and state["world_size"] == 1 and set(state["ranks"][0]) == {
-        "text", "image_text", "interleaved"}
+    assert (
+        state["step"] == 24
+        and state["world_size"] == 1
+        and set(state["ranks"][0]) == {"text", "image_text", "interleaved"}
+    )
     # export wrote weights that load into a fresh model and equal the checkpoint
     from kosmos_train.model.run_dir import from_pretrained
     from kosmos_train.train.checkpoint import consolidated_state_dict
@@ -166,10 +200,32 @@ def test_kill_and_resume_give_bitwise_equal_losses(data, reference_run, tmp_path
     _, dirs, tok = data
     ref_run, ref = reference_run
     run = tmp_path / "run"
-    cmd = [sys.executable, "-m", "kosmos_train.cli", "train", "--config", "tiny", "--steps", "24",
-           "--save-every", "4", "--log-every", "1", "--shuffle-buffer", "8", "--tokenizer", str(tok.path),
-           "--output", str(run), "--no-progress", "--data", *map(str, dirs)]
-    proc = subprocess.Popen(cmd, env=SUBPROCESS_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "kosmos_train.cli",
+        "train",
+        "--config",
+        "tiny",
+        "--steps",
+        "24",
+        "--save-every",
+        "4",
+        "--log-every",
+        "1",
+        "--shuffle-buffer",
+        "8",
+        "--tokenizer",
+        str(tok.path),
+        "--output",
+        str(run),
+        "--no-progress",
+        "--data",
+        *map(str, dirs),
+    ]
+    proc = subprocess.Popen(
+        cmd, env=SUBPROCESS_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     log = run / "logs" / "train.jsonl"
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
@@ -188,7 +244,15 @@ def test_kill_and_resume_give_bitwise_equal_losses(data, reference_run, tmp_path
     assert 8 <= resumed_from <= killed_at
     got, want = _logged_losses(run), {e["step"]: e for e in ref.history}
     assert sorted(got) == list(range(1, 25))
-    keys = ["loss/text", "loss/image_text", "loss/interleaved", "tokens/text", "tokens/image_text", "grad_norm", "lr"]
+    keys = [
+        "loss/text",
+        "loss/image_text",
+        "loss/interleaved",
+        "tokens/text",
+        "tokens/image_text",
+        "grad_norm",
+        "lr",
+    ]
     for step in range(1, 25):
         assert [got[step][k] for k in keys] == [want[step][k] for k in keys], step
     assert (run / "model.safetensors").exists()

@@ -32,12 +32,17 @@ def free_port() -> int:
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("torchrun")
     pics = S.distinct_pictures(16)
-    docs = [f"Chapter {i} opens in the hills.\nA road winds down to the sea {i}.\nNight comes." for i in range(24)]
+    docs = [
+        f"Chapter {i} opens in the hills.\nA road winds down to the sea {i}.\nNight comes." for i in range(24)
+    ]
     dirs = [
         S.write_corpus(root / "text", Kind.TEXT, S.text_samples(docs)),
         S.write_corpus(root / "image_text", Kind.IMAGE_TEXT, S.image_text_samples(pics)),
-        S.write_corpus(root / "interleaved", Kind.INTERLEAVED, S.interleaved_samples(
-            [[f"Page {i}.", pics[i][0], "More words here."] for i in range(8)])),
+        S.write_corpus(
+            root / "interleaved",
+            Kind.INTERLEAVED,
+            S.interleaved_samples([[f"Page {i}.", pics[i][0], "More words here."] for i in range(8)]),
+        ),
     ]
     tok = train_tokenizer([str(d) for d in dirs], root / "spm.model", vocab_size=1000)
     return dirs, tok
@@ -45,11 +50,42 @@ def data(tmp_path_factory):
 
 def torchrun(run: Path, data, *extra: str) -> subprocess.CompletedProcess:
     dirs, tok = data
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", "2",
-           "--master_addr", "127.0.0.1", "--master_port", str(free_port()),
-           "-m", "kosmos_train.cli", "train", "--config", "tiny", "--steps", str(STEPS), "--save-every", "3",
-           "--log-every", "1", "--shuffle-buffer", "4", "--zero-stage", "2", "--tokenizer", str(tok.path),
-           "--output", str(run), "--no-progress", "--data", *map(str, dirs), *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nnodes",
+        "1",
+        "--nproc_per_node",
+        "2",
+        "--master_addr",
+        "127.0.0.1",
+        "--master_port",
+        str(free_port()),
+        "-m",
+        "kosmos_train.cli",
+        "train",
+        "--config",
+        "tiny",
+        "--steps",
+        str(STEPS),
+        "--save-every",
+        "3",
+        "--log-every",
+        "1",
+        "--shuffle-buffer",
+        "4",
+        "--zero-stage",
+        "2",
+        "--tokenizer",
+        str(tok.path),
+        "--output",
+        str(run),
+        "--no-progress",
+        "--data",
+        *map(str, dirs),
+        *extra,
+    ]
     done = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
     return done
@@ -75,8 +111,10 @@ def test_two_processes_train_with_zero2(full_run):
     assert sorted(steps) == list(range(1, STEPS + 1))
     for kind in ("text", "image_text", "interleaved"):
         # the global budget is met by both ranks together (tiny: 1024 / 1024 / 512 tokens per step)
-        assert all(e[f"tokens/{kind}"] >= {"text": 1024, "image_text": 1024, "interleaved": 512}[kind]
-                   for e in steps.values())
+        assert all(
+            e[f"tokens/{kind}"] >= {"text": 1024, "image_text": 1024, "interleaved": 512}[kind]
+            for e in steps.values()
+        )
         assert steps[STEPS][f"loss/{kind}"] < steps[1][f"loss/{kind}"]
     state = json.loads((full_run / "data_state.json").read_text())
     assert state["world_size"] == 2 and len(state["ranks"]) == 2
@@ -102,9 +140,31 @@ def test_deepspeed_launcher_two_processes(data, tmp_path):
     run = tmp_path / "run"
     launcher = Path(sys.executable).with_name("deepspeed")
     env = {**ENV, "DS_ACCELERATOR": "cpu", "PATH": f"{launcher.parent}{os.pathsep}{ENV.get('PATH', '')}"}
-    cmd = [str(launcher), "--num_gpus", "2", "--master_port", str(free_port()), "--module", "kosmos_train.cli",
-           "train", "--config", "tiny", "--steps", "2", "--save-every", "0", "--log-every", "1",
-           "--tokenizer", str(tok.path), "--output", str(run), "--no-progress", "--data", *map(str, dirs)]
+    cmd = [
+        str(launcher),
+        "--num_gpus",
+        "2",
+        "--master_port",
+        str(free_port()),
+        "--module",
+        "kosmos_train.cli",
+        "train",
+        "--config",
+        "tiny",
+        "--steps",
+        "2",
+        "--save-every",
+        "0",
+        "--log-every",
+        "1",
+        "--tokenizer",
+        str(tok.path),
+        "--output",
+        str(run),
+        "--no-progress",
+        "--data",
+        *map(str, dirs),
+    ]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
     assert sorted(logged(run)) == [1, 2]

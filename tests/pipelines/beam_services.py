@@ -41,7 +41,12 @@ def portable_runner_args(log_dir: Path) -> Iterator[list[str]]:
     env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
     job_port, pool_port = free_port(), free_port()
     commands = [
-        [sys.executable, "-m", "apache_beam.runners.portability.local_job_service_main", f"--port={job_port}"],
+        [
+            sys.executable,
+            "-m",
+            "apache_beam.runners.portability.local_job_service_main",
+            f"--port={job_port}",
+        ],
         [sys.executable, "-m", "apache_beam.runners.worker.worker_pool_main", f"--service_port={pool_port}"],
     ]
     procs = []

@@ -66,18 +66,30 @@ def corpus() -> tuple[list[tuple[str, str]], dict[str, str | None], dict[str, st
     return records, expect, reason
 
 
-def _run(records: list, options: list[str], transform: beam.PTransform, out: Path, key=lambda r: r[0]) -> dict:
+def _run(
+    records: list, options: list[str], transform: beam.PTransform, out: Path, key=lambda r: r[0]
+) -> dict:
     """Run the transform; return kept keys, drop records and the convergence count, via files."""
     out.mkdir(parents=True, exist_ok=True)
     with beam.Pipeline(options=PipelineOptions(options)) as p:
         res = p | beam.Create(records) | transform
-        _ = (res.kept | "KeptKey" >> beam.Map(key)
-             | "WriteKept" >> beam.io.WriteToText(str(out / "kept"), num_shards=1, shard_name_template=""))
-        _ = (res.dropped | "Json" >> beam.Map(json.dumps, sort_keys=True)
-             | "WriteDropped" >> beam.io.WriteToText(str(out / "dropped"), num_shards=1, shard_name_template=""))
+        _ = (
+            res.kept
+            | "KeptKey" >> beam.Map(key)
+            | "WriteKept" >> beam.io.WriteToText(str(out / "kept"), num_shards=1, shard_name_template="")
+        )
+        _ = (
+            res.dropped
+            | "Json" >> beam.Map(json.dumps, sort_keys=True)
+            | "WriteDropped"
+            >> beam.io.WriteToText(str(out / "dropped"), num_shards=1, shard_name_template="")
+        )
         if res.cc_unconverged is not None:
-            _ = (res.cc_unconverged | "Str" >> beam.Map(str)
-                 | "WriteCC" >> beam.io.WriteToText(str(out / "cc"), num_shards=1, shard_name_template=""))
+            _ = (
+                res.cc_unconverged
+                | "Str" >> beam.Map(str)
+                | "WriteCC" >> beam.io.WriteToText(str(out / "cc"), num_shards=1, shard_name_template="")
+            )
 
     def lines(name: str) -> list[str]:
         return (out / name).read_text().split("\n")[:-1] if (out / name).exists() else []
@@ -125,12 +137,26 @@ def test_dict_records_with_id_url_and_ready_hash(tmp_path) -> None:
         {"k": "s1", "sha": "aa", "id": "i1", "u": "http://x/1"},
         {"k": "s2", "sha": "bb", "id": "i2", "u": None},
     ]
-    fields = RecordFields(key=lambda r: r["k"], text=lambda r: "", hash=lambda r: r["sha"],
-                          id=lambda r: r["id"], url=lambda r: r["u"])
+    fields = RecordFields(
+        key=lambda r: r["k"],
+        text=lambda r: "",
+        hash=lambda r: r["sha"],
+        id=lambda r: r["id"],
+        url=lambda r: r["u"],
+    )
     res = _run(recs, ONE_WORKER, ExactDedup(fields, stage="image_dedup"), tmp_path, key=lambda r: r["k"])
     assert res["kept"] == ["s1", "s2"]
-    assert res["dropped"] == [{"key": "s3", "id": "i3", "url": "http://x/3", "reason": "exact_duplicate",
-                               "detail": "same hash aa as s1", "duplicate_of": "s1", "stage": "image_dedup"}]
+    assert res["dropped"] == [
+        {
+            "key": "s3",
+            "id": "i3",
+            "url": "http://x/3",
+            "reason": "exact_duplicate",
+            "detail": "same hash aa as s1",
+            "duplicate_of": "s1",
+            "stage": "image_dedup",
+        }
+    ]
     assert res["cc"] == []
 
 
@@ -159,13 +185,21 @@ def test_texts_without_words_are_never_near_duplicates(tmp_path) -> None:
     assert [(d["key"], d["duplicate_of"]) for d in res["dropped"]] == [("w2", "w1")]
 
 
-def _components(edges: list[tuple[str, str]], rounds: int, out: Path) -> tuple[dict[str, str], int, int | None]:
+def _components(
+    edges: list[tuple[str, str]], rounds: int, out: Path
+) -> tuple[dict[str, str], int, int | None]:
     with beam.Pipeline(options=PipelineOptions(ONE_WORKER)) as p:
         labels, unconverged = p | beam.Create(edges) | ConnectedComponents(rounds, stage="cc_test")
-        _ = labels | "J" >> beam.MapTuple(lambda a, b: f"{a} {b}") | "W" >> beam.io.WriteToText(
-            str(out / "labels"), num_shards=1, shard_name_template="")
-        _ = unconverged | "S" >> beam.Map(str) | "WC" >> beam.io.WriteToText(
-            str(out / "cc"), num_shards=1, shard_name_template="")
+        _ = (
+            labels
+            | "J" >> beam.MapTuple(lambda a, b: f"{a} {b}")
+            | "W" >> beam.io.WriteToText(str(out / "labels"), num_shards=1, shard_name_template="")
+        )
+        _ = (
+            unconverged
+            | "S" >> beam.Map(str)
+            | "WC" >> beam.io.WriteToText(str(out / "cc"), num_shards=1, shard_name_template="")
+        )
         result = p.run()
         result.wait_until_finish()
     labels_out = dict(line.split() for line in (out / "labels").read_text().split("\n")[:-1])
@@ -181,8 +215,13 @@ def test_connected_components_converge_and_report_when_they_do_not(tmp_path) -> 
     edges += [("n100", "n101"), ("n101", "n102"), ("n110", "n111")]  # two more components
     labels, changed, metric = _components(edges, 8, tmp_path / "eight")
     assert changed == 0 and metric == 0
-    want = {n: min(path) for n in path} | {"n100": "n100", "n101": "n100", "n102": "n100",
-                                           "n110": "n110", "n111": "n110"}
+    want = {n: min(path) for n in path} | {
+        "n100": "n100",
+        "n101": "n100",
+        "n102": "n100",
+        "n110": "n110",
+        "n111": "n110",
+    }
     assert labels == want
     labels, changed, metric = _components(edges, 2, tmp_path / "two")
     assert changed > 0 and metric == changed

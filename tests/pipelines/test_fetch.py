@@ -25,8 +25,14 @@ from pipelines.fetch import (
 from tests.http_server import TestHTTPServer, sample_images
 
 # Short limits keep the suite fast: 1 s timeout, quick backoff, small body limit.
-LOCAL = FetchConfig(timeout=1.0, retries=1, backoff_base=0.05, max_retry_after=2.0,
-                    max_bytes=2_000_000, allow_private_network=True)
+LOCAL = FetchConfig(
+    timeout=1.0,
+    retries=1,
+    backoff_base=0.05,
+    max_retry_after=2.0,
+    max_bytes=2_000_000,
+    allow_private_network=True,
+)
 
 # path -> (fetch fate: "kept" or drop reason, fate after image decode/filters)
 FATES: dict[str, tuple[str, str]] = {
@@ -154,7 +160,9 @@ def test_timeout_is_not_retried_by_default(http_server: TestHTTPServer) -> None:
 def test_size_limit_applies_to_honest_and_lying_servers(http_server: TestHTTPServer) -> None:
     small = replace(LOCAL, max_bytes=10_000)
     start = time.monotonic()
-    results = fetch_urls([http_server.url(p) for p in ("/img/astronaut.jpg", "/huge-content-length", "/endless")], small)
+    results = fetch_urls(
+        [http_server.url(p) for p in ("/img/astronaut.jpg", "/huge-content-length", "/endless")], small
+    )
     assert [_fate(r) for r in results] == ["too_large"] * 3
     assert time.monotonic() - start < 8  # stopped reading: /endless streams for 10 s, 2 GB never comes
 
@@ -199,7 +207,9 @@ def test_missing_robots_txt_allows_everything() -> None:
 
 
 def test_robots_can_be_switched_off(http_server: TestHTTPServer) -> None:
-    [result] = fetch_urls([http_server.url("/private/astronaut.jpg")], replace(LOCAL, respect_robots_txt=False))
+    [result] = fetch_urls(
+        [http_server.url("/private/astronaut.jpg")], replace(LOCAL, respect_robots_txt=False)
+    )
     assert isinstance(result, Fetched)
     assert http_server.request_count("/robots.txt") == 0
 
@@ -223,13 +233,17 @@ def test_every_redirect_hop_is_checked_before_sending(http_server: TestHTTPServe
     assert isinstance(hop, Drop) and hop.reason == "blocked_address" and "10.0.0.1" in hop.detail
 
 
-def test_connection_goes_to_the_checked_address(http_server: TestHTTPServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_connection_goes_to_the_checked_address(
+    http_server: TestHTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """DNS rebinding: a name that answers 127.0.0.1 (allowed) once, then 10.0.0.1, is looked up once;
     the connection uses the checked answer, never a second, unchecked one."""
     lookups: list[str] = []
     real = asyncio.BaseEventLoop.getaddrinfo
 
-    async def rebinding(self: asyncio.BaseEventLoop, host: str, port: int, *args: object, **kw: object) -> list:
+    async def rebinding(
+        self: asyncio.BaseEventLoop, host: str, port: int, *args: object, **kw: object
+    ) -> list:
         if host != "rebind.test":
             return await real(self, host, port, *args, **kw)
         lookups.append(host)
@@ -238,7 +252,10 @@ def test_connection_goes_to_the_checked_address(http_server: TestHTTPServer, mon
 
     monkeypatch.setattr(asyncio.BaseEventLoop, "getaddrinfo", rebinding)
     cfg = replace(LOCAL, allow_private_network=False, allowed_networks=("127.0.0.1/32",))
-    urls = [f"http://rebind.test:{http_server.port}/img/astronaut.jpg", f"http://rebind.test:{http_server.port}/tiny.png"]
+    urls = [
+        f"http://rebind.test:{http_server.port}/img/astronaut.jpg",
+        f"http://rebind.test:{http_server.port}/tiny.png",
+    ]
     results = fetch_urls(urls, cfg)
     assert all(isinstance(r, Fetched) for r in results), results
     assert lookups == ["rebind.test"]
@@ -246,9 +263,16 @@ def test_connection_goes_to_the_checked_address(http_server: TestHTTPServer, mon
 
 @pytest.mark.parametrize(
     "url",
-    ["http://10.1.2.3/a.jpg", "http://169.254.169.254/latest/meta-data/", "http://[::1]/a.jpg",
-     "http://0.0.0.0/a.jpg", "http://2130706433/a.jpg", "http://[::ffff:127.0.0.1]/a.jpg",
-     "http://100.64.0.1/a.jpg", "http://224.0.0.1/a.jpg"],
+    [
+        "http://10.1.2.3/a.jpg",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]/a.jpg",
+        "http://0.0.0.0/a.jpg",
+        "http://2130706433/a.jpg",
+        "http://[::ffff:127.0.0.1]/a.jpg",
+        "http://100.64.0.1/a.jpg",
+        "http://224.0.0.1/a.jpg",
+    ],
 )
 def test_internal_addresses_are_blocked(url: str) -> None:
     [result] = fetch_urls([url], FetchConfig(timeout=1.0))
@@ -257,11 +281,23 @@ def test_internal_addresses_are_blocked(url: str) -> None:
 
 @pytest.mark.parametrize(
     ("ip", "expected"),
-    [("8.8.8.8", None), ("2606:4700:4700::1111", None), ("127.0.0.1", "loopback"), ("10.0.0.1", "private"),
-     ("192.168.1.1", "private"), ("172.16.0.1", "private"), ("169.254.169.254", "link-local"),
-     ("fe80::1", "link-local"), ("224.0.0.251", "multicast"), ("::1", "loopback"),
-     ("::ffff:10.0.0.1", "private"), ("2002:7f00:1::", "loopback"), ("100.64.0.1", "not globally routable"),
-     ("0.0.0.0", "private"), ("240.0.0.1", "private")],
+    [
+        ("8.8.8.8", None),
+        ("2606:4700:4700::1111", None),
+        ("127.0.0.1", "loopback"),
+        ("10.0.0.1", "private"),
+        ("192.168.1.1", "private"),
+        ("172.16.0.1", "private"),
+        ("169.254.169.254", "link-local"),
+        ("fe80::1", "link-local"),
+        ("224.0.0.251", "multicast"),
+        ("::1", "loopback"),
+        ("::ffff:10.0.0.1", "private"),
+        ("2002:7f00:1::", "loopback"),
+        ("100.64.0.1", "not globally routable"),
+        ("0.0.0.0", "private"),
+        ("240.0.0.1", "private"),
+    ],
 )
 def test_blocked_reason(ip: str, expected: str | None) -> None:
     assert blocked_reason(ip) == expected
@@ -269,12 +305,23 @@ def test_blocked_reason(ip: str, expected: str | None) -> None:
 
 
 def test_unknown_host_is_a_connection_error() -> None:
-    [result] = fetch_urls(["http://does-not-exist.invalid/a.jpg"], replace(LOCAL, allow_private_network=False))
+    [result] = fetch_urls(
+        ["http://does-not-exist.invalid/a.jpg"], replace(LOCAL, allow_private_network=False)
+    )
     assert isinstance(result, Drop) and result.reason == "connection_error" and "DNS" in result.detail
 
 
-@pytest.mark.parametrize("url", ["ftp://example.com/a.jpg", "http://", "not a url", "javascript:alert(1)",
-                                 "http://example.com:99999/a.jpg", ""])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://example.com/a.jpg",
+        "http://",
+        "not a url",
+        "javascript:alert(1)",
+        "http://example.com:99999/a.jpg",
+        "",
+    ],
+)
 def test_invalid_urls(url: str) -> None:
     [result] = fetch_urls([url], LOCAL)
     assert isinstance(result, Drop) and result.reason == "invalid_url", result
@@ -290,9 +337,17 @@ def test_non_string_url_is_invalid() -> None:
 
 @pytest.mark.parametrize(
     ("values", "expected"),
-    [(["noai"], "noai"), (["NoImageAI"], "noimageai"), (["noindex, nofollow"], "noindex"),
-     (["kosmos-corpus: noimageindex"], "noimageindex"), (["otherbot: noai"], None), (["nofollow"], None),
-     (["otherbot: noai", "kosmos-corpus: none"], "none"), (["unavailable_after: 2030-01-01"], None), ([], None)],
+    [
+        (["noai"], "noai"),
+        (["NoImageAI"], "noimageai"),
+        (["noindex, nofollow"], "noindex"),
+        (["kosmos-corpus: noimageindex"], "noimageindex"),
+        (["otherbot: noai"], None),
+        (["nofollow"], None),
+        (["otherbot: noai", "kosmos-corpus: none"], "none"),
+        (["unavailable_after: 2030-01-01"], None),
+        ([], None),
+    ],
 )
 def test_opted_out(values: list[str], expected: str | None) -> None:
     assert opted_out(values) == expected

@@ -54,11 +54,12 @@ ROWS: list[tuple[str, str, str]] = [
 
 
 def write_rows(path: Path, base: str, rows=ROWS, extra_lines: tuple[str, ...] = ()) -> Path:
-    lines = [json.dumps({"url": base + p, "caption": c, "id": f"row{i}", "source_site": "test"}) for i, (p, c, _) in enumerate(rows)]
+    lines = [
+        json.dumps({"url": base + p, "caption": c, "id": f"row{i}", "source_site": "test"})
+        for i, (p, c, _) in enumerate(rows)
+    ]
     path.write_text("\n".join([*lines, *extra_lines]) + "\n")
     return path
-
-
 
 
 @pytest.fixture(scope="module")
@@ -69,9 +70,26 @@ def fates_run(tmp_path_factory, _http_server_session):
     server.reset()
     ROBOTS_CACHE.clear()
     tmp = tmp_path_factory.mktemp("imgtext")
-    src = write_rows(tmp / "urls.jsonl", server.base_url, extra_lines=("{broken json", json.dumps({"caption": "no url here"})))
-    rc = corpus_main(["image-text", "--input", str(src), "--output", str(tmp / "out"), "--drops", str(tmp / "drops"),
-                      "--allow-private-network", "--samples-per-shard", "8", *FAST])  # fmt: skip
+    src = write_rows(
+        tmp / "urls.jsonl",
+        server.base_url,
+        extra_lines=("{broken json", json.dumps({"caption": "no url here"})),
+    )
+    rc = corpus_main(
+        [
+            "image-text",
+            "--input",
+            str(src),
+            "--output",
+            str(tmp / "out"),
+            "--drops",
+            str(tmp / "drops"),
+            "--allow-private-network",
+            "--samples-per-shard",
+            "8",
+            *FAST,
+        ]
+    )
     return {"rc": rc, "out": tmp / "out", "drops": read_drops(str(tmp / "drops"))}
 
 
@@ -126,13 +144,17 @@ def test_stored_images_and_metadata(fates_run):
         assert sample.clip_model == "none" and sample.clip_score is None
         assert sample.id.startswith("row")
     rotated = next(s for s in iter_corpus(str(fates_run["out"])) if s.id == "row6")
-    assert rotated.original_width < rotated.original_height  # EXIF orientation applied (451x300 shown portrait)
+    assert (
+        rotated.original_width < rotated.original_height
+    )  # EXIF orientation applied (451x300 shown portrait)
 
 
 def test_without_allow_private_network_nothing_is_requested(tmp_path, http_server):
     rows = [r for r in ROWS if r[2] in ("kept", "same-photo", "same-url")]
     src = write_rows(tmp_path / "urls.jsonl", http_server.base_url, rows)
-    rc = corpus_main(["image-text", "--input", str(src), "--output", str(tmp_path / "out"), "--no-url-dedup", *FAST])
+    rc = corpus_main(
+        ["image-text", "--input", str(src), "--output", str(tmp_path / "out"), "--no-url-dedup", *FAST]
+    )
     assert rc == 0
     counts = read_manifest(str(tmp_path / "out")).counts
     assert counts.input == len(rows) and counts.kept == 0
@@ -145,10 +167,24 @@ def test_rerun_after_kill_does_not_refetch_finished_shards(tmp_path, http_server
     rows = [(f"/slow/{i}", "A photograph of an astronaut in a white space suit.", "kept") for i in range(24)]
     src = write_rows(tmp_path / "urls.jsonl", http_server.base_url, rows)
     out = tmp_path / "out"
-    args = ["image-text", "--input", str(src), "--output", str(out), "--allow-private-network", "--samples-per-shard", "4",
-            "--fetch-batch", "1", "--no-image-dedup", *FAST]  # fmt: skip
+    args = [
+        "image-text",
+        "--input",
+        str(src),
+        "--output",
+        str(out),
+        "--allow-private-network",
+        "--samples-per-shard",
+        "4",
+        "--fetch-batch",
+        "1",
+        "--no-image-dedup",
+        *FAST,
+    ]
     code = f"import sys; from pipelines.cli import main; sys.exit(main({args!r}))"
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(glob.glob(str(out / "*.stats.json"))) < 2:
         time.sleep(0.05)
@@ -176,18 +212,53 @@ def test_img2dataset_output_is_refiltered_without_downloading(tmp_path, http_ser
     import pyarrow as pa
 
     paths = ["/img/astronaut.jpg", "/img/chelsea.png", "/img/coffee.webp", "/missing"]
-    captions = ["An astronaut with a helmet and a flag.", "A tabby cat looking to the side of the room.",
-                "A cup of coffee on a saucer with a spoon.", "A photo that is missing from the server."]  # fmt: skip
-    pq.write_table(pa.table({"url": [http_server.url(p) for p in paths], "caption": captions}), tmp_path / "urls.parquet")
+    captions = [
+        "An astronaut with a helmet and a flag.",
+        "A tabby cat looking to the side of the room.",
+        "A cup of coffee on a saucer with a spoon.",
+        "A photo that is missing from the server.",
+    ]
+    pq.write_table(
+        pa.table({"url": [http_server.url(p) for p in paths], "caption": captions}), tmp_path / "urls.parquet"
+    )
     i2d_out = tmp_path / "i2d"
     env = {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1"}
     subprocess.run(
-        [str(Path(sys.executable).parent / "img2dataset"), "--url_list", str(tmp_path / "urls.parquet"),
-         "--input_format", "parquet", "--url_col", "url", "--caption_col", "caption", "--output_folder", str(i2d_out),
-         "--output_format", "webdataset", "--processes_count", "1", "--thread_count", "4", "--image_size", "320",
-         "--resize_mode", "keep_ratio", "--timeout", "2", "--retries", "0", "--disallowed_header_directives", "[]"],
-        check=True, env=env, cwd=tmp_path, capture_output=True, timeout=120,
-    )  # fmt: skip
+        [
+            str(Path(sys.executable).parent / "img2dataset"),
+            "--url_list",
+            str(tmp_path / "urls.parquet"),
+            "--input_format",
+            "parquet",
+            "--url_col",
+            "url",
+            "--caption_col",
+            "caption",
+            "--output_folder",
+            str(i2d_out),
+            "--output_format",
+            "webdataset",
+            "--processes_count",
+            "1",
+            "--thread_count",
+            "4",
+            "--image_size",
+            "320",
+            "--resize_mode",
+            "keep_ratio",
+            "--timeout",
+            "2",
+            "--retries",
+            "0",
+            "--disallowed_header_directives",
+            "[]",
+        ],
+        check=True,
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=120,
+    )
     assert (i2d_out / "00000.tar").exists()
     http_server.reset()
     out = tmp_path / "out"
@@ -212,7 +283,15 @@ def test_phash_removes_near_duplicate_images(tmp_path, http_server):
         ("/img/chelsea.png", "A tabby cat looking to the side of the room.", "kept"),
     ]
     src = write_rows(tmp_path / "urls.jsonl", http_server.base_url, rows)
-    args = ["image-text", "--input", str(src), "--allow-private-network", "--drops", str(tmp_path / "d"), *FAST]
+    args = [
+        "image-text",
+        "--input",
+        str(src),
+        "--allow-private-network",
+        "--drops",
+        str(tmp_path / "d"),
+        *FAST,
+    ]
     assert corpus_main([*args, "--output", str(tmp_path / "plain")]) == 0
     assert read_manifest(str(tmp_path / "plain")).counts.kept == 3, "different bytes: sha256 keeps both"
     assert corpus_main([*args, "--output", str(tmp_path / "phash"), "--phash-distance", "4"]) == 0
@@ -225,23 +304,44 @@ def test_phash_removes_near_duplicate_images(tmp_path, http_server):
 
 
 def test_holdout_split_survives_a_rerun(tmp_path, http_server):
-    rows = [(f"/img/{name}?h={i}", caption, "kept") for i, (name, caption) in enumerate([
-        ("astronaut.jpg", "An astronaut holding a helmet in front of a flag."),
-        ("chelsea.png", "A tabby cat looking to the side of the room."),
-        ("coffee.webp", "A cup of coffee on a saucer with a spoon."),
-        ("rocket-cmyk.jpg", "A rocket standing on the launch pad under the sky."),
-        ("camera-16bit.png", "A man with a camera on a tripod in a field."),
-        ("logo-palette-alpha.png", "The logo of a software library for images."),
-    ])]  # fmt: skip
+    rows = [
+        (f"/img/{name}?h={i}", caption, "kept")
+        for i, (name, caption) in enumerate(
+            [
+                ("astronaut.jpg", "An astronaut holding a helmet in front of a flag."),
+                ("chelsea.png", "A tabby cat looking to the side of the room."),
+                ("coffee.webp", "A cup of coffee on a saucer with a spoon."),
+                ("rocket-cmyk.jpg", "A rocket standing on the launch pad under the sky."),
+                ("camera-16bit.png", "A man with a camera on a tripod in a field."),
+                ("logo-palette-alpha.png", "The logo of a software library for images."),
+            ]
+        )
+    ]
     src = write_rows(tmp_path / "urls.jsonl", http_server.base_url, rows)
-    args = ["image-text", "--input", str(src), "--output", str(tmp_path / "out"), "--allow-private-network",
-            "--holdout-fraction", "0.5", "--samples-per-shard", "3", *FAST]  # fmt: skip
+    args = [
+        "image-text",
+        "--input",
+        str(src),
+        "--output",
+        str(tmp_path / "out"),
+        "--allow-private-network",
+        "--holdout-fraction",
+        "0.5",
+        "--samples-per-shard",
+        "3",
+        *FAST,
+    ]
     results = []
     for _ in range(2):
         assert corpus_main(args) == 0
         main, held = read_manifest(str(tmp_path / "out")), read_manifest(str(tmp_path / "out-holdout"))
-        results.append((main.counts, held.counts.kept, sorted(s.key for s in iter_corpus(str(tmp_path / "out-holdout")))))
-        assert main.counts.kept + held.counts.kept == 6 and main.counts.dropped.get("held_out") == held.counts.kept
+        results.append(
+            (main.counts, held.counts.kept, sorted(s.key for s in iter_corpus(str(tmp_path / "out-holdout"))))
+        )
+        assert (
+            main.counts.kept + held.counts.kept == 6
+            and main.counts.dropped.get("held_out") == held.counts.kept
+        )
         assert validate(str(tmp_path / "out")).ok and validate(str(tmp_path / "out-holdout")).ok
     assert results[0] == results[1]
 
@@ -258,24 +358,70 @@ def test_clip_scores_drop_mismatched_pairs(tmp_path, tiny_clip):
 
     images, matched, swapped = pairs(24, seed=7)
     rows = [(images[i], matched[i] if i % 2 == 0 else swapped[i], i % 2 == 0) for i in range(24)]
-    scorer = ClipScorer(ClipConfig(model=MODEL_NAME, pretrained=tiny_clip["checkpoint"], model_config=tiny_clip["config_path"], device="cpu"))
+    scorer = ClipScorer(
+        ClipConfig(
+            model=MODEL_NAME,
+            pretrained=tiny_clip["checkpoint"],
+            model_config=tiny_clip["config_path"],
+            device="cpu",
+        )
+    )
     scores = scorer.score([im for im, _, _ in rows], [c for _, c, _ in rows])
     threshold = float(np.median(scores))
-    clip_flags = ["--clip-model", MODEL_NAME, "--clip-pretrained", tiny_clip["checkpoint"], "--clip-model-config",
-                  tiny_clip["config_path"], "--clip-device", "cpu", "--languages", "any", "--timeout", "2"]  # fmt: skip
+    clip_flags = [
+        "--clip-model",
+        MODEL_NAME,
+        "--clip-pretrained",
+        tiny_clip["checkpoint"],
+        "--clip-model-config",
+        tiny_clip["config_path"],
+        "--clip-device",
+        "cpu",
+        "--languages",
+        "any",
+        "--timeout",
+        "2",
+    ]
     with DemoSite({}) as site:
-        lines = [json.dumps({"url": site.add(f"/shape/{i}.png", encode(im, "PNG"), "image/png"), "caption": c, "id": str(i)})
-                 for i, (im, c, _) in enumerate(rows)]  # fmt: skip
+        lines = [
+            json.dumps(
+                {
+                    "url": site.add(f"/shape/{i}.png", encode(im, "PNG"), "image/png"),
+                    "caption": c,
+                    "id": str(i),
+                }
+            )
+            for i, (im, c, _) in enumerate(rows)
+        ]
         (tmp_path / "urls.jsonl").write_text("\n".join(lines) + "\n")
         base = ["image-text", "--input", str(tmp_path / "urls.jsonl"), "--allow-private-network", *clip_flags]
-        assert corpus_main([*base, "--output", str(tmp_path / "thr"), "--clip-threshold", f"{threshold:.6f}"]) == 0
-        assert corpus_main([*base, "--output", str(tmp_path / "top"), "--clip-threshold", "none", "--clip-top-fraction", "0.5"]) == 0
+        assert (
+            corpus_main([*base, "--output", str(tmp_path / "thr"), "--clip-threshold", f"{threshold:.6f}"])
+            == 0
+        )
+        assert (
+            corpus_main(
+                [
+                    *base,
+                    "--output",
+                    str(tmp_path / "top"),
+                    "--clip-threshold",
+                    "none",
+                    "--clip-top-fraction",
+                    "0.5",
+                ]
+            )
+            == 0
+        )
     for out in ("thr", "top"):
         kept = list(iter_corpus(str(tmp_path / out)))
         assert 10 <= len(kept) <= 14, (out, len(kept))
         right = sum(rows[int(s.id)][2] for s in kept)
         assert right >= len(kept) - 1, f"{out}: {right} of {len(kept)} kept pairs are matched"
-        assert all(s.clip_model == f"{MODEL_NAME}/{tiny_clip['checkpoint']}" and s.clip_score is not None for s in kept)
+        assert all(
+            s.clip_model == f"{MODEL_NAME}/{tiny_clip['checkpoint']}" and s.clip_score is not None
+            for s in kept
+        )
         manifest = read_manifest(str(tmp_path / out))
         assert manifest.counts.dropped.get("clip_score", 0) == 24 - len(kept)
         assert manifest.config["clip_model"] == f"{MODEL_NAME}/{tiny_clip['checkpoint']}"
@@ -299,10 +445,20 @@ def test_top_fraction_threshold_is_exact_and_independent_of_splitting():
 
 
 def test_a_rerun_with_other_shards_rebuilds_instead_of_reusing_stale_ones(tmp_path, http_server):
-    rows = [(f"/img/chelsea.png?s={i}", "A tabby cat looking to the side of the room.", "kept") for i in range(12)]
+    rows = [
+        (f"/img/chelsea.png?s={i}", "A tabby cat looking to the side of the room.", "kept") for i in range(12)
+    ]
     src = write_rows(tmp_path / "urls.jsonl", http_server.base_url, rows)
-    base = ["image-text", "--input", str(src), "--output", str(tmp_path / "out"), "--allow-private-network",
-            "--no-image-dedup", *FAST]  # fmt: skip
+    base = [
+        "image-text",
+        "--input",
+        str(src),
+        "--output",
+        str(tmp_path / "out"),
+        "--allow-private-network",
+        "--no-image-dedup",
+        *FAST,
+    ]
     assert corpus_main([*base, "--samples-per-shard", "3"]) == 0
     assert corpus_main([*base, "--samples-per-shard", "4"]) == 0
     counts = read_manifest(str(tmp_path / "out")).counts

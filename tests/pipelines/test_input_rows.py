@@ -41,7 +41,11 @@ def test_csv_and_tsv_with_bad_bytes_and_ragged_rows():
 def test_parquet_plain_and_gzipped():
     buf = io.BytesIO()
     pq.write_table(pa.table({"text": ["a", "b", "c"], "id": [1, 2, 3]}), buf)
-    assert rows(buf.getvalue(), "t.parquet") == [{"text": "a", "id": 1}, {"text": "b", "id": 2}, {"text": "c", "id": 3}]
+    assert rows(buf.getvalue(), "t.parquet") == [
+        {"text": "a", "id": 1},
+        {"text": "b", "id": 2},
+        {"text": "c", "id": 3},
+    ]
     assert len(rows(gzip.compress(buf.getvalue()), "t.parquet.gz")) == 3
     broken = rows(buf.getvalue()[:40], "t.parquet")
     assert len(broken) == 1 and broken[0].reason == "bad_input_file"
@@ -49,7 +53,10 @@ def test_parquet_plain_and_gzipped():
 
 def test_text_modes():
     assert rows(b"one whole\ndocument", "d.txt") == [{"text": "one whole\ndocument"}]
-    assert rows(b"http://a\n\nhttp://b\n", "u.txt", txt_mode="lines") == [{"text": "http://a"}, {"text": "http://b"}]
+    assert rows(b"http://a\n\nhttp://b\n", "u.txt", txt_mode="lines") == [
+        {"text": "http://a"},
+        {"text": "http://b"},
+    ]
     assert rows(b"\xff\xfe bad", "d.txt")[0].reason == "bad_encoding"
 
 
@@ -77,7 +84,10 @@ def test_input_roots(tmp_path):
         (tmp_path / crawl / "part-0.jsonl").write_text('{"text": "x"}\n')
     # a directory given without a trailing slash is a directory
     assert [rel for _, rel in expand_inputs((str(tmp_path / "crawl-a"),))] == ["part-0.jsonl"]
-    assert [rel for _, rel in expand_inputs((str(tmp_path),))] == ["crawl-a/part-0.jsonl", "crawl-b/part-0.jsonl"]
+    assert [rel for _, rel in expand_inputs((str(tmp_path),))] == [
+        "crawl-a/part-0.jsonl",
+        "crawl-b/part-0.jsonl",
+    ]
     # same relative path under two roots would give two rows the same key: refused
     with pytest.raises(ValueError, match="same path relative"):
         expand_inputs((str(tmp_path / "crawl-a"), str(tmp_path / "crawl-b")))

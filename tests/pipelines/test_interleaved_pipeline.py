@@ -18,8 +18,6 @@ from tests.pipelines.warc_fixtures import generated_page, real_pages, write_warc
 FAST = ["--timeout", "2", "--retries", "1", "--allow-private-network"]
 
 
-
-
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory, _http_server_session):
     server = _http_server_session
@@ -30,7 +28,12 @@ def corpus(tmp_path_factory, _http_server_session):
     generated = [
         ("ordered", generated_page(1, [img("astronaut.jpg", "o1"), img("chelsea.png", "o2")])),
         ("eight", generated_page(2, [img("coffee.webp", f"e{i}") for i in range(8)])),
-        ("bad-images", generated_page(3, [f"{base}/tiny.png?x=1", f"{base}/single-color.png?x=1", img("rocket-cmyk.jpg", "b")])),
+        (
+            "bad-images",
+            generated_page(
+                3, [f"{base}/tiny.png?x=1", f"{base}/single-color.png?x=1", img("rocket-cmyk.jpg", "b")]
+            ),
+        ),
         ("all-fail", generated_page(4, [f"{base}/missing?a", f"{base}/tiny.png?a"])),
         ("no-text-after", generated_page(5, [img("camera-gray.jpg", "n1")], paragraphs=1)),
     ]
@@ -39,12 +42,35 @@ def corpus(tmp_path_factory, _http_server_session):
     pages.append((f"{base}/gen/ordered-copy", generated[0][1]))  # same text at another URL
     write_warc(tmp / "a.warc.gz", [(u, h) for u, h, _ in real[:20]] + pages)
     write_warc(tmp / "b.warc.gz", [(u, h) for u, h, _ in real[20:]])
-    rc = corpus_main(["interleaved", "--warc", str(tmp / "a.warc.gz"), str(tmp / "b.warc.gz"), "--output", str(tmp / "out"),
-                      "--drops", str(tmp / "drops"), "--one-image-keep-fraction", "1.0", *FAST])  # fmt: skip
+    rc = corpus_main(
+        [
+            "interleaved",
+            "--warc",
+            str(tmp / "a.warc.gz"),
+            str(tmp / "b.warc.gz"),
+            "--output",
+            str(tmp / "out"),
+            "--drops",
+            str(tmp / "drops"),
+            "--one-image-keep-fraction",
+            "1.0",
+            *FAST,
+        ]
+    )
     names = [name for name, _ in generated] + ["ordered-again", "ordered-copy"]
     offsets = _offsets(tmp / "a.warc.gz")[len(real[:20]) :]
-    keys = {name: make_key("interleaved", warc_identity("a.warc.gz", off)) for name, off in zip(names, offsets, strict=True)}
-    return {"rc": rc, "out": tmp / "out", "drops": read_drops(str(tmp / "drops")), "real": real, "keys": keys, "base": base}
+    keys = {
+        name: make_key("interleaved", warc_identity("a.warc.gz", off))
+        for name, off in zip(names, offsets, strict=True)
+    }
+    return {
+        "rc": rc,
+        "out": tmp / "out",
+        "drops": read_drops(str(tmp / "drops")),
+        "real": real,
+        "keys": keys,
+        "base": base,
+    }
 
 
 def _offsets(path) -> list[int]:
@@ -105,7 +131,10 @@ def test_generated_pages_fates(corpus):
     same_url = max(keys["ordered"], keys["ordered-again"])
     assert drops[same_url]["reason"] == "duplicate_url"
     ordered = by_key[group[0]]
-    assert [i.url.split("?")[0].rsplit("/", 1)[-1] for i in ordered.stored_images] == ["astronaut.jpg", "chelsea.png"]
+    assert [i.url.split("?")[0].rsplit("/", 1)[-1] for i in ordered.stored_images] == [
+        "astronaut.jpg",
+        "chelsea.png",
+    ]
     assert ordered.texts[0] is not None and ordered.images[1] is not None and ordered.texts[2] is not None
     assert len(by_key[keys["eight"]].stored_images) == 5
     bad = by_key[keys["bad-images"]]
@@ -118,13 +147,27 @@ def test_generated_pages_fates(corpus):
 
 def test_one_image_rule_is_reproducible(tmp_path, http_server):
     base = http_server.base_url
-    pages = [(f"{base}/one/{i}", generated_page(1000 + i, [f"{base}/img/chelsea.png?one={i}"], paragraphs=2)) for i in range(200)]
+    pages = [
+        (f"{base}/one/{i}", generated_page(1000 + i, [f"{base}/img/chelsea.png?one={i}"], paragraphs=2))
+        for i in range(200)
+    ]
     write_warc(tmp_path / "one.warc.gz", pages)
     kept_runs = []
     for run in ("first", "second"):
         out = tmp_path / run
-        rc = corpus_main(["interleaved", "--warc", str(tmp_path / "one.warc.gz"), "--output", str(out),
-                          "--no-near-dedup", "--boilerplate-image-docs", "0", *FAST])  # fmt: skip
+        rc = corpus_main(
+            [
+                "interleaved",
+                "--warc",
+                str(tmp_path / "one.warc.gz"),
+                "--output",
+                str(out),
+                "--no-near-dedup",
+                "--boilerplate-image-docs",
+                "0",
+                *FAST,
+            ]
+        )
         assert rc == 0
         counts = read_manifest(str(out)).counts
         assert counts.input == 200
@@ -140,11 +183,29 @@ def test_alt_text_pairs_feed_the_image_text_pipeline(tmp_path, http_server):
     base = http_server.base_url
     alts = ["A tabby cat looking to the side of the room.", "A cup of coffee on a saucer with a spoon."]
     page = generated_page(7, [f"{base}/img/chelsea.png?alt=1", f"{base}/img/coffee.webp?alt=2"], alts=alts)
-    page = page.replace(b"</article>", f'<p>Footer text here.</p><img src="{base}/static/site-logo.png" alt="Our company logo">'.encode() + b"</article>")
+    page = page.replace(
+        b"</article>",
+        f'<p>Footer text here.</p><img src="{base}/static/site-logo.png" alt="Our company logo">'.encode()
+        + b"</article>",
+    )
     write_warc(tmp_path / "p.warc.gz", [(f"{base}/gen/alt", page)])
     out = tmp_path / "pairs"
-    rc = corpus_main(["image-text", "--warc", str(tmp_path / "p.warc.gz"), "--output", str(out), "--drops", str(tmp_path / "d"),
-                      "--clip-model", "none", "--timeout", "2", "--allow-private-network"])  # fmt: skip
+    rc = corpus_main(
+        [
+            "image-text",
+            "--warc",
+            str(tmp_path / "p.warc.gz"),
+            "--output",
+            str(out),
+            "--drops",
+            str(tmp_path / "d"),
+            "--clip-model",
+            "none",
+            "--timeout",
+            "2",
+            "--allow-private-network",
+        ]
+    )
     assert rc == 0
     assert sorted(s.caption for s in iter_corpus(str(out))) == sorted(alts)
     assert all(s.extra["page_url"] == f"{base}/gen/alt" for s in iter_corpus(str(out)))
@@ -156,12 +217,20 @@ def test_alt_text_pairs_feed_the_image_text_pipeline(tmp_path, http_server):
 
 def test_corrupt_warc_record_is_counted_and_the_rest_read(tmp_path, http_server):
     base = http_server.base_url
-    pages = [(f"{base}/gen/c{i}", generated_page(40 + i, [f"{base}/img/chelsea.png?c={i}", f"{base}/img/coffee.webp?c={i}"])) for i in range(3)]
+    pages = [
+        (
+            f"{base}/gen/c{i}",
+            generated_page(40 + i, [f"{base}/img/chelsea.png?c={i}", f"{base}/img/coffee.webp?c={i}"]),
+        )
+        for i in range(3)
+    ]
     offsets = write_warc(tmp_path / "c.warc.gz", pages)
     data = bytearray((tmp_path / "c.warc.gz").read_bytes())
     data[offsets[1] + 30 : offsets[1] + 60] = b"\x00" * 30  # garble the middle record's gzip member
     (tmp_path / "c.warc.gz").write_bytes(bytes(data))
-    rc = corpus_main(["interleaved", "--warc", str(tmp_path / "c.warc.gz"), "--output", str(tmp_path / "out"), *FAST])
+    rc = corpus_main(
+        ["interleaved", "--warc", str(tmp_path / "c.warc.gz"), "--output", str(tmp_path / "out"), *FAST]
+    )
     assert rc == 0
     counts = read_manifest(str(tmp_path / "out")).counts
     assert counts.dropped.get("bad_warc_record") == 1
@@ -171,10 +240,26 @@ def test_corrupt_warc_record_is_counted_and_the_rest_read(tmp_path, http_server)
 def test_rerun_skips_the_downloads_of_complete_warc_files(tmp_path, http_server):
     base = http_server.base_url
     for name in ("x", "y"):
-        pages = [(f"{base}/{name}/{i}", generated_page(60 + i + (10 if name == "y" else 0),
-                  [f"{base}/img/chelsea.png?{name}={i}", f"{base}/img/coffee.webp?{name}={i}"])) for i in range(3)]  # fmt: skip
+        pages = [
+            (
+                f"{base}/{name}/{i}",
+                generated_page(
+                    60 + i + (10 if name == "y" else 0),
+                    [f"{base}/img/chelsea.png?{name}={i}", f"{base}/img/coffee.webp?{name}={i}"],
+                ),
+            )
+            for i in range(3)
+        ]
         write_warc(tmp_path / f"{name}.warc.gz", pages)
-    args = ["interleaved", "--warc", str(tmp_path / "x.warc.gz"), str(tmp_path / "y.warc.gz"), "--output", str(tmp_path / "out"), *FAST]
+    args = [
+        "interleaved",
+        "--warc",
+        str(tmp_path / "x.warc.gz"),
+        str(tmp_path / "y.warc.gz"),
+        "--output",
+        str(tmp_path / "out"),
+        *FAST,
+    ]
     assert corpus_main(args) == 0
     first = read_manifest(str(tmp_path / "out"))
     # a run killed before the second WARC's shard was complete: no stats, no manifest yet
@@ -187,7 +272,9 @@ def test_rerun_skips_the_downloads_of_complete_warc_files(tmp_path, http_server)
     assert not [p for p in requested if "?x=" in p], "the complete WARC's images were fetched again"
     assert sum("?y=" in p for p in requested) == 6
     second = read_manifest(str(tmp_path / "out"))
-    assert second.counts == first.counts and [s.sha256 for s in second.shards] == [s.sha256 for s in first.shards]
+    assert second.counts == first.counts and [s.sha256 for s in second.shards] == [
+        s.sha256 for s in first.shards
+    ]
     assert validate(str(tmp_path / "out")).ok
 
 
@@ -203,11 +290,27 @@ def test_a_bug_on_one_page_is_a_counted_drop_not_a_crash(tmp_path, http_server, 
 
     monkeypatch.setattr(interleaved, "extract_document", flaky)
     base = http_server.base_url
-    pages = [(f"{base}/ok/{i}", generated_page(80 + i, [f"{base}/img/chelsea.png?b={i}", f"{base}/img/coffee.webp?b={i}"])) for i in range(2)]
+    pages = [
+        (
+            f"{base}/ok/{i}",
+            generated_page(80 + i, [f"{base}/img/chelsea.png?b={i}", f"{base}/img/coffee.webp?b={i}"]),
+        )
+        for i in range(2)
+    ]
     pages.append((f"{base}/boom", generated_page(90, [f"{base}/img/chelsea.png?b=9"])))
     write_warc(tmp_path / "b.warc.gz", pages)
-    rc = corpus_main(["interleaved", "--warc", str(tmp_path / "b.warc.gz"), "--output", str(tmp_path / "out"),
-                      "--drops", str(tmp_path / "d"), *FAST])  # fmt: skip
+    rc = corpus_main(
+        [
+            "interleaved",
+            "--warc",
+            str(tmp_path / "b.warc.gz"),
+            "--output",
+            str(tmp_path / "out"),
+            "--drops",
+            str(tmp_path / "d"),
+            *FAST,
+        ]
+    )
     assert rc == 0
     counts = read_manifest(str(tmp_path / "out")).counts
     assert counts.input == 3 and counts.kept == 2 and counts.dropped == {"internal_error": 1}

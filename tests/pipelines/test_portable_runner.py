@@ -64,13 +64,33 @@ IMAGE_ROWS = [
 @pytest.mark.slow
 def test_image_text_pipeline_on_portable_runner(tmp_path, http_server):
     src = tmp_path / "urls.jsonl"
-    src.write_text("".join(json.dumps({"url": http_server.base_url + path, "caption": caption, "id": f"row{i}"}) + "\n"
-                           for i, (path, caption, _) in enumerate(IMAGE_ROWS)))  # fmt: skip
+    src.write_text(
+        "".join(
+            json.dumps({"url": http_server.base_url + path, "caption": caption, "id": f"row{i}"}) + "\n"
+            for i, (path, caption, _) in enumerate(IMAGE_ROWS)
+        )
+    )
     out = tmp_path / "corpus"
     with portable_runner_args(tmp_path) as beam_flags:
-        rc = corpus_main(["image-text", "--input", str(src), "--output", str(out), "--samples-per-shard", "4",
-                          "--allow-private-network", "--timeout", "2", "--retries", "1", "--clip-model", "none",
-                          *beam_flags])  # fmt: skip
+        rc = corpus_main(
+            [
+                "image-text",
+                "--input",
+                str(src),
+                "--output",
+                str(out),
+                "--samples-per-shard",
+                "4",
+                "--allow-private-network",
+                "--timeout",
+                "2",
+                "--retries",
+                "1",
+                "--clip-model",
+                "none",
+                *beam_flags,
+            ]
+        )
     assert rc == 0
     assert_valid(out)
     manifest = read_manifest(str(out))
@@ -102,9 +122,24 @@ def test_interleaved_pipeline_on_portable_runner(tmp_path, http_server):
     write_warc(tmp_path / "b.warc.gz", pages[2:])
     out = tmp_path / "corpus"
     with portable_runner_args(tmp_path) as beam_flags:
-        rc = corpus_main(["interleaved", "--warc", str(tmp_path / "a.warc.gz"), str(tmp_path / "b.warc.gz"),
-                          "--output", str(out), "--one-image-keep-fraction", "1.0", "--allow-private-network",
-                          "--timeout", "2", "--retries", "1", *beam_flags])  # fmt: skip
+        rc = corpus_main(
+            [
+                "interleaved",
+                "--warc",
+                str(tmp_path / "a.warc.gz"),
+                str(tmp_path / "b.warc.gz"),
+                "--output",
+                str(out),
+                "--one-image-keep-fraction",
+                "1.0",
+                "--allow-private-network",
+                "--timeout",
+                "2",
+                "--retries",
+                "1",
+                *beam_flags,
+            ]
+        )
     assert rc == 0
     assert_valid(out)
     manifest = read_manifest(str(out))

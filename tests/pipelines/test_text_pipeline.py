@@ -22,7 +22,18 @@ def key_of(relpath: str, row: int) -> str:
 
 
 def run(inputs: list[Path], out: Path, *flags: str) -> tuple[int, dict[str, dict]]:
-    rc = corpus_main(["text", "--input", *map(str, inputs), "--output", str(out / "corpus"), "--drops", str(out / "drops"), *flags])
+    rc = corpus_main(
+        [
+            "text",
+            "--input",
+            *map(str, inputs),
+            "--output",
+            str(out / "corpus"),
+            "--drops",
+            str(out / "drops"),
+            *flags,
+        ]
+    )
     return rc, read_drops(str(out / "drops"))
 
 
@@ -42,7 +53,11 @@ def planted(tmp_path_factory):
     rows += [{"id": name, "text": text} for name, text in german]
     pairs = []  # (original row, duplicate row, expected reason)
     for original, reason in [(2, "exact_duplicate"), (7, "near_duplicate"), (11, "near_duplicate")]:
-        text = rows[original]["text"] if reason == "exact_duplicate" else near_copy(rows[original]["text"], original, edits=1)
+        text = (
+            rows[original]["text"]
+            if reason == "exact_duplicate"
+            else near_copy(rows[original]["text"], original, edits=1)
+        )
         rows.append({"id": f"dup-of-{original}", "text": text})
         pairs.append((original, len(rows) - 1, reason))
     if english:
@@ -51,7 +66,14 @@ def planted(tmp_path_factory):
         pairs.append((first_real, len(rows) - 1, "near_duplicate"))
     path = write_jsonl(tmp / "docs.jsonl", rows)
     rc, drops = run([path], tmp)
-    return {"rc": rc, "rows": rows, "pairs": pairs, "drops": drops, "root": tmp / "corpus", "german": len(german)}
+    return {
+        "rc": rc,
+        "rows": rows,
+        "pairs": pairs,
+        "drops": drops,
+        "root": tmp / "corpus",
+        "german": len(german),
+    }
 
 
 def test_counts_add_up_and_shards_validate(planted):
@@ -98,15 +120,23 @@ def test_bad_inputs_are_counted_drops(tmp_path):
     good = generated_document(99)
     bad = tmp_path / "bad.jsonl"
     bad.write_bytes(
-        json.dumps({"id": "ok", "text": good}).encode() + b"\n"
+        json.dumps({"id": "ok", "text": good}).encode()
+        + b"\n"
         + b'{"id": "broken", "text": \n'
         + b'{"id": "latin1", "text": "caf\xe9 au lait"}\n'
-        + json.dumps({"id": "notext", "body": good}).encode() + b"\n"
-        + json.dumps({"id": "number", "text": 42}).encode() + b"\n"
-        + json.dumps({"id": "empty", "text": "   \n  "}).encode() + b"\n"
+        + json.dumps({"id": "notext", "body": good}).encode()
+        + b"\n"
+        + json.dumps({"id": "number", "text": 42}).encode()
+        + b"\n"
+        + json.dumps({"id": "empty", "text": "   \n  "}).encode()
+        + b"\n"
         + b"[1, 2, 3]\n"
-    )  # fmt: skip
-    whole = gzip.compress("".join(json.dumps({"id": f"gz{i}", "text": generated_document(200 + i)}) + "\n" for i in range(40)).encode())
+    )
+    whole = gzip.compress(
+        "".join(
+            json.dumps({"id": f"gz{i}", "text": generated_document(200 + i)}) + "\n" for i in range(40)
+        ).encode()
+    )
     cut = tmp_path / "cut.jsonl.gz"
     cut.write_bytes(whole[: len(whole) // 2])
     big = tmp_path / "big.jsonl"
@@ -160,13 +190,25 @@ def test_holdout_fraction_splits_reproducibly(tmp_path):
     rows = [{"id": f"h{i}", "text": generated_document(500 + i)} for i in range(40)]
     src = write_jsonl(tmp_path / "docs.jsonl", rows)
     out, held = tmp_path / "corpus", tmp_path / "held"
-    args = ["text", "--input", str(src), "--output", str(out), "--holdout-fraction", "0.25", "--holdout-output", str(held)]
+    args = [
+        "text",
+        "--input",
+        str(src),
+        "--output",
+        str(out),
+        "--holdout-fraction",
+        "0.25",
+        "--holdout-output",
+        str(held),
+    ]
     for _ in range(2):  # the second run repeats the first exactly
         assert corpus_main(args) == 0
         main_keys = {s.key for s in iter_corpus(str(out))}
         held_keys = {s.key for s in iter_corpus(str(held))}
         assert not main_keys & held_keys and len(main_keys | held_keys) == 40
-        assert all(holdout_score(k) < 0.25 for k in held_keys) and all(holdout_score(k) >= 0.25 for k in main_keys)
+        assert all(holdout_score(k) < 0.25 for k in held_keys) and all(
+            holdout_score(k) >= 0.25 for k in main_keys
+        )
         assert 4 <= len(held_keys) <= 18
         counts = read_manifest(str(out)).counts
         assert counts.dropped == {"held_out": len(held_keys)} and counts.input == 40
@@ -180,7 +222,17 @@ def test_holdout_split_is_safe_to_retry_and_refuses_another_fraction(tmp_path, m
     rows = [{"id": f"r{i}", "text": generated_document(700 + i)} for i in range(30)]
     src = write_jsonl(tmp_path / "docs.jsonl", rows)
     out, held = tmp_path / "corpus", tmp_path / "held"
-    args = ["text", "--input", str(src), "--output", str(out), "--holdout-output", str(held), "--holdout-fraction", "0.3"]
+    args = [
+        "text",
+        "--input",
+        str(src),
+        "--output",
+        str(out),
+        "--holdout-output",
+        str(held),
+        "--holdout-fraction",
+        "0.3",
+    ]
     real_rewrite = holdout.SplitShard._rewrite_main
 
     def crash(self, *a, **k):

@@ -12,6 +12,7 @@ from pipelines.sample_text import generated_document  # noqa: F401 - re-exported
 
 WEBPAGES = Path(__file__).resolve().parents[3] / "shared" / "data" / "webpages"
 
+
 def real_documents(lang: str, min_words: int = 300) -> list[tuple[str, str]]:
     """(file name, main text) of the shared real pages in `lang` with enough words; [] without ../shared."""
     labels = WEBPAGES / "labels.tsv"

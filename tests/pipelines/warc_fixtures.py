@@ -11,9 +11,19 @@ from pathlib import Path
 from pipelines.sample_text import generated_page  # noqa: F401 - re-exported for the tests
 from tests.pipelines.text_fixtures import WEBPAGES
 
-PHOTOS = ["astronaut.jpg", "chelsea.png", "coffee.webp", "rocket-cmyk.jpg", "camera-gray.jpg", "logo-rgba.png"]
+PHOTOS = [
+    "astronaut.jpg",
+    "chelsea.png",
+    "coffee.webp",
+    "rocket-cmyk.jpg",
+    "camera-gray.jpg",
+    "logo-rgba.png",
+]
 _IMG_TAG = re.compile(rb"<img\b[^>]*>", re.IGNORECASE)
-_URL_ATTR = re.compile(rb"""\b(src|data-src|data-lazy-src|data-original|srcset|data-srcset)\s*=\s*("[^"]*"|'[^']*')""", re.IGNORECASE)
+_URL_ATTR = re.compile(
+    rb"""\b(src|data-src|data-lazy-src|data-original|srcset|data-srcset)\s*=\s*("[^"]*"|'[^']*')""",
+    re.IGNORECASE,
+)
 
 
 def point_images_at(html: bytes, base_url: str, page: str) -> bytes:

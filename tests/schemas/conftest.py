@@ -32,33 +32,66 @@ def key(kind: Kind, i: int) -> str:
 
 def image_text_samples(n: int) -> list[ImageTextSample]:
     return [
-        ImageTextSample(key=key(Kind.IMAGE_TEXT, i), image=jpeg(96 + i, 80, (10 * i, 100, 200)),
-                        caption=f"a photo number {i}", width=96 + i, height=80, url=f"http://h/{i}.jpg", id=str(i))
+        ImageTextSample(
+            key=key(Kind.IMAGE_TEXT, i),
+            image=jpeg(96 + i, 80, (10 * i, 100, 200)),
+            caption=f"a photo number {i}",
+            width=96 + i,
+            height=80,
+            url=f"http://h/{i}.jpg",
+            id=str(i),
+        )
         for i in range(n)
-    ]  # fmt: skip
+    ]
 
 
 def interleaved_samples(n: int) -> list[InterleavedSample]:
     out = []
     for i in range(n):
-        nodes = [f"intro {i}", (jpeg(100, 70, (200, 10 * i, 0)), "jpg", 100, 70), f"middle {i}",
-                 (jpeg(90, 90, (0, 50, 10 * i)), "jpg", 90, 90), f"end {i}"]  # fmt: skip
-        out.append(InterleavedSample.from_nodes(key(Kind.INTERLEAVED, i), nodes, url=f"http://page/{i}", warc_file="a.warc.gz", warc_offset=1000 * i))
+        nodes = [
+            f"intro {i}",
+            (jpeg(100, 70, (200, 10 * i, 0)), "jpg", 100, 70),
+            f"middle {i}",
+            (jpeg(90, 90, (0, 50, 10 * i)), "jpg", 90, 90),
+            f"end {i}",
+        ]
+        out.append(
+            InterleavedSample.from_nodes(
+                key(Kind.INTERLEAVED, i),
+                nodes,
+                url=f"http://page/{i}",
+                warc_file="a.warc.gz",
+                warc_offset=1000 * i,
+            )
+        )
     return out
 
 
 def text_samples(n: int) -> list[TextSample]:
-    return [TextSample(key=key(Kind.TEXT, i), text=f"document {i}\nsecond line", id=str(i), lang="en", lang_score=0.9) for i in range(n)]
+    return [
+        TextSample(
+            key=key(Kind.TEXT, i), text=f"document {i}\nsecond line", id=str(i), lang="en", lang_score=0.9
+        )
+        for i in range(n)
+    ]
 
 
-SAMPLES = {Kind.IMAGE_TEXT: image_text_samples, Kind.INTERLEAVED: interleaved_samples, Kind.TEXT: text_samples}
+SAMPLES = {
+    Kind.IMAGE_TEXT: image_text_samples,
+    Kind.INTERLEAVED: interleaved_samples,
+    Kind.TEXT: text_samples,
+}
 
 
-def write_corpus(root: Path, kind: Kind, n: int = 6, per_shard: int = 3, dropped: dict[str, int] | None = None) -> Path:
+def write_corpus(
+    root: Path, kind: Kind, n: int = 6, per_shard: int = 3, dropped: dict[str, int] | None = None
+) -> Path:
     writer = CorpusWriter(str(root), kind, samples_per_shard=per_shard)
     writer.write_all(SAMPLES[kind](n))
     dropped = dropped or {"language": 2}
-    write_manifest(str(root), kind, writer.close(), Counts(n + sum(dropped.values()), n, dropped), config={"test": True})
+    write_manifest(
+        str(root), kind, writer.close(), Counts(n + sum(dropped.values()), n, dropped), config={"test": True}
+    )
     return root
 
 

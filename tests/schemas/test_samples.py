@@ -46,7 +46,9 @@ def test_keys_are_stable_dot_free_and_per_row():
     # Two rows with the same URL are different inputs: different keys.
     assert a != make_key("image_text", row_identity("part/0001.parquet", 8))
     assert a != make_key("text", row_identity("part/0001.parquet", 7))
-    assert make_key("interleaved", warc_identity("CC-1.warc.gz", 10)) != make_key("interleaved", warc_identity("CC-1.warc.gz", 11))
+    assert make_key("interleaved", warc_identity("CC-1.warc.gz", 10)) != make_key(
+        "interleaved", warc_identity("CC-1.warc.gz", 11)
+    )
 
 
 def test_member_names():

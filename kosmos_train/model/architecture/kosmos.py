@@ -71,7 +71,9 @@ class Kosmos(nn.Module):
             raise ValueError("this config has no vision tower")
         return self.connector(self.vision(images))
 
-    def embed(self, input_ids: Tensor, images: Tensor | None = None, slot_mask: Tensor | None = None) -> Tensor:
+    def embed(
+        self, input_ids: Tensor, images: Tensor | None = None, slot_mask: Tensor | None = None
+    ) -> Tensor:
         """Token embeddings (unscaled) with image vectors in the slots, in order of appearance."""
         x = self.decoder.embed_tokens(input_ids)
         if images is None:
@@ -80,24 +82,35 @@ class Kosmos(nn.Module):
             slot_mask = image_slot_mask(input_ids, self.vocab.image, self.config.connector.image_tokens)
         feats = self.image_embeddings(images)
         if feats.numel() // feats.shape[-1] != int(slot_mask.sum()):
-            raise ValueError(f"{feats.shape[0]} images x {feats.shape[1]} tokens but {int(slot_mask.sum())} slots")
+            raise ValueError(
+                f"{feats.shape[0]} images x {feats.shape[1]} tokens but {int(slot_mask.sum())} slots"
+            )
         return x.masked_scatter(slot_mask.unsqueeze(-1), feats.to(x.dtype))
 
     def hidden(
-        self, input_ids: Tensor, images: Tensor | None = None, slot_mask: Tensor | None = None,
+        self,
+        input_ids: Tensor,
+        images: Tensor | None = None,
+        slot_mask: Tensor | None = None,
         cache: KVCache | None = None,
     ) -> Tensor:
         return self.decoder(self.embed(input_ids, images, slot_mask), cache)
 
     def forward(
-        self, input_ids: Tensor, images: Tensor | None = None, slot_mask: Tensor | None = None,
+        self,
+        input_ids: Tensor,
+        images: Tensor | None = None,
+        slot_mask: Tensor | None = None,
         cache: KVCache | None = None,
     ) -> Tensor:
         """Logits (B, T, vocab) for every position."""
         return self.decoder.logits(self.hidden(input_ids, images, slot_mask, cache))
 
     def loss(
-        self, input_ids: Tensor, images: Tensor | None = None, slot_mask: Tensor | None = None,
+        self,
+        input_ids: Tensor,
+        images: Tensor | None = None,
+        slot_mask: Tensor | None = None,
         loss_mask: Tensor | None = None,
     ) -> LossOutput:
         """Next-token loss over text tokens only; logits are computed only where a loss is taken."""
@@ -114,8 +127,13 @@ class Kosmos(nn.Module):
 
     @torch.no_grad()
     def generate(
-        self, input_ids: Tensor, images: Tensor | None = None, max_new_tokens: int = 20,
-        num_beams: int = 1, eos_id: int | None = None, length_penalty: float = 1.0,
+        self,
+        input_ids: Tensor,
+        images: Tensor | None = None,
+        max_new_tokens: int = 20,
+        num_beams: int = 1,
+        eos_id: int | None = None,
+        length_penalty: float = 1.0,
     ) -> Tensor:
         """Continue prompts (B, T) of equal length with a KV cache; greedy, or beam search if num_beams > 1.
 

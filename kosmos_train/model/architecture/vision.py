@@ -18,15 +18,23 @@ def build_open_clip_vit(cfg: VisionConfig) -> nn.Module:
     from open_clip.model import CLIPVisionCfg, _build_vision_tower
 
     if cfg.pretrained:  # a local checkpoint path or an open_clip tag ("openai"); open_clip parses both
-        clip = open_clip.create_model(cfg.open_clip_name, pretrained=cfg.pretrained, force_quick_gelu=cfg.quick_gelu)
+        clip = open_clip.create_model(
+            cfg.open_clip_name, pretrained=cfg.pretrained, force_quick_gelu=cfg.quick_gelu
+        )
         vit = clip.visual
         got = (vit.conv1.out_channels, len(vit.transformer.resblocks), vit.conv1.kernel_size[0])
         if got != (cfg.width, cfg.layers, cfg.patch_size):
-            raise ValueError(f"{cfg.open_clip_name} has (width, layers, patch) {got}, the config asks otherwise")
+            raise ValueError(
+                f"{cfg.open_clip_name} has (width, layers, patch) {got}, the config asks otherwise"
+            )
     else:
         vision_cfg = CLIPVisionCfg(
-            layers=cfg.layers, width=cfg.width, head_width=cfg.width // cfg.heads,
-            mlp_ratio=cfg.mlp_ratio, patch_size=cfg.patch_size, image_size=cfg.image_size,
+            layers=cfg.layers,
+            width=cfg.width,
+            head_width=cfg.width // cfg.heads,
+            mlp_ratio=cfg.mlp_ratio,
+            patch_size=cfg.patch_size,
+            image_size=cfg.image_size,
         )
         vit = _build_vision_tower(embed_dim=cfg.width, vision_cfg=vision_cfg, quick_gelu=cfg.quick_gelu)
     vit.proj = None  # KOSMOS uses the features before CLIP's projection

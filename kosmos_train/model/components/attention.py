@@ -52,7 +52,9 @@ class SelfAttention(nn.Module):
 
     def forward(self, x: Tensor, xpos: XPosTables | None = None, cache: LayerCache | None = None) -> Tensor:
         b, t, _ = x.shape
-        q, k, v = (z.view(b, t, self.heads, -1).transpose(1, 2) for z in self.qkv_proj(x).split(self.dim, dim=-1))
+        q, k, v = (
+            z.view(b, t, self.heads, -1).transpose(1, 2) for z in self.qkv_proj(x).split(self.dim, dim=-1)
+        )
         if cache is not None:
             k, v = cache.append(k, v)
         k_len = k.shape[2]
@@ -61,7 +63,11 @@ class SelfAttention(nn.Module):
             k = apply_xpos(k, xpos.cos_k, xpos.sin_k)
         mask = None if t in (1, k_len) else causal_mask(t, k_len, x.device)
         y = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=mask, is_causal=(t == k_len and t > 1),
+            q,
+            k,
+            v,
+            attn_mask=mask,
+            is_causal=(t == k_len and t > 1),
             dropout_p=self.dropout if self.training else 0.0,
         )
         y = y.transpose(1, 2).reshape(b, t, self.dim)

@@ -26,7 +26,9 @@ class XPosTables(NamedTuple):
     sin_k: Tensor
 
 
-def xpos_tables(length: int, head_dim: int, scale_base: int = 512, device: torch.device | None = None) -> XPosTables:
+def xpos_tables(
+    length: int, head_dim: int, scale_base: int = 512, device: torch.device | None = None
+) -> XPosTables:
     """Tables for positions 0..length-1 (the centring depends on the total length, as in torchscale)."""
     half = head_dim // 2
     i = torch.arange(half, device=device, dtype=torch.float32)
