@@ -55,7 +55,7 @@ def _data_values(values: list[list[str]] | None) -> list[str]:
 
 def _sources(values: list[str]):
     from kosmos_train.data.corpus import parse_data_args
-    from kosmos_train.train.api import sources_from_dirs
+    from kosmos_train.inference.api import sources_from_dirs
 
     keyed = [v for v in values if "=" in v.split("@")[0]]
     bare = [v for v in values if v not in keyed]
@@ -150,7 +150,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     import torch
     from PIL import Image, UnidentifiedImageError
 
-    from kosmos_train.train.api import caption_images, load_run
+    from kosmos_train.inference.api import caption_images, load_run
 
     model, tok = load_run(args.run, args.device)
     for path in args.image or []:
@@ -180,7 +180,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Train `tiny` on the demo corpora, then caption images of the image-text corpus it saw."""
     from PIL import Image
 
-    from kosmos_train.train.api import caption_images, load_run, train_tiny
+    from kosmos_train.inference.api import caption_images, load_run, train_tiny
     from schemas.reader import iter_corpus
 
     run = train_tiny(args.data, args.output, steps=args.steps, threads=1, progress=False)

@@ -41,10 +41,16 @@ IMAGE_ERRORS = (
 
 class Builder:
     def __init__(
-        self, tok: Tokenizer, max_len: int, n_slots: int, image_size: int, skips: SkipLog, max_images: int = 5
+        self,
+        tok: Tokenizer,
+        max_len: int,
+        image_tokens: int,
+        image_size: int,
+        skips: SkipLog,
+        max_images: int = 5,
     ) -> None:
         self.tok, self.vocab = tok, tok.layout
-        self.max_len, self.n_slots, self.image_size = max_len, n_slots, image_size
+        self.max_len, self.image_tokens, self.image_size = max_len, image_tokens, image_size
         self.skips, self.max_images = skips, max_images
 
     def next(self, pull: Pull) -> Example:
@@ -111,7 +117,7 @@ class CaptionBuilder(Builder):
                 self.skips.report(item.url, item.key, f"image does not decode: {type(e).__name__}: {e}")
                 continue
             ids, loss = image_text_sequence(
-                self.tok.encode(item.sample.caption), self.vocab, self.n_slots, self.max_len
+                self.tok.encode(item.sample.caption), self.vocab, self.image_tokens, self.max_len
             )
             return Example(ids, loss, [pixels], [item.key])
 
@@ -125,7 +131,7 @@ class InterleavedBuilder(Builder):
             encoded = iter(self.tok.encode_batch(texts))
             nodes = [IMAGE if t is None else next(encoded) for t in doc.texts]
             ids, loss, used = interleaved_sequence(
-                nodes, self.vocab, self.n_slots, self.max_len, self.max_images
+                nodes, self.vocab, self.image_tokens, self.max_len, self.max_images
             )
             stored = doc.stored_images
             try:

@@ -96,7 +96,7 @@ def stable_hash(text: str) -> int:
     return zlib.crc32(text.encode())
 
 
-Item = tuple[int, str, Any]  # (index within its shard, key, sample or the Exception that spoiled it)
+Entry = tuple[int, str, Any]  # (index within its shard, key, sample or the Exception that spoiled it)
 
 
 class ShardSet:
@@ -106,7 +106,7 @@ class ShardSet:
     kind: str
     urls: list[str]
 
-    def items(self, url: str, start: int = 0, keep: Callable[[int], bool] | None = None) -> Iterator[Item]:
+    def items(self, url: str, start: int = 0, keep: Callable[[int], bool] | None = None) -> Iterator[Entry]:
         raise NotImplementedError
 
 
@@ -139,7 +139,7 @@ class CorpusShards(ShardSet):
         self.kind_enum = manifest.kind
         self.samples = manifest.samples
 
-    def items(self, url: str, start: int = 0, keep: Callable[[int], bool] | None = None) -> Iterator[Item]:
+    def items(self, url: str, start: int = 0, keep: Callable[[int], bool] | None = None) -> Iterator[Entry]:
         index, key = -1, ""
         try:
             with open_binary(url) as stream:
@@ -181,7 +181,7 @@ class JsonlShards(ShardSet):
         if not self.urls:
             raise DataError(f"{spec.kind}={spec.path}: no .jsonl files")
 
-    def items(self, url: str, start: int = 0, keep: Callable[[int], bool] | None = None) -> Iterator[Item]:
+    def items(self, url: str, start: int = 0, keep: Callable[[int], bool] | None = None) -> Iterator[Entry]:
         with open_binary(url) as f:
             for index, raw in enumerate(f):
                 if index < start or (keep is not None and not keep(index)):

@@ -37,8 +37,8 @@ class Example:
             raise ValueError("ids and loss mask differ in length")
 
 
-def image_block(vocab: VocabLayout, n_slots: int) -> list[int]:
-    return [vocab.image, *[slot_fill(vocab)] * n_slots, vocab.image_end]
+def image_block(vocab: VocabLayout, image_tokens: int) -> list[int]:
+    return [vocab.image, *[slot_fill(vocab)] * image_tokens, vocab.image_end]
 
 
 def text_units(lines: Sequence[list[int]], vocab: VocabLayout, max_len: int) -> list[list[int]]:
@@ -62,13 +62,13 @@ def text_loss(ids: list[int], vocab: VocabLayout) -> list[bool]:
 
 
 def image_text_sequence(
-    caption: list[int], vocab: VocabLayout, n_slots: int, max_len: int
+    caption: list[int], vocab: VocabLayout, image_tokens: int, max_len: int
 ) -> tuple[list[int], list[bool]]:
     """`<s> <image> [slots] </image> caption </s>`; a long caption is cut so the row fits."""
-    head = [vocab.bos, *image_block(vocab, n_slots)]
+    head = [vocab.bos, *image_block(vocab, image_tokens)]
     room = max_len - len(head) - 1
     if room < 0:
-        raise ValueError(f"max_len {max_len} cannot hold an image block of {n_slots} slots")
+        raise ValueError(f"max_len {max_len} cannot hold an image block of {image_tokens} slots")
     caption = caption[:room]
     ids = [*head, *caption, vocab.eos]
     return ids, [False] * len(head) + [True] * (len(caption) + 1)
@@ -77,7 +77,7 @@ def image_text_sequence(
 def interleaved_sequence(
     nodes: Sequence[list[int] | None],
     vocab: VocabLayout,
-    n_slots: int,
+    image_tokens: int,
     max_len: int,
     max_images: int = 5,
 ) -> tuple[list[int], list[bool], list[int]]:
@@ -88,7 +88,7 @@ def interleaved_sequence(
     an image block never (it is left out whole). Returns (ids, loss, indices of the images used).
     """
     ids, loss, used = [vocab.bos], [False], []
-    block = image_block(vocab, n_slots)
+    block = image_block(vocab, image_tokens)
     n_image = -1
     complete = True  # False once the document is cut: then it gets no </s> (it does not end there)
     for node in nodes:

@@ -1,10 +1,10 @@
 """Items of one source for one reader slot: split without duplicates, shuffled, endless, resumable.
 
-A *slot* is one (rank, dataloader worker) pair; there are `world_size x num_workers` of them.
-Each epoch the source's shards are permuted (same permutation everywhere, seeded by the epoch)
-and slot s takes shards s, s + S, s + 2S, ...; when there are fewer shards than slots every slot
-reads every shard and keeps sample i when (i + epoch) % S == s. Either way each sample goes to
-exactly one slot per epoch.
+A *reader slot* is one (rank, dataloader worker) pair; there are `n_reader_slots = world_size x
+num_workers` of them. Each epoch the source's shards are permuted (same permutation everywhere,
+seeded by the epoch) and reader slot s takes shards s, s + S, s + 2S, ...; when there are fewer
+shards than reader slots every slot reads every shard and keeps sample i when (i + epoch) % S == s.
+Either way each sample goes to exactly one reader slot per epoch.
 
 The state is small and exact: the read position (epoch, shard, index), the references of the
 samples in the shuffle buffer and the RNG state. Restoring re-reads those few samples from their
@@ -25,7 +25,7 @@ from kosmos_train.data.corpus import DataError, ShardSet, stable_hash
 
 log = logging.getLogger(__name__)
 
-Ref = tuple[int, int, int]  # (epoch, position in the slot's shard list, index within the shard)
+Ref = tuple[int, int, int]  # (epoch, position in the reader slot's shard list, index within the shard)
 
 
 @dataclass
@@ -63,17 +63,18 @@ class SourceReader:
     def __init__(
         self,
         shards: ShardSet,
-        slot: int,
-        n_slots: int,
+        reader_slot: int,
+        n_reader_slots: int,
         seed: int,
         shuffle_buffer: int,
         skips: SkipLog,
         state: dict | None = None,
     ) -> None:
-        self.shards, self.slot, self.n_slots, self.seed = shards, slot, n_slots, seed
+        self.shards, self.seed = shards, seed
+        self.reader_slot, self.n_reader_slots = reader_slot, n_reader_slots
         self.buffer_size = max(1, shuffle_buffer)
         self.skips = skips
-        self.rng = random.Random(stable_hash(f"{seed}/{shards.name}/{slot}/{n_slots}"))
+        self.rng = random.Random(stable_hash(f"{seed}/{shards.name}/{reader_slot}/{n_reader_slots}"))
         self.pos: Ref = (0, 0, 0)
         self.buffer: list[Item] = []
         self._raw: Iterator[Item] | None = None
@@ -82,19 +83,19 @@ class SourceReader:
 
     # -- the split ------------------------------------------------------------------------------
     def assignment(self, epoch: int) -> tuple[list[int], bool]:
-        """(shard indices this slot reads in `epoch`, whether samples are split by index instead)."""
+        """(shard indices this reader slot reads in `epoch`, whether samples are split by index instead)."""
         n = len(self.shards.urls)
         order = (
             np.random.default_rng([self.seed, epoch, stable_hash(self.shards.name)]).permutation(n).tolist()
         )
-        if n >= self.n_slots:
-            return order[self.slot :: self.n_slots], False
+        if n >= self.n_reader_slots:
+            return order[self.reader_slot :: self.n_reader_slots], False
         return order, True
 
     def _keep(self, epoch: int, by_index: bool):
         if not by_index:
             return None
-        return lambda i: (i + epoch) % self.n_slots == self.slot
+        return lambda i: (i + epoch) % self.n_reader_slots == self.reader_slot
 
     def _read(self) -> Iterator[Item]:
         """Items from `self.pos` on, endlessly; error items are reported here and not passed on."""
@@ -117,7 +118,8 @@ class SourceReader:
             barren_epochs = 0 if found else barren_epochs + 1
             if barren_epochs >= 2:
                 raise DataError(
-                    f"{self.shards.name}: reader slot {self.slot} of {self.n_slots} found no readable sample in a "
+                    f"{self.shards.name}: reader slot {self.reader_slot} of {self.n_reader_slots} found no readable "
+                    "sample in a "
                     "whole epoch (too few samples for this many ranks x workers, or every sample is corrupt)"
                 )
             epoch, shard_pos, start = epoch + 1, 0, 0
@@ -178,11 +180,11 @@ class Mixture:
         readers: list[SourceReader],
         weights: list[float],
         seed: int,
-        slot: int,
+        reader_slot: int,
         state: dict | None = None,
     ) -> None:
         self.readers, self.weights = readers, weights
-        self.rng = random.Random(stable_hash(f"{seed}/mix/{slot}"))
+        self.rng = random.Random(stable_hash(f"{seed}/mix/{reader_slot}"))
         if state is not None:
             set_rng_state(self.rng, state["rng"])
             for reader, s in zip(readers, state["sources"], strict=True):

@@ -53,7 +53,7 @@ class Batch:
 
 
 def collate(
-    stream: str, examples: list[Example], pad: int, image_id: int, n_slots: int, image_size: int
+    stream: str, examples: list[Example], pad: int, image_id: int, image_tokens: int, image_size: int
 ) -> Batch:
     width = max(len(e.ids) for e in examples)
     ids = torch.full((len(examples), width), pad, dtype=torch.long)
@@ -65,7 +65,7 @@ def collate(
         ids[r, : len(e.ids)] = row
         loss[r, : len(e.ids)] = torch.tensor(e.loss, dtype=torch.bool)
         for c in (row == image_id).nonzero().flatten().tolist():  # the builders place every <image>
-            slots[r, c + 1 : c + 1 + n_slots] = True
+            slots[r, c + 1 : c + 1 + image_tokens] = True
         images += [torch.from_numpy(p) for p in e.images]
     pixels = torch.stack(images) if images else torch.zeros((0, 3, image_size, image_size), dtype=torch.uint8)
     keys = [k for e in examples for k in e.keys]
@@ -79,10 +79,10 @@ class WorkerPipeline:
         self,
         spec: StreamSpec,
         tokenizer_path: str,
-        n_slots_image: int,
+        image_tokens: int,
         image_size: int,
-        slot: int,
-        n_slots: int,
+        reader_slot: int,
+        n_reader_slots: int,
         seed: int,
         state: dict | None,
     ) -> None:
@@ -90,18 +90,18 @@ class WorkerPipeline:
         self.tok = Tokenizer(tokenizer_path)
         self.skips = SkipLog(spec.kind, state["skipped"] if state else 0)
         readers = [
-            SourceReader(open_source(s), slot, n_slots, seed, spec.shuffle_buffer, self.skips)
+            SourceReader(open_source(s), reader_slot, n_reader_slots, seed, spec.shuffle_buffer, self.skips)
             for s in spec.sources
         ]
         self.mixture = Mixture(
-            readers, [s.weight for s in spec.sources], seed, slot, state["mixture"] if state else None
+            readers, [s.weight for s in spec.sources], seed, reader_slot, state["mixture"] if state else None
         )
         self.builder: Builder = BUILDERS[spec.kind](
-            self.tok, spec.max_len, n_slots_image, image_size, self.skips, spec.max_images
+            self.tok, spec.max_len, image_tokens, image_size, self.skips, spec.max_images
         )
         if state:
             self.builder.load_state(state["builder"], lambda k, ref: self.mixture.readers[k].fetch([ref])[0])
-        self.n_slots_image, self.image_size = n_slots_image, image_size
+        self.image_tokens, self.image_size = image_tokens, image_size
 
     def next_batch(self) -> Batch:
         examples, tokens = [], 0
@@ -110,7 +110,7 @@ class WorkerPipeline:
             examples.append(e)
             tokens += len(e.ids)
         v = self.tok.layout
-        batch = collate(self.spec.kind, examples, v.pad, v.image, self.n_slots_image, self.image_size)
+        batch = collate(self.spec.kind, examples, v.pad, v.image, self.image_tokens, self.image_size)
         batch.state = self.state()
         batch.skipped, batch.last_skip = self.skips.count, self.skips.last
         return batch
@@ -126,7 +126,7 @@ class Stream(IterableDataset):
         self,
         spec: StreamSpec,
         tokenizer_path: str,
-        n_slots_image: int,
+        image_tokens: int,
         image_size: int,
         rank: int = 0,
         world_size: int = 1,
@@ -137,18 +137,18 @@ class Stream(IterableDataset):
     ) -> None:
         super().__init__()
         self.spec, self.tokenizer_path = spec, tokenizer_path
-        self.n_slots_image, self.image_size = n_slots_image, image_size
+        self.image_tokens, self.image_size = image_tokens, image_size
         self.rank, self.world_size, self.workers = rank, world_size, max(1, num_workers)
         self.seed, self.worker_states, self.worker_offset = seed, worker_states or {}, worker_offset
 
     def pipeline(self, logical: int) -> WorkerPipeline:
-        slot = self.rank * self.workers + logical
+        reader_slot = self.rank * self.workers + logical
         return WorkerPipeline(
             self.spec,
             self.tokenizer_path,
-            self.n_slots_image,
+            self.image_tokens,
             self.image_size,
-            slot,
+            reader_slot,
             self.world_size * self.workers,
             self.seed,
             self.worker_states.get(logical),
@@ -176,7 +176,7 @@ class StreamLoader:
         self,
         spec: StreamSpec,
         tokenizer_path: str,
-        n_slots_image: int,
+        image_tokens: int,
         image_size: int,
         rank: int,
         world_size: int,
@@ -209,7 +209,7 @@ class StreamLoader:
         dataset = Stream(
             spec,
             tokenizer_path,
-            n_slots_image,
+            image_tokens,
             image_size,
             rank,
             world_size,

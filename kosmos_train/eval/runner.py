@@ -52,7 +52,7 @@ def run_task(
     if shots and task not in ("caption", "vqa"):
         raise ValueError(f"--shots applies to caption and vqa, not {task}")
     if model is None:
-        from kosmos_train.train.api import load_run
+        from kosmos_train.inference.api import load_run
 
         model, tok = load_run(run_dir, device)
     kw: dict[str, Any] = {} if prompt is None else {"prompt": prompt}

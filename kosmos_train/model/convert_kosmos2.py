@@ -154,7 +154,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from transformers import Kosmos2ForConditionalGeneration
 
     hf = Kosmos2ForConditionalGeneration.from_pretrained(args.source, torch_dtype=torch.float32)
-    convert(hf).save_pretrained(args.out, args.tokenizer_model)
+    from .run_dir import save_pretrained
+
+    save_pretrained(convert(hf), args.out, args.tokenizer_model)
     print(f"wrote {args.out}")
     return 0
 

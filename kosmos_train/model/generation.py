@@ -1,7 +1,9 @@
 """Decoding with a KV cache: greedy and beam search, images allowed in the prompt.
 
 The prompt (with its images) is run once; each later step feeds one token per row and reuses the
-cached keys/values, which gives the same logits as re-running the full sequence.
+cached keys/values, which gives the same logits as re-running the full sequence. `GenerationMixin`
+gives the model its `generate` method; this module needs only the model's `hidden`, `decoder` and
+`vocab`, so it does not import the model class (no import circle).
 """
 
 from __future__ import annotations
@@ -15,6 +17,30 @@ from .architecture.decoder import KVCache
 
 if TYPE_CHECKING:
     from .architecture.kosmos import Kosmos
+
+
+class GenerationMixin:
+    """`generate` for the KOSMOS model (mixed into `Kosmos`)."""
+
+    @torch.no_grad()
+    def generate(
+        self,
+        input_ids: Tensor,
+        images: Tensor | None = None,
+        max_new_tokens: int = 20,
+        num_beams: int = 1,
+        eos_id: int | None = None,
+        length_penalty: float = 1.0,
+    ) -> Tensor:
+        """Continue prompts (B, T) of equal length with a KV cache; greedy, or beam search if num_beams > 1.
+
+        Returns only the new tokens: (B, <= max_new_tokens), eos-padded once a row ends.
+        """
+        model: Kosmos = self  # type: ignore[assignment]
+        eos = model.vocab.eos if eos_id is None else eos_id
+        if num_beams > 1:
+            return beam_search(model, input_ids, images, max_new_tokens, num_beams, eos, length_penalty)
+        return greedy(model, input_ids, images, max_new_tokens, eos)
 
 
 def _last_logits(model: Kosmos, ids: Tensor, images: Tensor | None, cache: KVCache) -> Tensor:

@@ -12,14 +12,11 @@ from __future__ import annotations
 import dataclasses
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 
+from .architecture.kosmos import Kosmos
 from .config import KosmosConfig
-
-if TYPE_CHECKING:
-    from .architecture.kosmos import Kosmos
 
 CONFIG_FILE = "config.json"
 TOKENIZER_FILE = "tokenizer.model"
@@ -52,8 +49,6 @@ def save_pretrained(model: Kosmos, run_dir: str | Path, tokenizer_model: str | P
 def from_pretrained(run_dir: str | Path, device: str | torch.device = "cpu") -> Kosmos:
     """Build the model from config.json and load model.safetensors (no CLIP download: weights are in it)."""
     from safetensors.torch import load_file
-
-    from .architecture.kosmos import Kosmos
 
     run_dir = Path(run_dir)
     config = KosmosConfig.load(run_dir / CONFIG_FILE)

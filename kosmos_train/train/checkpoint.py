@@ -106,7 +106,7 @@ def export(run_dir: str | Path, tag: str | None = None) -> Path:
     """Write RUN/model.safetensors (+ config.json, tokenizer.model) from a ZeRO checkpoint."""
     from kosmos_train.model.architecture.kosmos import Kosmos
     from kosmos_train.model.config import KosmosConfig
-    from kosmos_train.model.run_dir import CONFIG_FILE, WEIGHTS_FILE
+    from kosmos_train.model.run_dir import CONFIG_FILE, WEIGHTS_FILE, save_pretrained
 
     run_dir = Path(run_dir)
     config = KosmosConfig.load(run_dir / CONFIG_FILE)
@@ -121,5 +121,5 @@ def export(run_dir: str | Path, tag: str | None = None) -> Path:
             f"checkpoint does not fit config.json: missing {missing[:5]}, unexpected {unexpected[:5]}"
         )
     tokenizer = run_dir / TOKENIZER_FILE
-    model.save_pretrained(str(run_dir), str(tokenizer) if tokenizer.exists() else None)
+    save_pretrained(model, run_dir, tokenizer if tokenizer.exists() else None)
     return run_dir / WEIGHTS_FILE

@@ -151,7 +151,7 @@ def test_interleaved_truncation_never_cuts_an_image_block():
     v = VocabLayout(100)
     nodes = [[10] * 5, None, [11] * 5]
     for max_len in range(2, 30):
-        ids, loss, used = interleaved_sequence(nodes, v, n_slots=8, max_len=max_len)
+        ids, loss, used = interleaved_sequence(nodes, v, image_tokens=8, max_len=max_len)
         assert len(ids) <= max_len
         if v.image in ids:
             start = ids.index(v.image)
@@ -165,14 +165,14 @@ def test_a_cut_document_gets_no_end_of_document():
     from kosmos_train.vocab import VocabLayout
 
     v = VocabLayout(100)
-    whole, _, _ = interleaved_sequence([[10] * 3, None, [11] * 3], v, n_slots=2, max_len=40)
+    whole, _, _ = interleaved_sequence([[10] * 3, None, [11] * 3], v, image_tokens=2, max_len=40)
     assert whole[-1] == v.eos
     for nodes, max_len in (
         ([[10] * 5, None, [11] * 20], 10),
         ([[10] * 30], 10),
         ([[10] * 3, None, [11] * 30], 12),
     ):
-        ids, loss, _ = interleaved_sequence(nodes, v, n_slots=4, max_len=max_len)
+        ids, loss, _ = interleaved_sequence(nodes, v, image_tokens=4, max_len=max_len)
         assert v.eos not in ids and len(ids) == len(loss)
 
 

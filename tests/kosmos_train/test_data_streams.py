@@ -44,8 +44,10 @@ def env(tmp_path_factory):
     return root, paths, tok
 
 
-def reader(path, kind, slot, n_slots, buffer=4, seed=0):
-    return SourceReader(open_source(SourceSpec(kind, str(path))), slot, n_slots, seed, buffer, SkipLog(kind))
+def reader(path, kind, slot, n_reader_slots, buffer=4, seed=0):
+    return SourceReader(
+        open_source(SourceSpec(kind, str(path))), slot, n_reader_slots, seed, buffer, SkipLog(kind)
+    )
 
 
 @pytest.mark.parametrize("corpus", ["it16", "it_one_shard"])  # shard-level split, then sample-level split
@@ -174,7 +176,7 @@ def test_startup_errors_are_clear(env, tmp_path):
 def test_per_source_weights(env):
     _, paths, _ = env
     readers = [reader(paths["text_a"], "text", 0, 1), reader(paths["text_b"], "text", 0, 1)]
-    mix = Mixture(readers, [3.0, 1.0], seed=0, slot=0)
+    mix = Mixture(readers, [3.0, 1.0], seed=0, reader_slot=0)
     counts = Counter(mix.next()[0] for _ in range(400))
     assert 0.68 < counts[0] / 400 < 0.82
 

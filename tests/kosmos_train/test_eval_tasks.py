@@ -20,6 +20,7 @@ from kosmos_train.eval.metrics import caption_scores, vqa_accuracy
 from kosmos_train.eval.report import predictions_path
 from kosmos_train.model.architecture.kosmos import Kosmos
 from kosmos_train.model.config import KosmosConfig
+from kosmos_train.model.run_dir import save_pretrained
 from schemas.kinds import Kind
 from tests.kosmos_train.test_train_image import PROMPT, SHAPES, trained  # noqa: F401  (the module-scoped fixture)
 
@@ -31,11 +32,11 @@ def runs(trained, tmp_path_factory):  # noqa: F811
     """(trained run dir, untrained run dir, pictures); the untrained one shares config and tokenizer."""
     pictures, model, tok = trained
     root = tmp_path_factory.mktemp("eval_runs")
-    model.save_pretrained(str(root / "trained"), str(tok.path))
+    save_pretrained(model, root / "trained", tok.path)
     config = KosmosConfig.load(root / "trained" / "config.json")
     config.vision.pretrained = None
     torch.manual_seed(0)
-    Kosmos(config).eval().save_pretrained(str(root / "untrained"), str(tok.path))
+    save_pretrained(Kosmos(config).eval(), root / "untrained", tok.path)
     return root / "trained", root / "untrained", pictures
 
 

@@ -14,7 +14,7 @@ import torch
 from kosmos_train import cli
 from kosmos_train.data import synthetic as S
 from kosmos_train.eval.perplexity import training_evaluator
-from kosmos_train.train.api import sources_from_dirs
+from kosmos_train.inference.api import sources_from_dirs
 from kosmos_train.train.config import tiny
 from kosmos_train.train.loop import train
 from schemas.kinds import Kind

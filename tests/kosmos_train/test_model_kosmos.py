@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from kosmos_train.model import Kosmos, KVCache, image_slot_mask, text_loss_mask, tiny
+from kosmos_train.model.run_dir import from_pretrained, save_pretrained
 
 CFG = tiny()
 VOC = CFG.vocab
@@ -202,10 +203,10 @@ def test_run_directory_round_trip(tmp_path, images):
     torch.manual_seed(5)
     m = Kosmos(tiny()).eval()
     (tmp_path / "sp.model").write_bytes(b"not really a sentencepiece model")
-    m.save_pretrained(str(tmp_path / "run"), tokenizer_model=str(tmp_path / "sp.model"))
+    save_pretrained(m, tmp_path / "run", tokenizer_model=tmp_path / "sp.model")
     names = sorted(p.name for p in (tmp_path / "run").iterdir())
     assert names == ["config.json", "model.safetensors", "tokenizer.model"]
-    back = Kosmos.from_pretrained(str(tmp_path / "run"))
+    back = from_pretrained(tmp_path / "run")
     ids = caption_batch()
     with torch.no_grad():
         torch.testing.assert_close(back.eval()(ids, images), m(ids, images), atol=0, rtol=0)

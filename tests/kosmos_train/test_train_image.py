@@ -10,8 +10,8 @@ import torch
 from PIL import Image
 
 from kosmos_train.data import synthetic as S
-from kosmos_train.train.api import caption_images, load_run, train_tiny
-from pipelines.sample_photos import load_photos
+from kosmos_train.inference.api import caption_images, load_run, train_tiny
+from pipelines.demo.photos import load_photos
 from schemas.kinds import Kind
 
 PROMPT = "An image of"

@@ -17,9 +17,9 @@ import torch
 
 from kosmos_train.data import synthetic as S
 from kosmos_train.data.stream import StreamLoader
+from kosmos_train.inference.api import sources_from_dirs
 from kosmos_train.model import Kosmos, tiny
 from kosmos_train.tokenizer import train_tokenizer
-from kosmos_train.train.api import sources_from_dirs
 from kosmos_train.train.config import TrainConfig, load_train_config
 from kosmos_train.train.config import tiny as tiny_recipe
 from kosmos_train.train.loop import deepspeed_config, train

@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from kosmos_train.vocab import VocabLayout
 
 from ..config import KosmosConfig
+from ..generation import GenerationMixin
 from .decoder import Decoder, KVCache
 
 
@@ -47,7 +48,9 @@ class LossOutput:
     n_tokens: Tensor  # number of loss tokens, for token-weighted averaging across micro-batches
 
 
-class Kosmos(nn.Module):
+class Kosmos(GenerationMixin, nn.Module):
+    """The model; `generate` comes from GenerationMixin, saving and loading from `model.run_dir`."""
+
     def __init__(self, config: KosmosConfig) -> None:
         super().__init__()
         self.config = config
@@ -124,35 +127,3 @@ class Kosmos(nn.Module):
         nll = F.cross_entropy(logits.float(), input_ids[:, 1:][take], reduction="sum")
         n = take.sum()
         return LossOutput(nll / n.clamp(min=1), n)
-
-    @torch.no_grad()
-    def generate(
-        self,
-        input_ids: Tensor,
-        images: Tensor | None = None,
-        max_new_tokens: int = 20,
-        num_beams: int = 1,
-        eos_id: int | None = None,
-        length_penalty: float = 1.0,
-    ) -> Tensor:
-        """Continue prompts (B, T) of equal length with a KV cache; greedy, or beam search if num_beams > 1.
-
-        Returns only the new tokens: (B, <= max_new_tokens), eos-padded once a row ends.
-        """
-        from ..generation import beam_search, greedy
-
-        eos = self.vocab.eos if eos_id is None else eos_id
-        if num_beams > 1:
-            return beam_search(self, input_ids, images, max_new_tokens, num_beams, eos, length_penalty)
-        return greedy(self, input_ids, images, max_new_tokens, eos)
-
-    def save_pretrained(self, run_dir: str, tokenizer_model: str | None = None) -> None:
-        from ..run_dir import save_pretrained
-
-        save_pretrained(self, run_dir, tokenizer_model)
-
-    @classmethod
-    def from_pretrained(cls, run_dir: str, device: str | torch.device = "cpu") -> Kosmos:
-        from ..run_dir import from_pretrained
-
-        return from_pretrained(run_dir, device)

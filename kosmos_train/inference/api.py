@@ -1,6 +1,6 @@
 """Two calls for demos and notebooks: train `tiny` on corpus folders, and caption an image.
 
-from kosmos_train.train.api import train_tiny, caption_image
+from kosmos_train.inference.api import train_tiny, caption_image
 run = train_tiny(["out/text", "out/image_text", "out/interleaved"], "out/run", steps=300)
 print(caption_image(run, "photo.jpg"))
 """
