@@ -1,4 +1,5 @@
-"""Our batched signatures equal datasketch's for the pinned scheme/seed; banding follows datasketch."""
+"""Signatures: the native scheme equals its definition and text_normalize's words; the compatible
+schemes equal datasketch's for the pinned seed; banding follows datasketch."""
 
 from __future__ import annotations
 
@@ -17,8 +18,11 @@ from filters.minhash import (
     estimated_jaccard,
     lsh_params,
 )
-from filters.text_normalize import shingle_set, shingles
+from filters.minhash_native import position_multipliers
+from filters.text_normalize import NormalizeConfig, iter_words, shingle_set, shingles
 from tests.filters.text_pages import confident_pages
+
+GOLDEN_NATIVE = [475446868, 58246935, 1127353665, 237315073]
 
 
 def _datasketch(text: str, cfg: MinHashConfig) -> np.ndarray:
@@ -36,17 +40,100 @@ def _docs() -> list[str]:
     return docs + ["", "two words", "Ünïcode ﬁ Straße — «quoted» text… with 𝔐ath"]
 
 
+COMPATIBLE = MinHashConfig(scheme="affine32")
+_MASK = (1 << 64) - 1
+
+
+def _fmix64(k: int) -> int:
+    k ^= k >> 33
+    k = (k * 0xFF51AFD7ED558CCD) & _MASK
+    k ^= k >> 33
+    k = (k * 0xC4CEB9FE1A85EC53) & _MASK
+    return k ^ (k >> 33)
+
+
+def _native_reference(text: str, cfg: MinHashConfig | None = None) -> np.ndarray:
+    """The native scheme written out in plain Python from its definition, on text_normalize's words."""
+    cfg = cfg or MinHashConfig()
+    words = [w for chunk in iter_words(text, cfg.normalize) for w in chunk]
+    hashes = []
+    for word in words:
+        h = 0xCBF29CE484222325
+        for ch in word:
+            h = ((h ^ ord(ch)) * 0x100000001B3) & _MASK
+        hashes.append(_fmix64(h))
+    grams = [hashes[i : i + cfg.ngram] for i in range(len(hashes) - cfg.ngram + 1)] or (
+        [hashes] if hashes else []
+    )
+    mult = [int(m) for m in position_multipliers(cfg.ngram)]
+    a, b = (p.astype(np.uint64) for p in MinHash(cfg.num_perm, seed=cfg.seed, scheme="affine32").permutations)
+    sig = np.full(cfg.num_perm, 2**32 - 1, dtype=np.uint64)
+    for gram in grams:
+        g = (len(gram) + sum(w * m for w, m in zip(gram, mult, strict=False))) & _MASK
+        hv = np.uint64(_fmix64(g) >> 32)
+        sig = np.minimum(sig, (a * hv + b) & np.uint64(2**32 - 1))
+    return sig.astype(np.uint32)
+
+
 def test_defaults_are_pinned() -> None:
     cfg = MinHashConfig()
-    assert (cfg.num_perm, cfg.seed, cfg.scheme, cfg.ngram) == (128, 1, "affine32", 5)
-    # a golden value: changes if datasketch's permutations, the hash or the shingling change
-    sig = MinHasher().signature("the quick brown fox jumps over the lazy dog")
-    assert sig[:4].tolist() == [525945524, 412836237, 741861544, 729940982]
+    assert (cfg.num_perm, cfg.seed, cfg.scheme, cfg.ngram) == (128, 1, "native", 5)
+    # golden values: change if the permutations, the hash or the shingling change
+    text = "the quick brown fox jumps over the lazy dog"
+    assert MinHasher().signature(text)[:4].tolist() == GOLDEN_NATIVE
+    assert MinHasher(COMPATIBLE).signature(text)[:4].tolist() == [525945524, 412836237, 741861544, 729940982]
+
+
+def test_native_signatures_equal_the_reference_definition() -> None:
+    docs = _docs()[:40] + ["one", "two words", "Straße İstanbul ΟΔΟΣ ΣΟΦΟΣ"]
+    sigs = MinHasher().signatures(docs)
+    for doc, sig in zip(docs, sigs, strict=True):
+        assert np.array_equal(sig, _native_reference(doc)), doc[:40]
+    cfg = MinHashConfig(num_perm=64, seed=7, ngram=3)
+    assert np.array_equal(MinHasher(cfg).signature(docs[3]), _native_reference(docs[3], cfg))
+
+
+@pytest.mark.parametrize(
+    "normalize",
+    [
+        NormalizeConfig(),
+        NormalizeConfig(fold_digits=True),
+        NormalizeConfig(strip_punctuation=False),
+        NormalizeConfig(nfkc=False, lowercase=False),
+    ],
+)
+def test_native_words_are_text_normalize_words(normalize: NormalizeConfig) -> None:
+    """The code-point table folds exactly as text_normalize: a text and its normalised words agree."""
+    cfg = MinHashConfig(normalize=normalize)
+    tricky = [
+        "ΟΔΟΣ ΣΟΦΟΣ Σ σς İSTANBUL ǅemal ﬁnal Ⅻ ２０２４ x\u00a0y a\u2028b c\x1cd e\u3000f",
+        "e-mail e.mail 'quoted' ¿qué? 日本語のテキスト、句読点。 ١٢٣ digits 123 ½ ™ ©",
+        "broken \udcff surrogate and \x00 nul and tabs\tand\nnewlines",
+    ]
+    docs = _docs()[::7] + tricky
+    h = MinHasher(cfg)
+    normalised = [" ".join(w for chunk in iter_words(d, normalize) for w in chunk) for d in docs]
+    assert np.array_equal(h.signatures(docs), h.signatures(normalised))
+    for doc in tricky:
+        assert np.array_equal(h.signature(doc), _native_reference(doc, cfg)), doc
+
+
+def test_native_differs_from_near_texts_by_jaccard_like_datasketch() -> None:
+    """Same estimator: on edited copies, native and datasketch estimates both track the true Jaccard."""
+    page = max(confident_pages("en").values(), key=len).split()[:2000]
+    rng = random.Random(1)
+    base = " ".join(page)
+    native, compat = MinHasher(), MinHasher(COMPATIBLE)
+    for rate in (0.02, 0.05, 0.2):
+        other = " ".join(rng.choice(page) if rng.random() < rate else w for w in page)
+        true = len(shingle_set(base) & shingle_set(other)) / len(shingle_set(base) | shingle_set(other))
+        for h in (native, compat):
+            assert abs(estimated_jaccard(h.signature(base), h.signature(other)) - true) < 0.12
 
 
 def test_signatures_equal_datasketch_on_real_text() -> None:
     docs = _docs()
-    cfg = MinHashConfig()
+    cfg = COMPATIBLE
     sigs = MinHasher(cfg).signatures(docs)
     assert sigs.shape == (len(docs), 128) and sigs.dtype == np.uint32
     for doc, sig in zip(docs, sigs, strict=True):
@@ -75,15 +162,40 @@ def test_batch_split_and_order_do_not_change_signatures() -> None:
 
 def test_large_document_spans_blocks_and_matches_shingle_list() -> None:
     text = " ".join(f"w{i}" for i in range(40_000))  # > 2 permutation blocks of shingles
-    h = MinHasher()
-    assert np.array_equal(h.signature(text), h.signature_of_shingles(shingles(text)))
-    assert np.array_equal(h.signature(text), _datasketch(text, MinHashConfig()))
+    for cfg in (COMPATIBLE, MinHashConfig()):
+        h = MinHasher(cfg)
+        assert np.array_equal(h.signature(text), h.signature_of_shingles(shingles(text)))
+    assert np.array_equal(MinHasher(COMPATIBLE).signature(text), _datasketch(text, COMPATIBLE))
 
 
-def test_empty_text_has_empty_signature() -> None:
+def test_native_document_spanning_slices_and_groups_is_one_document() -> None:
+    """A text cut into normalisation slices and compiled-call groups hashes as if read in one go."""
+    from filters import minhash_native
+
+    words = " ".join(max(confident_pages("en").values(), key=len).split()[:3000])
+    docs = ["short one", words * 3, "another text here with enough words to shingle"]
     h = MinHasher()
-    assert h.is_empty(h.signature(" ,,, "))
+    whole = h.signatures(docs)
+    table = minhash_native.fold_table(h.config.normalize)
+    out = np.full_like(whole, h.empty_value)
+    ring, state = np.zeros(5, dtype=np.uint64), np.zeros(3, dtype=np.uint64)
+    groups = list(
+        minhash_native.code_point_groups(docs, h.config.normalize, group_chars=5000, chunk_chars=3000)
+    )
+    assert len(groups) > 5
+    for cps, ends, ids, flags in groups:
+        minhash_native.sketch(cps, ends, ids, flags, table, h._mult, h._a, h._b, out, ring, state)
+    assert np.array_equal(out, whole)
+    assert np.array_equal(whole[1], _native_reference(docs[1]))
+
+
+@pytest.mark.parametrize("scheme", ["native", "affine32"])
+def test_empty_text_has_empty_signature(scheme: str) -> None:
+    h = MinHasher(MinHashConfig(scheme=scheme))
+    assert h.is_empty(h.signature(" ,,, ")) and h.is_empty(h.signature(""))
     assert not h.is_empty(h.signature("word"))
+    sigs = h.signatures(["", "word", " ... ", "two words"])
+    assert [h.is_empty(s) for s in sigs] == [True, False, True, False]
 
 
 def test_bytes_round_trip_and_pickle() -> None:
@@ -135,12 +247,14 @@ def test_estimated_jaccard_tracks_true_jaccard() -> None:
         estimated_jaccard(np.zeros(3), np.zeros(4))
 
 
-def test_huge_document_signature_in_bounded_memory() -> None:
+@pytest.mark.parametrize("scheme", ["native", "affine32"])
+def test_huge_document_signature_in_bounded_memory(scheme: str) -> None:
     import tracemalloc
 
     words = " ".join(max(confident_pages("en").values(), key=len).split()[:5000])
     text = "\n".join(f"{words} part{i}" for i in range(250))  # ~8 MB, 1.25M words
-    h = MinHasher()
+    h = MinHasher(MinHashConfig(scheme=scheme))
+    h.signature("warm up")  # the code-point table (4 MiB, once per process) is not the document's
     tracemalloc.start()
     sig = h.signature(text)
     _, peak = tracemalloc.get_traced_memory()
@@ -150,7 +264,8 @@ def test_huge_document_signature_in_bounded_memory() -> None:
     assert peak < 64 * 2**20, f"peak {peak / 2**20:.1f} MiB"
 
 
-def test_lone_surrogates_hash_instead_of_crashing() -> None:
-    h = MinHasher()
+@pytest.mark.parametrize("scheme", ["native", "affine32"])
+def test_lone_surrogates_hash_instead_of_crashing(scheme: str) -> None:
+    h = MinHasher(MinHashConfig(scheme=scheme))
     sig = h.signature("broken \udcff bytes in an otherwise fine text")
     assert not h.is_empty(sig)

@@ -1,0 +1,220 @@
+"""The "native" MinHash scheme: normalisation, word hashing, n-gram hashing and permutations in one
+compiled pass (numba), so a signature costs about as much as reading the text once.
+
+Why it is fast: the datasketch-compatible path joins every n-gram into a string and SHA-1-hashes
+it (n string joins and one C call per shingle, then a numpy broadcast). Here each code point is read
+once: a 1.1M-entry table maps it to its folded form (lowercase, digits) or to "word break"
+(whitespace, and punctuation/symbols when those are stripped), FNV-1a hashes each word as it
+streams by, the last n word hashes are combined arithmetically into the shingle hash, and the
+shingle hash goes straight through the affine permutations into the running minimum. No shingle
+string or per-shingle array ever exists.
+
+Words are exactly `filters.text_normalize`'s (tested against it): NFKC and the two characters whose
+lowercase is context-dependent or longer (U+0130, U+03A3) are handled by Python's str methods
+before the table, everything else is a table lookup.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import unicodedata
+from collections.abc import Iterator, Sequence
+from functools import cache
+
+import numpy as np
+import regex
+from numba import njit
+
+from filters.text_normalize import DEFAULT_CHUNK_CHARS, NormalizeConfig, _text_slices
+
+BREAK = np.uint32(0xFFFFFFFF)  # table value of a word-break code point (no code point is this large)
+FIRST, LAST = 1, 2  # piece flags: first / last piece of its text
+DEFAULT_GROUP_CHARS = 1 << 21  # code points per compiled call: 8 MiB of UTF-32
+_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+_FNV_PRIME = np.uint64(0x100000001B3)
+# Odd 64-bit multipliers, one per n-gram position (the golden ratio stepped by position, then fmix64):
+# the shingle hash is fmix64(len + sum_k word_hash[k] * multiplier[k]), order-sensitive and cheap.
+_GOLDEN = 0x9E3779B97F4A7C15
+_MASK64 = (1 << 64) - 1
+# Characters whose str.lower() a per-character table cannot express: U+0130 lowers to two code points,
+# U+03A3 to a final or medial sigma depending on its neighbours. Texts holding them are lowered by str.
+_CONTEXT_LOWER = ("\u0130", "\u03a3")
+
+
+def _fmix64_int(k: int) -> int:
+    k ^= k >> 33
+    k = (k * 0xFF51AFD7ED558CCD) & _MASK64
+    k ^= k >> 33
+    k = (k * 0xC4CEB9FE1A85EC53) & _MASK64
+    return k ^ (k >> 33)
+
+
+def position_multipliers(n: int) -> np.ndarray:
+    """The n odd multipliers that weight word hashes by their place in the n-gram."""
+    return np.array([_fmix64_int((_GOLDEN * (k + 1)) & _MASK64) | 1 for k in range(n)], dtype=np.uint64)
+
+
+@cache
+def fold_table(config: NormalizeConfig) -> np.ndarray:
+    """Code point -> folded code point, or BREAK where `text_normalize` would split words.
+
+    Built once per process and config (about 0.5 s) from the same definitions text_normalize uses:
+    str.lower, the regex module's \\p{P}\\p{S} and \\d, and str.isspace (Python's re `\\s`).
+    """
+    size = sys.maxunicode + 1
+    table = np.arange(size, dtype=np.uint32)
+    everything = "".join(map(chr, range(size)))
+    if config.lowercase:
+        # "\0"-separated so no character sees a cased neighbour (no final-sigma context); "\0" has no case.
+        lowered = ["\0", *"\0".join(everything[1:]).lower().split("\0")]
+        changed = [cp for cp, low in enumerate(lowered) if len(low) == 1 and low != everything[cp]]
+        table[changed] = [ord(lowered[cp]) for cp in changed]
+    if config.fold_digits:
+        digits = [m.start() for m in regex.finditer(r"\d", everything)]
+        table[np.isin(table, digits)] = ord("0")
+    breaks = np.zeros(size, dtype=bool)
+    breaks[[m.start() for m in re.finditer(r"\s", everything)]] = True
+    if config.strip_punctuation:
+        breaks[[m.start() for m in regex.finditer(r"[\p{P}\p{S}]", everything)]] = True
+    table[breaks[table]] = BREAK  # the break test applies to the folded character, as in text_normalize
+    return table
+
+
+def code_point_groups(
+    texts: Sequence[str],
+    config: NormalizeConfig,
+    group_chars: int = DEFAULT_GROUP_CHARS,
+    chunk_chars: int = DEFAULT_CHUNK_CHARS,
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """Groups of (UTF-32 code points, end offset per piece, text index per piece, piece flags).
+
+    A piece is a normalised slice of one text (text_normalize's slicing, so a huge text is several
+    pieces); flags say whether a piece is the first and/or the last of its text (FIRST | LAST). A
+    group holds about `group_chars` code points, so memory stays bounded whatever the text sizes.
+    NFKC (only where a slice is not already NFKC) and context-dependent lowercase run here; the rest
+    of the folding is the table's.
+    """
+    parts: list[bytes] = []
+    ends: list[int] = []
+    docs: list[int] = []
+    flags: list[int] = []
+    total = 0
+    for i, text in enumerate(texts):
+        first = FIRST
+        for piece, last in _pieces(text, config, chunk_chars):
+            data = piece.encode("utf-32-le", "surrogatepass")
+            parts.append(data)
+            total += len(data) // 4
+            ends.append(total)
+            docs.append(i)
+            flags.append(first | (LAST if last else 0))
+            first = 0
+            if total >= group_chars:
+                yield _group(parts, ends, docs, flags)
+                parts, ends, docs, flags, total = [], [], [], [], 0
+    if parts:
+        yield _group(parts, ends, docs, flags)
+
+
+def _group(parts: list[bytes], ends: list[int], docs: list[int], flags: list[int]):
+    return (
+        np.frombuffer(b"".join(parts), dtype="<u4"),
+        np.asarray(ends, dtype=np.int64),
+        np.asarray(docs, dtype=np.int64),
+        np.asarray(flags, dtype=np.uint8),
+    )
+
+
+def _pieces(text: str, config: NormalizeConfig, chunk_chars: int) -> Iterator[tuple[str, bool]]:
+    """(normalised slice, is it the last) for one text; an empty text is one empty piece."""
+    if len(text) <= chunk_chars:
+        yield _prenormalize(text, config), True
+        return
+    slices = _text_slices(text, chunk_chars, config.strip_punctuation)
+    piece = next(slices)
+    for following in slices:
+        yield _prenormalize(piece, config), False
+        piece = following
+    yield _prenormalize(piece, config), True
+
+
+def _prenormalize(piece: str, config: NormalizeConfig) -> str:
+    if config.nfkc and not unicodedata.is_normalized("NFKC", piece):
+        piece = unicodedata.normalize("NFKC", piece)
+    if config.lowercase and any(c in piece for c in _CONTEXT_LOWER):
+        piece = piece.lower()
+    return piece
+
+
+@njit(cache=True, inline="always")
+def _fmix64(k):
+    k ^= k >> np.uint64(33)
+    k *= np.uint64(0xFF51AFD7ED558CCD)
+    k ^= k >> np.uint64(33)
+    k *= np.uint64(0xC4CEB9FE1A85EC53)
+    k ^= k >> np.uint64(33)
+    return k
+
+
+@njit(cache=True, inline="always")
+def _emit(ring, first, count, mult, a, b, row):
+    """Hash the `count` words in ring[first:] (cyclic) as one shingle and fold it into `row`."""
+    n = ring.shape[0]
+    g = np.uint64(count)
+    for k in range(count):
+        g += ring[(first + k) % n] * mult[k]
+    hv = np.uint32(_fmix64(g) >> np.uint64(32))
+    for j in range(a.shape[0]):
+        v = np.uint32(a[j] * hv + b[j])  # mod 2^32: datasketch affine32's permutation family
+        if v < row[j]:
+            row[j] = v
+
+
+@njit(cache=True)
+def sketch(cps, piece_end, piece_doc, piece_flags, table, mult, a, b, out, ring, state):
+    """Fold each piece's word n-grams into out[doc] (rows pre-set to the empty value).
+
+    Word and n-gram state (`ring`: the last n word hashes; `state`: words seen, the running word
+    hash, in-word flag) carries from piece to piece of one document, also from one call to the next,
+    so a document may span groups. A document with fewer than n words gets one shingle of all its
+    words (as text_normalize does).
+    """
+    n = mult.shape[0]
+    start = 0
+    for p in range(piece_end.shape[0]):
+        row = out[piece_doc[p]]
+        if piece_flags[p] & FIRST:
+            state[0] = np.uint64(0)
+            state[1] = _FNV_OFFSET
+            state[2] = np.uint64(0)
+        words = np.int64(state[0])
+        h = state[1]
+        in_word = state[2] != 0
+        for i in range(start, piece_end[p]):
+            c = table[cps[i]]
+            if c == BREAK:
+                if in_word:
+                    ring[words % n] = _fmix64(h)
+                    words += 1
+                    h = _FNV_OFFSET
+                    in_word = False
+                    if words >= n:
+                        _emit(ring, words - n, n, mult, a, b, row)
+            else:
+                h = (h ^ np.uint64(c)) * _FNV_PRIME
+                in_word = True
+        start = piece_end[p]
+        if piece_flags[p] & LAST:
+            if in_word:
+                ring[words % n] = _fmix64(h)
+                words += 1
+                in_word = False
+                if words >= n:
+                    _emit(ring, words - n, n, mult, a, b, row)
+            if 0 < words < n:
+                _emit(ring, 0, words, mult, a, b, row)
+        state[0] = np.uint64(words)
+        state[1] = h
+        state[2] = np.uint64(1 if in_word else 0)
+    return out
