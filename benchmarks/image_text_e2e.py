@@ -28,8 +28,8 @@ import io, sys, time
 import numpy as np
 from PIL import Image
 sys.path.insert(0, sys.argv[2])
-from pipelines.demo_server import DemoSite
-from pipelines.sample_photos import load_photos
+from pipelines.demo.server import DemoSite
+from pipelines.demo.photos import load_photos
 photos = [img for _, img, _ in load_photos()]
 rng = np.random.default_rng(0)
 site = DemoSite({})
@@ -83,7 +83,7 @@ def main() -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from pipelines.sample_photos import PHOTO_CAPTIONS
+    from pipelines.demo.photos import PHOTO_CAPTIONS
 
     bin_dir = os.path.dirname(sys.executable)
     env = {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1", "PATH": bin_dir + os.pathsep + os.environ["PATH"]}

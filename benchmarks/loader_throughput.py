@@ -58,7 +58,7 @@ def page_paragraphs(folder: Path) -> list[list[str]]:
 
 
 def photos(n: int) -> list:
-    from pipelines.sample_photos import load_photos
+    from pipelines.demo.photos import load_photos
 
     out = []
     for _, img, caption in load_photos():
@@ -101,7 +101,7 @@ def measure(kind: str, path: Path, tokenizer: Path, seconds: float) -> dict[str,
         max_len=ROW[kind],
         shuffle_buffer=64,
     )
-    pipe = WorkerPipeline(spec, str(tokenizer), 64, 224, slot=0, n_slots=1, seed=0, state=None)
+    pipe = WorkerPipeline(spec, str(tokenizer), 64, 224, reader_slot=0, n_reader_slots=1, seed=0, state=None)
     pipe.next_batch()  # warm-up: fills the shuffle buffer
     samples = tokens = images = rows = 0
     t0 = time.perf_counter()

@@ -4,7 +4,7 @@ Builds a .warc.gz (one gzip member per record, as Common Crawl) from the real pa
 ../shared/data/webpages repeated to --records records, then times, in this one process (so
 figures are per core), each over the same file:
 
-  reading:    warcio ArchiveIterator | FastWARC ArchiveIterator | ours (pipelines.warc_source,
+  reading:    warcio ArchiveIterator | FastWARC ArchiveIterator | ours (pipelines.io.warc,
               FastWARC + per-member framing that survives corrupt records)
   extraction: ours (read + filters.html_document.extract_document: decode, boilerplate, ordered
               paragraphs + images with resolved URLs) | resiliparse extract_plain_text alone
@@ -33,7 +33,7 @@ from resiliparse.extract.html2text import extract_plain_text  # noqa: E402
 from resiliparse.parse.encoding import bytes_to_str, detect_encoding  # noqa: E402
 
 from filters.html_document import _Builder, _walk, extract_document, parse_html  # noqa: E402
-from pipelines.warc_source import WarcPage, iter_warc_records, write_test_warc  # noqa: E402
+from pipelines.io.warc import WarcPage, iter_warc_records, write_test_warc  # noqa: E402
 
 PAGES_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "webpages"
 

@@ -9,8 +9,8 @@ import sys
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from pipelines.demo import build_site_and_inputs, pipeline_commands
-    from pipelines.demo_server import DemoSite
+    from pipelines.demo.build import build_site_and_inputs, pipeline_commands
+    from pipelines.demo.server import DemoSite
     from schemas.inspect import format_table, inspect_corpus
     from schemas.validate import validate
     from schemas.view import view_corpus
@@ -44,18 +44,18 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 PIPELINES: dict[str, tuple[str, str, str]] = {
     "text": (
         "text documents -> language/quality/decontamination filters -> exact + near dedup -> text shards",
-        "pipelines.text_options",
-        "pipelines.text:build_text_pipeline",
+        "pipelines.text.options",
+        "pipelines.text.graph:build_text_pipeline",
     ),
     "image-text": (
         "URL + caption lists (or img2dataset shards) -> fetch, image/caption/CLIP filters, dedup -> image-text shards",
-        "pipelines.image_text_options",
-        "pipelines.image_text:build_image_text_pipeline",
+        "pipelines.image_text.options",
+        "pipelines.image_text.graph:build_image_text_pipeline",
     ),
     "interleaved": (
         "Common Crawl WARC files -> KOSMOS-1 interleaved image-text documents",
-        "pipelines.interleaved_options",
-        "pipelines.interleaved:build_interleaved_pipeline",
+        "pipelines.interleaved.options",
+        "pipelines.interleaved.graph:build_interleaved_pipeline",
     ),
 }
 

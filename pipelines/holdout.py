@@ -13,7 +13,7 @@ from typing import Any
 
 import apache_beam as beam
 
-from pipelines.shard_sink import WriteManifestFromStats
+from pipelines.common.sink import WriteManifestFromStats
 from schemas.keys import holdout_score
 from schemas.kinds import Kind, SchemaError
 from schemas.manifest import Counts, Manifest, read_manifest

@@ -99,7 +99,7 @@ STAGES = {
 def pipeline_args(kind: str, tmp: Path) -> list[str]:
     """Small local inputs (nothing is read but the file list at graph construction) and flags that
     switch on the optional stages: CLIP scoring, CLIP top fraction, pHash near-duplicates, drops."""
-    from pipelines.warc_source import write_test_warc
+    from pipelines.io.warc import write_test_warc
 
     inputs = tmp / "inputs"
     inputs.mkdir(exist_ok=True)

@@ -1,7 +1,7 @@
 """Small corpora written through the real `schemas` writer, for tests, the demo and the loader benchmark.
 
 Pictures are drawn shapes in distinct colours, optionally after real photographs the caller passes
-(tests and the demo use `pipelines.sample_photos.load_photos()`; `kosmos_train` imports only
+(tests and the demo use `pipelines.demo.photos.load_photos()`; `kosmos_train` imports only
 `schemas`, so it does not import `pipelines` itself). Nothing is downloaded.
 """
 

@@ -21,7 +21,7 @@ def _http_server_session() -> Iterator[TestHTTPServer]:
 @pytest.fixture
 def http_server(_http_server_session: TestHTTPServer) -> TestHTTPServer:
     """The shared server on 127.0.0.1, with its request counts reset and robots.txt uncached."""
-    from pipelines.fetch import ROBOTS_CACHE
+    from pipelines.io.fetch import ROBOTS_CACHE
 
     _http_server_session.reset()
     ROBOTS_CACHE.clear()

@@ -11,8 +11,8 @@ import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from pipelines.common.drops import DROP_FIELDS
 from pipelines.dedup import (
-    DROP_FIELDS,
     ConnectedComponents,
     Dedup,
     ExactDedup,

@@ -1,4 +1,4 @@
-"""pipelines.fetch against a real server on 127.0.0.1: every endpoint's fate and reason."""
+"""pipelines.io.fetch against a real server on 127.0.0.1: every endpoint's fate and reason."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from filters.base import Drop
 from filters.image import ProcessedImage, process_image
-from pipelines.fetch import (
+from pipelines.io.fetch import (
     ROBOTS_CACHE,
     USER_AGENT,
     FetchConfig,

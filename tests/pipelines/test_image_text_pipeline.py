@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.cli import main as corpus_main
-from pipelines.drops import read_drops
+from pipelines.common.drops import read_drops
 from schemas.keys import make_key, row_identity
 from schemas.manifest import read_manifest
 from schemas.reader import iter_corpus
@@ -64,7 +64,7 @@ def write_rows(path: Path, base: str, rows=ROWS, extra_lines: tuple[str, ...] = 
 
 @pytest.fixture(scope="module")
 def fates_run(tmp_path_factory, _http_server_session):
-    from pipelines.fetch import ROBOTS_CACHE
+    from pipelines.io.fetch import ROBOTS_CACHE
 
     server = _http_server_session
     server.reset()
@@ -352,8 +352,8 @@ def test_clip_scores_drop_mismatched_pairs(tmp_path, tiny_clip):
     import numpy as np
 
     from filters.clip_score import ClipConfig, ClipScorer
-    from pipelines.demo_server import DemoSite
-    from pipelines.sample_photos import encode
+    from pipelines.demo.photos import encode
+    from pipelines.demo.server import DemoSite
     from tests.clip_fixtures import MODEL_NAME, pairs
 
     images, matched, swapped = pairs(24, seed=7)
@@ -432,7 +432,7 @@ def test_top_fraction_threshold_is_exact_and_independent_of_splitting():
     import random
     from collections import Counter
 
-    from pipelines.image_text_finalize import score_bin, top_fraction_threshold
+    from pipelines.image_text.finalize import score_bin, top_fraction_threshold
 
     rng = random.Random(3)
     scores = [rng.uniform(-0.1, 0.45) for _ in range(20_000)]

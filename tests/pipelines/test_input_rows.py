@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.input_rows import RowError, format_of, iter_rows
+from pipelines.io.input_rows import RowError, format_of, iter_rows
 
 
 def rows(data: bytes, name: str, **kw) -> list:
@@ -77,7 +77,7 @@ def test_a_long_csv_field_is_a_row_not_the_end_of_the_file():
 
 
 def test_input_roots(tmp_path):
-    from pipelines.sources import expand_inputs
+    from pipelines.common.inputs import expand_inputs
 
     for crawl in ("crawl-a", "crawl-b"):
         (tmp_path / crawl).mkdir()

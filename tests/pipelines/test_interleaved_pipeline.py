@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from pipelines.cli import main as corpus_main
-from pipelines.drops import read_drops
+from pipelines.common.drops import read_drops
 from schemas.keys import make_key, warc_identity
 from schemas.manifest import read_manifest
 from schemas.reader import iter_corpus
@@ -74,7 +74,7 @@ def corpus(tmp_path_factory, _http_server_session):
 
 
 def _offsets(path) -> list[int]:
-    from pipelines.warc_source import read_warc_file
+    from pipelines.io.warc import read_warc_file
 
     return [p.offset for p in read_warc_file(str(path))]
 
@@ -279,7 +279,7 @@ def test_rerun_skips_the_downloads_of_complete_warc_files(tmp_path, http_server)
 
 
 def test_a_bug_on_one_page_is_a_counted_drop_not_a_crash(tmp_path, http_server, monkeypatch):
-    import pipelines.interleaved as interleaved
+    import pipelines.interleaved.graph as interleaved
 
     real_extract = interleaved.extract_document
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.cli import main as corpus_main
-from pipelines.drops import read_drops
+from pipelines.common.drops import read_drops
 from schemas.keys import make_key, row_identity
 from schemas.manifest import read_manifest
 from schemas.reader import iter_corpus

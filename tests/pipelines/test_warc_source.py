@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from filters.html_document import extract_document
-from pipelines.warc_source import (
+from pipelines.io.warc import (
     WarcError,
     WarcPage,
     WarcStats,

@@ -8,7 +8,7 @@ import random
 import re
 from pathlib import Path
 
-from pipelines.sample_text import generated_document  # noqa: F401 - re-exported for the tests
+from pipelines.demo.text import generated_document  # noqa: F401 - re-exported for the tests
 
 WEBPAGES = Path(__file__).resolve().parents[3] / "shared" / "data" / "webpages"
 

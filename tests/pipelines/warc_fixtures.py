@@ -8,7 +8,7 @@ import hashlib
 import re
 from pathlib import Path
 
-from pipelines.sample_text import generated_page  # noqa: F401 - re-exported for the tests
+from pipelines.demo.text import generated_page  # noqa: F401 - re-exported for the tests
 from tests.pipelines.text_fixtures import WEBPAGES
 
 PHOTOS = [
@@ -54,6 +54,6 @@ def real_pages(base_url: str) -> list[tuple[str, bytes, str]]:
 
 
 def write_warc(path: Path, pages: list[tuple[str, bytes]]) -> list[int]:
-    from pipelines.warc_source import write_test_warc
+    from pipelines.io.warc import write_test_warc
 
     return write_test_warc(str(path), [(url, body, None) for url, body in pages])

@@ -11,7 +11,7 @@ from filters.langid import LanguageConfig
 from filters.minhash import MinHashConfig
 from filters.text_quality import GopherQualityConfig, GopherRepetitionConfig
 from pipelines.dedup import NearDedupConfig
-from pipelines.fetch import FetchConfig
+from pipelines.io.fetch import FetchConfig
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -102,7 +102,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace):  # -> InterleavedConfig
-    from pipelines.interleaved import InterleavedConfig
+    from pipelines.interleaved.graph import InterleavedConfig
 
     languages = tuple(c.strip() for c in args.languages.split(",") if c.strip())
     clip = (

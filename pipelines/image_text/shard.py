@@ -24,8 +24,8 @@ from filters.base import Drop
 from filters.clip_score import ClipConfig, ClipScorer
 from filters.image import ImageConfig, ProcessedImage, process_image
 from filters.phash import phash
-from pipelines.drops import drop_of, is_drop
-from pipelines.fetch import FetchConfig, Fetched, Fetcher
+from pipelines.common.drops import drop_of, is_drop
+from pipelines.io.fetch import FetchConfig, Fetched, Fetcher
 from schemas.kinds import Kind
 from schemas.manifest import Counts
 from schemas.samples import ImageTextSample

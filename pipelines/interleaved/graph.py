@@ -45,14 +45,15 @@ from filters.text_quality import (
     gopher_quality,
     gopher_repetition,
 )
+from pipelines.common.drops import drop_of, guarded
+from pipelines.common.inputs import expand_inputs, is_warc_file
+from pipelines.common.resume import shard_source
+from pipelines.common.sink import WriteDrops, WriteManifestFromStats, cc_extra, config_dict, with_accelerator
+from pipelines.common.urls import normalized_url
 from pipelines.dedup import ExactDedup, NearDedup, NearDedupConfig, RecordFields
-from pipelines.drops import drop_of, guarded
-from pipelines.fetch import FetchConfig
-from pipelines.image_text import normalized_url, shard_source
-from pipelines.interleaved_shard import DocumentDownloadConfig, DocumentDownloader
-from pipelines.shard_sink import WriteDrops, WriteManifestFromStats, cc_extra, config_dict, with_accelerator
-from pipelines.sources import expand_inputs, is_warc_file
-from pipelines.warc_source import WarcError, WarcReadConfig, WarcStats, iter_warc_records
+from pipelines.interleaved.shard import DocumentDownloadConfig, DocumentDownloader
+from pipelines.io.fetch import FetchConfig
+from pipelines.io.warc import WarcError, WarcReadConfig, WarcStats, iter_warc_records
 from schemas.keys import make_key, warc_identity
 from schemas.kinds import Kind
 from schemas.writer import reusable_shard_stats, shard_name

@@ -136,7 +136,7 @@ def apply_quality_overrides(config: TextQualityConfig, overrides: list[str]) -> 
 
 
 def config_from_args(args: argparse.Namespace):  # -> TextPipelineConfig (import kept lazy for --help)
-    from pipelines.text import TextPipelineConfig
+    from pipelines.text.graph import TextPipelineConfig
 
     if (args.bands is None) != (args.rows is None):
         raise SystemExit("--bands and --rows go together")

@@ -13,8 +13,8 @@ from typing import IO, Any
 from filters.base import Drop
 from filters.html_document import HtmlConfig, extract_document
 from filters.interleaved_rules import ImageUrlConfig, image_url_decision
-from pipelines.input_rows import RowError
-from pipelines.warc_source import WarcError, iter_warc_records
+from pipelines.io.input_rows import RowError
+from pipelines.io.warc import WarcError, iter_warc_records
 from schemas.keys import warc_identity
 
 

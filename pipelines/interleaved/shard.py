@@ -27,8 +27,8 @@ from filters.interleaved_rules import (
     check_one_image,
     merge_paragraphs,
 )
-from pipelines.drops import drop_of, guarded
-from pipelines.fetch import FetchConfig, Fetcher
+from pipelines.common.drops import drop_of, guarded
+from pipelines.io.fetch import FetchConfig, Fetcher
 from schemas.kinds import Kind
 from schemas.manifest import Counts
 from schemas.samples import InterleavedImage, InterleavedSample

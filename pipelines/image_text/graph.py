@@ -15,11 +15,9 @@ candidate files, and only the shards that lose samples are rewritten. Then the m
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import apache_beam as beam
 from apache_beam import pvalue
@@ -30,14 +28,16 @@ from filters.base import Drop
 from filters.caption import CaptionConfig, CaptionFilter
 from filters.clip_score import ClipConfig
 from filters.image import ImageConfig
-from pipelines.alt_text import iter_alt_text_rows
-from pipelines.drops import drop_of, is_drop
-from pipelines.fetch import FetchConfig
-from pipelines.image_text_finalize import Finalize
-from pipelines.image_text_shard import DownloadConfig, ShardDownloader
-from pipelines.input_rows import RowError, iter_rows
-from pipelines.shard_sink import WriteDrops, WriteManifestFromStats, config_dict, with_accelerator
-from pipelines.sources import expand_inputs, is_warc_file
+from pipelines.common.drops import drop_of, is_drop
+from pipelines.common.inputs import expand_inputs, is_warc_file
+from pipelines.common.resume import shard_source
+from pipelines.common.sink import WriteDrops, WriteManifestFromStats, config_dict, with_accelerator
+from pipelines.common.urls import normalized_url
+from pipelines.image_text.finalize import Finalize
+from pipelines.image_text.shard import DownloadConfig, ShardDownloader
+from pipelines.io.alt_text import iter_alt_text_rows
+from pipelines.io.fetch import FetchConfig
+from pipelines.io.input_rows import RowError, iter_rows
 from schemas.keys import make_key, row_identity
 from schemas.kinds import Kind
 from schemas.writer import (
@@ -92,15 +92,6 @@ class ImageTextConfig:
 
 
 # --- rows ----------------------------------------------------------------------------------------
-
-
-def normalized_url(url: str) -> str:
-    """The URL as dedup compares it: scheme and host lower-cased, fragment removed."""
-    try:
-        parts = urlsplit(url.strip())
-    except ValueError:
-        return url.strip()
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path, parts.query, ""))
 
 
 def _jsonable(value: Any) -> Any:
@@ -178,17 +169,6 @@ def _assign_shard(
 ) -> tuple[int, dict[str, Any]]:
     file_index, row_index, item = element
     return (offsets[file_index] + row_index) // per_shard, item
-
-
-def shard_source(keys: list[str], cfg: Any) -> str:
-    """A shard's identity for resuming: the keys of its input rows and every setting that shapes it.
-
-    A rerun with another --samples-per-shard, more input files or other filters gives other
-    sources, so stale shards are rebuilt instead of silently reused."""
-    digest = hashlib.sha256(repr(cfg).encode())
-    for key in keys:
-        digest.update(key.encode() + b"\n")
-    return digest.hexdigest()
 
 
 def _offsets(counts: dict[int, int]) -> dict[int, int]:

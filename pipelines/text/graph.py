@@ -25,11 +25,11 @@ from filters.base import Drop
 from filters.decontamination import DecontaminationConfig, Decontaminator
 from filters.langid import LanguageConfig, LanguageFilter
 from filters.text_quality import TextQualityConfig, TextQualityFilter
+from pipelines.common.drops import drop_of, guarded
+from pipelines.common.inputs import expand_inputs
+from pipelines.common.sink import WriteCorpus, cc_extra, config_dict
 from pipelines.dedup import Dedup, NearDedupConfig, RecordFields
-from pipelines.drops import drop_of, guarded
-from pipelines.input_rows import RowError, iter_rows
-from pipelines.shard_sink import WriteCorpus, cc_extra, config_dict
-from pipelines.sources import expand_inputs
+from pipelines.io.input_rows import RowError, iter_rows
 from schemas.keys import make_key, row_identity
 from schemas.kinds import Kind
 from schemas.samples import TextSample

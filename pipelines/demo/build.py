@@ -19,10 +19,10 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.demo_server import DemoSite
-from pipelines.sample_photos import encode, load_photos
-from pipelines.sample_text import generated_document, generated_page
-from pipelines.warc_source import write_test_warc
+from pipelines.demo.photos import encode, load_photos
+from pipelines.demo.server import DemoSite
+from pipelines.demo.text import generated_document, generated_page
+from pipelines.io.warc import write_test_warc
 
 CRAWL_FLAGS = ["--allow-private-network", "--timeout", "5", "--retries", "1"]
 

@@ -7,7 +7,7 @@ import argparse
 from filters.caption import CaptionConfig
 from filters.clip_score import ClipConfig
 from filters.image import ImageConfig
-from pipelines.fetch import FetchConfig
+from pipelines.io.fetch import FetchConfig
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -142,7 +142,7 @@ def _float_or_none(text: str) -> float | None:
 
 
 def config_from_args(args: argparse.Namespace):  # -> ImageTextConfig (kept lazy for --help)
-    from pipelines.image_text import ImageTextConfig
+    from pipelines.image_text.graph import ImageTextConfig
 
     languages = (
         ()

@@ -19,9 +19,9 @@ import apache_beam as beam
 from apache_beam import pvalue
 
 from filters.phash import hamming, hash_chunks
+from pipelines.common.drops import drop_of
 from pipelines.dedup import ConnectedComponents
-from pipelines.drops import drop_of
-from pipelines.image_text_shard import read_candidates
+from pipelines.image_text.shard import read_candidates
 from schemas.kinds import Kind
 from schemas.manifest import Counts
 from schemas.reader import iter_shard

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines.input_rows import format_of
+from pipelines.io.input_rows import format_of
 
 
 def is_row_file(path: str) -> bool:
