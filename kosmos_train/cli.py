@@ -212,6 +212,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval_tasks() -> dict:
+    from kosmos_train.eval.runner import TASKS
+
+    return TASKS
+
+
+def _eval_epilog() -> str:
+    """The task list for `eval --help`: name, what it measures, what --data is."""
+    rows = [f"  {t.name:<14} {t.summary}\n  {'':<14} --data: {t.data}" for t in _eval_tasks().values()]
+    return "tasks:\n" + "\n".join(rows) + "\n\nPrompts, input layouts and metrics: README, Evaluation."
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     """Run one KOSMOS-1 evaluation task; results JSON + per-sample predictions, and a printed table."""
     from kosmos_train.eval import run_task
@@ -234,6 +246,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
             beams=args.beams,
             seed=args.seed,
             batch_size=args.batch_size,
+            norm=args.norm,
+            cot=args.cot,
         )
     except (ValueError, OSError) as e:
         raise SystemExit(f"kosmos_train eval: {e}") from None
@@ -427,25 +441,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser(
         "eval",
-        help="evaluate a run on a KOSMOS-1 task (caption, vqa, classify, perplexity, commonsense)",
+        help="evaluate a run on a KOSMOS-1 task (caption, vqa, raven, rendered-sst2, ... see eval --help)",
         description="Zero-/few-shot evaluation with the paper's prompts (README: Evaluation). Writes "
         "the results JSON (default RUN_DIR/eval/TASK[-Kshot].json) and TASK.predictions.jsonl beside it.",
+        epilog=_eval_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     v.add_argument("--run", required=True, metavar="RUN_DIR", help="run directory with model.safetensors")
-    v.add_argument(
-        "--task", required=True, choices=("caption", "vqa", "classify", "perplexity", "commonsense")
-    )
+    v.add_argument("--task", required=True, choices=list(_eval_tasks()), help="see the task list below")
     v.add_argument(
         "--data",
         required=True,
         nargs="+",
         action="append",
         metavar="PATH",
-        help="caption: COCO/Karpathy json or image_text corpus; vqa: questions json (or VizWiz list); "
-        "classify: class-folder root; perplexity: held-out corpus folders / .jsonl (several); "
-        "commonsense: jsonl",
+        help="the task's input (listed per task below); perplexity takes several",
     )
-    v.add_argument("--shots", type=int, default=0, help="few-shot demonstrations per query (caption, vqa)")
+    v.add_argument(
+        "--shots",
+        type=int,
+        default=0,
+        help="few-shot demonstrations per query (caption, vqa and the language tasks)",
+    )
     v.add_argument(
         "--output", metavar="FILE", help="results JSON (predictions go to FILE's stem + .predictions.jsonl)"
     )
@@ -460,12 +477,14 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument(
         "--annotations",
         metavar="FILE",
-        help="VQAv2 annotations json (default: *annotations*.json beside the questions)",
+        help="VQAv2 annotations json (default: *annotations*.json beside the questions); piqa: the "
+        "labels file (one 0/1 per line)",
     )
     v.add_argument(
         "--classes",
         metavar="FILE",
-        help="class names for folder names (imagenet_class_index.json or 'wnid name' lines)",
+        help="classify: class names for folder names (imagenet_class_index.json or 'wnid name' lines); "
+        "describe: the class file (category, classes with folder, name, description, examples)",
     )
     v.add_argument(
         "--prompt",
@@ -476,6 +495,18 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--limit", type=int, help="evaluate the first N samples only")
     v.add_argument("--seed", type=int, default=0, help="seed of the few-shot demonstration sampling")
     v.add_argument("--batch-size", type=int, default=16, help="prompts decoded together")
+    v.add_argument(
+        "--norm",
+        choices=("none", "token", "char"),
+        help="length normalisation of candidate log-likelihoods: summed, per token, per character "
+        "(default: char for the language tasks, none elsewhere); all three accuracies are reported",
+    )
+    v.add_argument(
+        "--cot",
+        action="store_true",
+        help="multimodal chain-of-thought (rendered-sst2, hateful-memes): first 'Introduce this "
+        "picture in detail:', then the rationale + the task prompt",
+    )
     v.add_argument("--device", default="cpu", help="torch device (default cpu)")
     v.set_defaults(func=cmd_eval)
 

@@ -253,3 +253,47 @@ def vqa_accuracy(prediction: str, answers: Sequence[str]) -> float:
         matching = sum(1 for j, a in enumerate(gts) if j != i and a == pred)
         accs.append(min(1.0, matching / 3))
     return sum(accs) / len(accs)
+
+
+# --- ROC and extractive QA ----------------------------------------------------------------------
+
+
+def auroc(scores: Sequence[float], labels: Sequence[int]) -> float:
+    """Area under the ROC curve: P(score of a positive > score of a negative), ties counting half
+    (the Mann-Whitney statistic, what sklearn's roc_auc_score computes)."""
+    pos = [s for s, y in zip(scores, labels, strict=True) if y]
+    neg = [s for s, y in zip(scores, labels, strict=True) if not y]
+    if not pos or not neg:
+        raise ValueError("AUROC needs both positive and negative labels")
+    wins = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg)
+    return wins / (len(pos) * len(neg))
+
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_PUNCTUATION = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+
+
+def normalize_squad_answer(text: str) -> str:
+    """SQuAD's official normalisation: lower case, no punctuation, no articles, single spaces."""
+    text = "".join(ch for ch in text.lower() if ch not in _PUNCTUATION)
+    return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+def squad_exact(prediction: str, answers: Sequence[str]) -> float:
+    return float(max(normalize_squad_answer(prediction) == normalize_squad_answer(a) for a in answers))
+
+
+def squad_f1(prediction: str, answers: Sequence[str]) -> float:
+    """Token-overlap F1 against the best-matching answer (SQuAD v1.1 evaluate script)."""
+
+    def f1(pred: list[str], gold: list[str]) -> float:
+        common = sum((Counter(pred) & Counter(gold)).values())
+        if not pred or not gold:
+            return float(pred == gold)
+        if common == 0:
+            return 0.0
+        p, r = common / len(pred), common / len(gold)
+        return 2 * p * r / (p + r)
+
+    pred = normalize_squad_answer(prediction).split()
+    return max(f1(pred, normalize_squad_answer(a).split()) for a in answers)

@@ -1,10 +1,12 @@
 """Per-stream perplexity on held-out corpora (any corpus folder, or an instruction .jsonl).
 
-Rows are built as the training streams build them (KOSMOS1.md 1.3), with the loss on text
-tokens only: captions `<s> <image> slots </image> caption </s>`, interleaved documents with up
-to 5 images, instruction rows with the loss on the output. Text documents are packed whole
-`line </line>` units at a time into rows of at most max_len, one document per row group (no
-cross-document packing, so every held-out token is scored with its own document as context).
+Rows are built by the training streams' own builders (`kosmos_train.data.builders`), with the
+loss on text tokens only: captions `<s> <image> slots </image> caption </s>`, interleaved
+documents with up to 5 images, instruction rows with the loss on the output; a sample whose image
+does not decode is skipped and counted (`skipped/KIND`). Text documents are cut into the same
+`line </line>` units as training, but packed one document per row group (no cross-document
+packing, unlike the training packer, so every held-out token is scored with its own document as
+context and the score does not depend on the order of the documents).
 Perplexity per kind = exp(summed NLL / loss tokens) over all of that kind's sources.
 """
 
@@ -19,17 +21,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from kosmos_train.data.builders import BUILDERS
 from kosmos_train.data.corpus import INSTRUCTION
-from kosmos_train.data.images import load_image, normalize
-from kosmos_train.data.sequences import (
-    IMAGE,
-    Example,
-    image_text_sequence,
-    instruction_sequence,
-    interleaved_sequence,
-    text_loss,
-    text_units,
-)
+from kosmos_train.data.images import normalize
+from kosmos_train.data.sequences import Example, text_loss, text_units
+from kosmos_train.data.sources import Item, SkipLog
 from kosmos_train.eval.report import TaskResult
 from kosmos_train.model.architecture.kosmos import image_slot_mask
 from kosmos_train.tokenizer import Tokenizer
@@ -54,49 +50,52 @@ def _pack(units: list[list[int]], max_len: int) -> Iterator[list[int]]:
         yield row
 
 
-def examples(
-    path: str | Path,
-    tok: Tokenizer,
-    n_slots: int,
-    image_size: int,
-    max_len: int,
-    max_images: int = 5,
-    limit: int | None = None,
-) -> Iterator[Example]:
-    """Scored rows of one held-out source; `limit` samples at most."""
-    v = tok.layout
-    kind = source_kind(path)
+def _items(path: str | Path, kind: str, limit: int | None) -> Iterator[Item]:
+    """The source's samples as the training readers hand them to a builder (in file order)."""
     if kind == INSTRUCTION:
-        lines = [json.loads(x) for x in Path(path).read_text(encoding="utf-8").splitlines() if x.strip()]
-        for n, row in enumerate(lines[:limit]):
-            ids, loss = instruction_sequence(
-                tok.encode(row["instruction"]),
-                tok.encode(row.get("input", "")),
-                tok.encode(row["output"]),
-                v,
-                max_len,
-            )
-            yield Example(ids, loss, keys=[f"line{n + 1}"])
+        lines = [x for x in Path(path).read_text(encoding="utf-8").splitlines() if x.strip()]
+        for n, line in enumerate(lines[:limit]):
+            yield Item((0, 0, n), str(path), f"line{n + 1}", json.loads(line))
         return
     from schemas.reader import iter_corpus
 
     for n, sample in enumerate(iter_corpus(str(path))):
         if limit is not None and n >= limit:
             return
-        if kind == "text":
-            lines = [line for line in sample.text.splitlines() if line.strip()]
+        yield Item((0, 0, n), str(path), sample.key, sample)
+
+
+def examples(
+    path: str | Path,
+    tok: Tokenizer,
+    image_tokens: int,
+    image_size: int,
+    max_len: int,
+    max_images: int = 5,
+    limit: int | None = None,
+    skips: SkipLog | None = None,
+) -> Iterator[Example]:
+    """Scored rows of one held-out source; `limit` samples at most; undecodable ones go to `skips`."""
+    v = tok.layout
+    kind = source_kind(path)
+    items = _items(path, kind, limit)
+    if kind == "text":
+        for item in items:
+            lines = [line for line in item.sample.text.splitlines() if line.strip()]
             for row in _pack(text_units(tok.encode_batch(lines), v, max_len), max_len):
-                yield Example(row, text_loss(row, v), keys=[sample.key])
-        elif kind == "image_text":
-            ids, loss = image_text_sequence(tok.encode(sample.caption), v, n_slots, max_len)
-            yield Example(ids, loss, [load_image(sample.image, image_size)], [sample.key])
-        else:
-            texts = [t for t in sample.texts if t is not None]
-            encoded = iter(tok.encode_batch(texts))
-            nodes = [IMAGE if t is None else next(encoded) for t in sample.texts]
-            ids, loss, used = interleaved_sequence(nodes, v, n_slots, max_len, max_images)
-            stored = sample.stored_images
-            yield Example(ids, loss, [load_image(stored[i].data, image_size) for i in used], [sample.key])
+                yield Example(row, text_loss(row, v), keys=[item.key])
+        return
+    skips = skips or SkipLog(kind)
+    builder = BUILDERS[kind](tok, max_len, image_tokens, image_size, skips, max_images)
+
+    def pull() -> tuple[int, Item]:
+        return 0, next(items)
+
+    while True:
+        try:
+            yield builder.next(pull)
+        except StopIteration:
+            return
 
 
 @torch.no_grad()
@@ -135,6 +134,7 @@ def run_perplexity(
     cfg = model.config
     image_size = cfg.vision.image_size if cfg.vision else 224
     totals: dict[str, list[float]] = {}
+    skipped: dict[str, int] = {}
     predictions = []
     was_training = model.training
     model.eval()
@@ -144,7 +144,12 @@ def run_perplexity(
             max_len = stream_max_len(run_dir, kind, cfg.decoder.max_len)
             if kind in ("image_text", "interleaved") and cfg.vision is None:
                 raise ValueError(f"{path}: {kind} data needs a model with a vision tower")
-            rows = list(examples(path, tok, cfg.connector.image_tokens, image_size, max_len, limit=limit))
+            skips = SkipLog(kind)
+            rows = list(
+                examples(path, tok, cfg.connector.image_tokens, image_size, max_len, limit=limit, skips=skips)
+            )
+            if skips.count:
+                skipped[kind] = skipped.get(kind, 0) + skips.count
             for start in range(0, len(rows), batch_size):
                 chunk = rows[start : start + batch_size]
                 for row, (nll, n) in zip(chunk, batch_nll(model, chunk), strict=True):
@@ -166,6 +171,8 @@ def run_perplexity(
     for kind, (nll, n) in totals.items():
         metrics[f"ppl/{kind}"] = math.exp(nll / max(n, 1))
         metrics[f"tokens/{kind}"] = int(n)
+    for kind, n in skipped.items():
+        metrics[f"skipped/{kind}"] = n
     return TaskResult("perplexity", metrics, predictions, {"sources": [str(p) for p in paths], "shots": 0})
 
 

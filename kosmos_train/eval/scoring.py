@@ -5,13 +5,21 @@ A prompt is a list of segments, text or images, laid out as in training:
 of equal length only (the decoder has no padding mask, so left padding would change the
 logits); zero-shot prompts all have one length, few-shot ones are grouped by length.
 Continuations are scored from one pass over the prompt, whose KV cache is shared by all of them.
+
+A text segment's newlines become `</line>` (a training document's line break), so multi-line
+prompts (a passage, then a question) look like the text the model was trained on. A `Path`
+segment is an image file, opened only when its prompt is built.
+
+`Scorer` is what the tasks call: candidate log-likelihoods and greedy answers for prompts given as
+segments. `ModelScorer` is the model behind it; tests pass a scripted scorer instead.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import torch
 from PIL import Image
@@ -23,7 +31,7 @@ from kosmos_train.model.architecture.decoder import KVCache
 from kosmos_train.model.components.attention import LayerCache
 from kosmos_train.tokenizer import Tokenizer
 
-Segment = str | bytes | Image.Image  # text, or an image (encoded bytes or PIL)
+Segment = str | bytes | Path | Image.Image  # text, or an image (encoded bytes, a file, or PIL)
 
 
 @dataclass
@@ -32,18 +40,30 @@ class Prompt:
     pixels: list[Tensor] = field(default_factory=list)  # float (3, S, S), one per image block, in order
 
 
+def encode_text(tok: Tokenizer, text: str) -> list[int]:
+    """Text ids with `</line>` for each newline (how training documents mark their line breaks)."""
+    ids: list[int] = []
+    for n, line in enumerate(text.split("\n")):
+        if n:
+            ids.append(tok.layout.line_end)
+        ids += tok.encode(line)
+    return ids
+
+
 def build_prompt(model: Any, tok: Tokenizer, segments: Sequence[Segment | str]) -> Prompt:
     """`<s>` then each segment: a text is encoded, an image becomes an image block with its pixels.
 
-    Text segments are plain strings; image segments are bytes or PIL images. Paths must be opened
-    by the caller (a str is always text).
+    Text segments are plain strings (a str is always text); image segments are bytes, PIL images
+    or `Path`s of image files.
     """
     ids = [tok.layout.bos]
     pixels = []
     for seg in segments:
         if isinstance(seg, str):
-            ids += tok.encode(seg)
+            ids += encode_text(tok, seg)
         else:
+            if isinstance(seg, Path):
+                seg = Image.open(seg)
             if model.config.vision is None:
                 raise ValueError("this model has no vision tower; the task needs images")
             ids += image_block(tok.layout, model.config.connector.image_tokens)
@@ -132,3 +152,63 @@ def continuation_logprobs(
             total = total + (token_lp * real).sum(-1)
         scores.extend(total.tolist())
     return scores
+
+
+@dataclass
+class Scored:
+    """A continuation's summed log-likelihood and its length in tokens and characters."""
+
+    logprob: float
+    tokens: int
+    chars: int
+
+
+class Scorer(Protocol):
+    """What a task asks of a model; `ModelScorer` is the real one, tests script their own."""
+
+    max_len: int
+
+    def loglikelihoods(self, context: Sequence[Segment], continuations: Sequence[str]) -> list[Scored]: ...
+
+    def generate(self, contexts: Sequence[Sequence[Segment]], max_new_tokens: int) -> list[str]: ...
+
+    def length(self, context: Sequence[Segment]) -> int: ...
+
+    def truncate(self, text: str, max_tokens: int) -> str: ...
+
+
+class ModelScorer:
+    """A model and its tokenizer behind the `Scorer` calls."""
+
+    def __init__(self, model: Any, tok: Tokenizer, batch_size: int = 16) -> None:
+        self.model, self.tok, self.batch_size = model, tok, batch_size
+        self.max_len = int(model.config.decoder.max_len)
+
+    def _prompt(self, context: Sequence[Segment], extra: int) -> Prompt:
+        prompt = build_prompt(self.model, self.tok, context)
+        if len(prompt.ids) + extra > self.max_len:
+            raise ValueError(
+                f"a prompt of {len(prompt.ids)} tokens (+{extra}) exceeds the model's {self.max_len}; "
+                "use fewer shots or shorter inputs"
+            )
+        return prompt
+
+    def loglikelihoods(self, context: Sequence[Segment], continuations: Sequence[str]) -> list[Scored]:
+        ids = [encode_text(self.tok, c) for c in continuations]
+        prompt = self._prompt(context, max(len(i) for i in ids))
+        logps = continuation_logprobs(self.model, prompt, ids)
+        return [Scored(lp, len(i), len(c)) for lp, i, c in zip(logps, ids, continuations, strict=True)]
+
+    def generate(self, contexts: Sequence[Sequence[Segment]], max_new_tokens: int) -> list[str]:
+        prompts = [self._prompt(c, max_new_tokens) for c in contexts]
+        return generate(self.model, self.tok, prompts, max_new_tokens, 1, self.batch_size)
+
+    def length(self, context: Sequence[Segment]) -> int:
+        """Tokens of a prompt without building its pixels (an image counts as its block)."""
+        n_image = len(image_block(self.tok.layout, self.model.config.connector.image_tokens))
+        return 1 + sum(len(encode_text(self.tok, s)) if isinstance(s, str) else n_image for s in context)
+
+    def truncate(self, text: str, max_tokens: int) -> str:
+        """The longest prefix of `text` (in whole tokens) that encodes to at most `max_tokens`."""
+        ids = self.tok.encode(text)
+        return text if len(ids) <= max_tokens else self.tok.decode(ids[: max(0, max_tokens)])
