@@ -1,10 +1,9 @@
-"""HTML -> ordered paragraphs and images: real pages from ../shared/data/webpages and hostile markup."""
+"""HTML -> ordered paragraphs and images: real pages (`real_pages`) and hostile markup."""
 
 from __future__ import annotations
 
 import csv
 import functools
-from pathlib import Path
 
 import pytest
 
@@ -18,21 +17,17 @@ from filters.html_document import (
     pick_srcset,
     resolve_url,
 )
-
-PAGES_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "webpages"
+from tests.real_pages import PAGES_DIR
 
 
 @functools.lru_cache(maxsize=1)
 def _labels() -> dict[str, dict[str, str]]:
     labels = PAGES_DIR / "labels.tsv"
-    if not labels.is_file():
-        pytest.skip(f"real web pages not found at {PAGES_DIR} (see DESIGN.md); skipping")
     with labels.open(encoding="utf-8") as f:
         return {row["file"]: row for row in csv.DictReader(f, delimiter="\t")}
 
 
 def _doc(name: str) -> Document:
-    _labels()  # skips with a message when ../shared is absent
     return _extract(name)
 
 
@@ -52,6 +47,7 @@ def _index(doc: Document, needle: str) -> int:
 # ---------------------------------------------------------------------------------- real pages
 
 
+@pytest.mark.real_pages
 def test_every_real_page_extracts_with_absolute_image_urls():
     labels = _labels()
     for name in labels:
@@ -62,6 +58,7 @@ def test_every_real_page_extracts_with_absolute_image_urls():
         assert "<script" not in doc.text and "function(" not in doc.text, name
 
 
+@pytest.mark.real_pages
 def test_english_pages_give_readable_text_close_to_the_labelled_main_text():
     english = [n for n, r in _labels().items() if r["lang"] == "en" and float(r["score"]) >= 0.9]
     assert len(english) >= 8
@@ -74,6 +71,7 @@ def test_english_pages_give_readable_text_close_to_the_labelled_main_text():
         assert doc.lang_hint.startswith("en") or doc.lang_hint == "", (name, doc.lang_hint)
 
 
+@pytest.mark.real_pages
 def test_national_geographic_keeps_page_order_of_text_and_images():
     doc = _doc("nationalgeographic.co.uk.goats.html")
     byline = _index(doc, "By Michael Hingston")
@@ -89,6 +87,7 @@ def test_national_geographic_keeps_page_order_of_text_and_images():
     assert doc.title and "goats" in doc.title.lower()
 
 
+@pytest.mark.real_pages
 def test_boilerplate_of_real_pages_is_gone():
     doc = _doc("stackoverflow.com.rust.html")
     assert all("cookie" not in p.text.lower() or len(p.text) > 200 for p in doc.paragraphs)
