@@ -34,6 +34,7 @@ DROP_REASONS: dict[str, str] = {
     "bad_aspect_ratio": "the image's aspect ratio is above the maximum, or resizing it would exceed the output size limit",
     "image_too_costly": "decoding the image would exceed the per-image work or time budget (progressive scans, decode time)",
     "single_color": "the image is (nearly) a single colour",
+    "hash_mismatch": "the downloaded bytes' hash differs from the expected hash in the input (verify_hash)",
     "image_url_pattern": "the image URL looks like a logo, icon, button, spacer, tracker or ad",
     "boilerplate_image": "the image URL occurs in more documents than the boilerplate limit",
     "no_images": "the document has no usable image left",
@@ -53,6 +54,7 @@ DROP_REASONS: dict[str, str] = {
     "spam": "emoji, hashtag or link density marks the text as spam",
     "placeholder_tag": "the caption holds a placeholder tag such as <PERSON>",
     "contaminated": "the text shares a long n-gram with an evaluation set",
+    "excluded_subset": "the document belongs to an input subset excluded by --exclude-subsets (e.g. a Pile set)",
     # --- documents (interleaved) ------------------------------------------------------------------------
     "not_interspersed": "no kept image has text both before and after it",
     "one_image_sampled_out": "half of the one-image documents are dropped (KOSMOS-1 rule)",
