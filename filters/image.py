@@ -5,11 +5,19 @@ Pure and Beam-free: `process_image(data, config)` is what a pipeline calls per f
 reason from `schemas.drop_reasons`.
 
 Why it is faster than a decode-everything resizer (img2dataset's OpenCV path):
-  * the header is read first, so size/area/aspect/bomb checks cost no pixel decoding;
-  * JPEGs are decoded with libjpeg's DCT scaling (`Image.draft`), i.e. at 1/2, 1/4 or 1/8 of
-    their size when the target is small, so a 2000 px photo is never fully decoded for 256 px;
+  * the header is read first, so size/area/aspect/bomb/output-size checks cost no pixel decoding;
+  * each format goes to its fastest decoder that still fails on truncation (filters.image_decode):
+    JPEG through Pillow with libjpeg's DCT scaling (`Image.draft`: a 2000 px photo is decoded at
+    1/4 or 1/8 for 256 px), PNG through libvips (faster inflate and unfiltering, a shrink fused
+    into the read, `fail_on=truncated`), WebP through OpenCV's libwebp once the RIFF container is
+    whole (OpenCV itself would return a partial picture for a cut file);
   * `resize(..., reducing_gap=...)` box-reduces by an integer factor before the final filter;
   * EXIF orientation is applied to the small result (every resize mode commutes with it).
+
+Work per image is bounded before and during decoding: pixels (the bomb limit), the resized output
+(an extreme aspect ratio is a drop, never a 256 x 2,000,000 upscale), progressive JPEG scans (each
+scan is a pass over every coefficient), and decode wall time (libvips is stopped mid-decode; the
+other decoders are bounded by pixels and scans and checked after decoding).
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import io
 import struct
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -24,6 +33,7 @@ from typing import Literal
 import numpy as np
 from PIL import Image, ImageStat
 
+from filters import image_decode
 from filters.base import Drop
 
 ResizeMode = Literal["no", "keep_ratio", "keep_ratio_largest", "center_crop", "border"]
@@ -81,6 +91,18 @@ class ImageConfig:
     """Colour transparent pixels are composited onto, and the border padding colour (img2dataset: white)."""
     formats: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
     """Pillow openers allowed (JPEG also yields multi-picture MPO); others (EPS calls Ghostscript, ...) are refused."""
+    max_output_side: int = 16_384
+    """Drop when the resized image's longer side would exceed this (bad_aspect_ratio; image_too_large
+    for resize_mode "no" or an image_size above it), decided from the header: a 64 x 500,000 strip is never upscaled to
+    256 x 2,000,000, and no output exceeds what JPEG/WebP can store (65,535 / 16,383 px)."""
+    max_jpeg_scans: int = 100
+    """Drop (image_too_costly) a JPEG with more scans than this: each progressive scan is another pass
+    over every coefficient, so 20,000 scans cost minutes. Real progressive JPEGs have about 10."""
+    max_decode_seconds: float = 5.0
+    """Wall-time budget for decoding one image (image_too_costly past it). libvips decodes are stopped
+    when it runs out; Pillow/OpenCV decodes are bounded by pixels and scans and checked afterwards."""
+    fast_decoders: bool = True
+    """Use libvips (PNG) and OpenCV (WebP) when installed; False = Pillow for every format."""
 
 
 @dataclass(frozen=True)
@@ -123,21 +145,28 @@ def process_image(data: bytes, config: ImageConfig | None = None) -> ProcessedIm
     # Size checks first, from the header: they are symmetric in width/height, so the EXIF
     # orientation is not needed yet (reading EXIF from a PNG makes Pillow decode the pixels).
     decision = check_size(*im.size, config)
+    if decision is None:
+        decision = check_work(data, source_format, config)
     if decision is not None:
         return decision
+    start = time.monotonic()
+    fast = image_decode.fast_decoder(source_format) if config.fast_decoders else None
     try:
-        orientation = _orientation(im)
-    except Exception as err:  # noqa: BLE001 - pixel data read while looking for EXIF
-        return Drop("undecodable_image", f"{type(err).__name__}: {err}")
-    w, h = im.size
-    if orientation in (5, 6, 7, 8):
-        w, h = h, w
-    try:
-        im = _decode_for_target(im, w, h, orientation, config)
+        if fast is not None:
+            im, w, h, orientation = _decode_fast(fast, data, im, config)
+        else:
+            orientation = _orientation(im)
+            w, h = (im.height, im.width) if orientation in (5, 6, 7, 8) else im.size
+            im = _decode_for_target(im, w, h, orientation, config)
     except Image.DecompressionBombError as err:
         return Drop("decompression_bomb", str(err))
+    except image_decode.DecodeBudgetExceeded as err:
+        return Drop("image_too_costly", str(err))
     except Exception as err:  # noqa: BLE001 - truncated/corrupt pixel data
         return Drop("undecodable_image", f"{type(err).__name__}: {err}")
+    elapsed = time.monotonic() - start
+    if elapsed > config.max_decode_seconds:
+        return Drop("image_too_costly", f"decoding took {elapsed:.1f} s > {config.max_decode_seconds} s")
     try:
         im = resize(im, w, h, orientation, config)
         if is_single_color(im, config.single_color_max_std):
@@ -158,8 +187,25 @@ def process_image(data: bytes, config: ImageConfig | None = None) -> ProcessedIm
     )
 
 
+def _decode_fast(
+    decoder: image_decode.Decoder, data: bytes, header: Image.Image, config: ImageConfig
+) -> tuple[Image.Image, int, int, int]:
+    """(RGB image, displayed width, displayed height, orientation still to apply) from a fast decoder.
+
+    libvips applies the orientation itself and resizes to the target while decoding (orientation 1
+    is returned); OpenCV decodes at full size and our resize applies the orientation.
+    """
+    orientation = decoder.orientation(data, header)
+    w, h = (header.height, header.width) if orientation in (5, 6, 7, 8) else header.size
+    tw, th = target_size(w, h, config)
+    im = decoder.decode(data, (tw, th), config.background, config.max_decode_seconds)
+    return im, w, h, 1 if decoder.applies_orientation else orientation
+
+
 def check_size(width: int, height: int, config: ImageConfig) -> Drop | None:
     """The size filters, from header dimensions only (no pixels decoded): a Drop or None."""
+    if width < 1 or height < 1:
+        return Drop("undecodable_image", f"{width}x{height}: no pixels")
     if width * height > config.max_pixels:
         return Drop("decompression_bomb", f"{width}x{height} > {config.max_pixels} pixels")
     if min(width, height) < config.min_side:
@@ -171,6 +217,21 @@ def check_size(width: int, height: int, config: ImageConfig) -> Drop | None:
         and max(width, height) / max(1, min(width, height)) > config.max_aspect_ratio
     ):
         return Drop("bad_aspect_ratio", f"{width}x{height}, ratio > {config.max_aspect_ratio}")
+    tw, th = target_size(width, height, config)
+    if max(tw, th) > config.max_output_side:
+        # With an ordinary target size only the aspect ratio can push the output past the limit.
+        too_large = config.resize_mode == "no" or config.image_size > config.max_output_side
+        reason = "image_too_large" if too_large else "bad_aspect_ratio"
+        return Drop(reason, f"{width}x{height} would become {tw}x{th}, side > {config.max_output_side}")
+    return None
+
+
+def check_work(data: bytes, source_format: str, config: ImageConfig) -> Drop | None:
+    """Decode-work limits read from the bytes without decoding: a Drop or None."""
+    if source_format in ("JPEG", "MPO"):
+        scans = image_decode.jpeg_scan_count(data)
+        if scans > config.max_jpeg_scans:
+            return Drop("image_too_costly", f"{scans} JPEG scans > {config.max_jpeg_scans}")
     return None
 
 

@@ -256,3 +256,124 @@ def test_size_checks_decode_no_pixels(monkeypatch: pytest.MonkeyPatch) -> None:
     for data, config, reason in cases:
         result = process_image(data, config)
         assert isinstance(result, Drop) and result.reason == reason, result
+
+
+# --- fast decoders and per-image work bounds ------------------------------------------------------
+
+
+def _encoded(name: str, fmt: str, **kw: object) -> bytes:
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(sample_images()[name])).convert("RGB").save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+def _many_scans(scans: int) -> bytes:
+    """A progressive JPEG whose last (refinement) scan is repeated: each copy is one more full pass."""
+    data = _encoded("astronaut.jpg", "JPEG", progressive=True, quality=90)
+    last_sos, eoi = data.rindex(b"\xff\xda"), data.rindex(b"\xff\xd9")
+    return data[:eoi] + data[last_sos:eoi] * (scans - data.count(b"\xff\xda")) + data[eoi:]
+
+
+def test_fast_decoders_are_installed_and_chosen() -> None:
+    from filters import image_decode
+
+    assert isinstance(image_decode.fast_decoder("PNG"), image_decode.VipsDecoder)
+    assert isinstance(image_decode.fast_decoder("WEBP"), image_decode.OpenCVWebPDecoder)
+    assert image_decode.fast_decoder("JPEG") is None  # Pillow's DCT-scaled draft is faster
+
+
+@pytest.mark.parametrize("name", ["chelsea.png", "coffee.webp", "logo-rgba.png", "camera-16bit.png"])
+def test_fast_decoders_give_the_pillow_picture(name: str) -> None:
+    fast = process_image(sample_images()[name], ImageConfig(encode_format="png"))
+    slow = process_image(sample_images()[name], ImageConfig(encode_format="png", fast_decoders=False))
+    assert isinstance(fast, ProcessedImage) and isinstance(slow, ProcessedImage)
+    assert (fast.width, fast.height, fast.original_width, fast.original_height) == (
+        slow.width,
+        slow.height,
+        slow.original_width,
+        slow.original_height,
+    )
+    assert _psnr(_open(fast.data), _open(slow.data)) > 30
+
+
+@pytest.mark.parametrize(
+    ("fmt", "kw"),
+    [("PNG", {}), ("PNG", {"compress_level": 1}), ("WEBP", {"quality": 80}), ("WEBP", {"lossless": True})],
+)
+@pytest.mark.parametrize("cut", [0.3, 0.6, 0.9, 0.99])
+def test_truncated_png_and_webp_are_undecodable_on_the_fast_path(fmt: str, kw: dict, cut: float) -> None:
+    data = _encoded("coffee.webp", fmt, **kw)
+    result = process_image(data[: int(len(data) * cut)])
+    assert isinstance(result, Drop) and result.reason == "undecodable_image", result
+
+
+@pytest.mark.parametrize("progressive", [False, True])
+@pytest.mark.parametrize("cut", [0.3, 0.6, 0.9, 0.99])
+def test_truncated_jpeg_is_undecodable(progressive: bool, cut: float) -> None:
+    data = _encoded("astronaut-1600.jpg", "JPEG", quality=85, progressive=progressive)
+    result = process_image(data[: int(len(data) * cut)])
+    assert isinstance(result, Drop) and result.reason == "undecodable_image", result
+
+
+def test_extreme_aspect_ratio_is_dropped_before_any_decode(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 64 x 500,000 strip would become 256 x 2,000,000 (3.45 GB): dropped from the header alone."""
+    from PIL import ImageFile
+
+    from filters import image_decode
+
+    def no_decoding(*_args: object, **_kw: object) -> None:
+        raise AssertionError("pixels were decoded")
+
+    tall, wide = bomb_png(64, 500_000), bomb_png(500_000, 64)
+    photo = sample_images()["coffee.webp"]  # 600 x 400
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
+    monkeypatch.setattr(image_decode.VipsDecoder, "decode", no_decoding)
+    monkeypatch.setattr(image_decode.OpenCVWebPDecoder, "decode", no_decoding)
+    cases = [
+        (tall, ImageConfig(), "bad_aspect_ratio"),
+        (wide, ImageConfig(), "bad_aspect_ratio"),
+        (wide, ImageConfig(resize_mode="center_crop"), "bad_aspect_ratio"),
+        (tall, ImageConfig(resize_mode="no"), "image_too_large"),
+        (photo, ImageConfig(image_size=20_000), "image_too_large"),
+    ]
+    for data, config, reason in cases:
+        result = process_image(data, config)
+        assert isinstance(result, Drop) and result.reason == reason, result
+    assert isinstance(process_image(tall, ImageConfig(resize_mode="keep_ratio_largest")), Drop)
+
+
+def test_output_size_limit_keeps_ordinary_panoramas() -> None:
+    result = process_image(sample_images()["panorama.jpg"])
+    assert isinstance(result, ProcessedImage) and (result.width, result.height) == (1536, 256)
+    tight = process_image(sample_images()["panorama.jpg"], ImageConfig(max_output_side=1000))
+    assert isinstance(tight, Drop) and tight.reason == "bad_aspect_ratio"
+
+
+def test_jpegs_with_too_many_scans_are_too_costly() -> None:
+    """A progressive JPEG with thousands of scans (minutes of CPU) is a drop before decoding."""
+    for scans in (2_000, 20_000):
+        result = process_image(_many_scans(scans))
+        assert isinstance(result, Drop) and result.reason == "image_too_costly", result
+        assert f"{scans} JPEG scans" in result.detail
+    progressive = _encoded("astronaut.jpg", "JPEG", progressive=True)
+    assert isinstance(process_image(progressive), ProcessedImage)  # ~10 scans: fine by default
+    tight = process_image(progressive, ImageConfig(max_jpeg_scans=3))
+    assert isinstance(tight, Drop) and tight.reason == "image_too_costly"
+
+
+@pytest.mark.parametrize("name", ["chelsea.png", "camera-16bit.png", "coffee.webp", "astronaut-1600.jpg"])
+def test_decode_time_budget(name: str) -> None:
+    """Past the wall-time budget the image is a drop (libvips is stopped mid-decode)."""
+    result = process_image(sample_images()[name], ImageConfig(max_decode_seconds=0.0))
+    assert isinstance(result, Drop) and result.reason == "image_too_costly", result
+    assert isinstance(process_image(sample_images()[name]), ProcessedImage)
+
+
+def test_vips_decode_is_stopped_when_the_budget_runs_out() -> None:
+    from filters import image_decode
+
+    big = _encoded("astronaut-1600.jpg", "PNG")
+    decoder = image_decode.VipsDecoder()
+    with pytest.raises(image_decode.DecodeBudgetExceeded):
+        decoder.decode(big, (256, 256), (255, 255, 255), budget_s=0.0)
+    assert decoder.decode(big, (256, 256), (255, 255, 255), budget_s=10.0).size == (256, 256)
