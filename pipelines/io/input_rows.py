@@ -10,10 +10,11 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import itertools
 import json
 import sys
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -63,7 +64,9 @@ def iter_rows(
     suffix, gzipped = format_of(name)
     if gzipped:
         stream = gzip.GzipFile(fileobj=stream)  # type: ignore[assignment]
-    if suffix in JSONL_SUFFIXES:
+    if suffix == ".json":
+        yield from _json_rows(stream, name)
+    elif suffix in JSONL_SUFFIXES:
         yield from _jsonl_rows(stream, name)
     elif suffix in PARQUET_SUFFIXES:
         yield from _parquet_rows(stream, name)
@@ -82,7 +85,7 @@ def _cut(name: str, index: int, error: BaseException) -> RowError:
     )
 
 
-def _jsonl_rows(stream: IO[bytes], name: str) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
+def _jsonl_rows(stream: Iterable[bytes], name: str) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
     index = 0
     line_no = 0
     try:
@@ -93,6 +96,36 @@ def _jsonl_rows(stream: IO[bytes], name: str) -> Iterator[tuple[int, dict[str, A
             index += 1
     except STREAM_ERRORS as e:
         yield index, _cut(name, index, e)
+
+
+def _json_rows(stream: IO[bytes], name: str) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
+    """A `.json` file: one JSON array of objects (img2dataset's `json` input format) or JSON lines."""
+    try:
+        head = stream.read(1)
+        while head.isspace():
+            head = stream.read(1)
+        if head != b"[":
+            yield from _jsonl_rows(itertools.chain([head + stream.readline()], stream), name)
+            return
+        data = head + stream.read()
+    except STREAM_ERRORS as e:
+        yield 0, _cut(name, 0, e)
+        return
+    try:
+        rows = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        yield 0, RowError("malformed_row", f"{name}: not a JSON array of objects ({e})")
+        return
+    for index, row in enumerate(rows):
+        if isinstance(row, dict):
+            yield index, row
+        else:
+            yield (
+                index,
+                RowError(
+                    "malformed_row", f"{name}[{index}]: a JSON {type(row).__name__}, expected an object"
+                ),
+            )
 
 
 def _parse_json_line(raw: bytes, name: str, line_no: int) -> dict[str, Any] | RowError:
