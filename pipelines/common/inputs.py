@@ -1,10 +1,14 @@
-"""Input files: expanding paths, directories and globs on any Beam filesystem."""
+"""Input files: expanding paths, directories and globs on any Beam filesystem, or through fsspec
+for the URLs Beam has no filesystem for (memory://, file://, ...)."""
 
 from __future__ import annotations
 
 import posixpath
 from collections.abc import Callable
+from typing import IO
 
+import fsspec
+from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from pipelines.io.input_rows import format_of
@@ -34,10 +38,10 @@ def expand_inputs(
     """
     found: dict[str, str] = {}
     for item in inputs:
+        item = local_path(item)
         is_dir = _is_dir(item)
-        pattern = FileSystems.join(item, "**") if is_dir else item
         root = item.rstrip("/") if is_dir else posixpath.dirname(item.rstrip("/"))
-        matches = [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list]
+        matches = _matches(item, is_dir)
         if not matches:
             raise FileNotFoundError(f"no input files match {item!r}")
         for path in matches:
@@ -57,8 +61,42 @@ def expand_inputs(
     return sorted(found.items())
 
 
+def local_path(url: str) -> str:
+    """`file:///x` -> `/x` (Beam's local filesystem takes plain paths only)."""
+    return url[len("file://") :] if url.startswith("file://") else url
+
+
+def beam_knows(url: str) -> bool:
+    """Whether Beam has a filesystem for this URL (local, gs://, s3://, ...); else fsspec opens it."""
+    try:
+        FileSystems.get_filesystem(url)
+    except ValueError:
+        return False
+    return True
+
+
+def open_input(url: str) -> IO[bytes]:
+    """A binary stream of one input file; decompression is the row readers' job."""
+    url = local_path(url)
+    if beam_knows(url):
+        return FileSystems.open(url, compression_type=CompressionTypes.UNCOMPRESSED)
+    return fsspec.open(url, "rb").open()
+
+
+def _matches(item: str, is_dir: bool) -> list[str]:
+    if not beam_knows(item):
+        fs, path = fsspec.core.url_to_fs(item)
+        paths = fs.find(path) if is_dir else fs.glob(path) if fsspec.core.has_magic(path) else [path]
+        return [fs.unstrip_protocol(p) for p in paths if fs.isfile(p)]
+    pattern = FileSystems.join(item, "**") if is_dir else item
+    return [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list]
+
+
 def _is_dir(item: str) -> bool:
     """True for a directory (with or without a trailing slash): something lies below it."""
+    if not beam_knows(item):
+        fs, path = fsspec.core.url_to_fs(item)
+        return fs.isdir(path.rstrip("/") or "/")
     if not FileSystems.exists(item.rstrip("/") or "/"):
         return False
     below = FileSystems.match([FileSystems.join(item.rstrip("/"), "**")])[0].metadata_list

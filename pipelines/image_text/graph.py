@@ -21,15 +21,13 @@ from typing import Any
 
 import apache_beam as beam
 from apache_beam import pvalue
-from apache_beam.io.filesystem import CompressionTypes
-from apache_beam.io.filesystems import FileSystems
 
 from filters.base import Drop
 from filters.caption import CaptionConfig, CaptionFilter
 from filters.clip_score import ClipConfig
 from filters.image import ImageConfig
 from pipelines.common.drops import drop_of, is_drop
-from pipelines.common.inputs import expand_inputs, is_warc_file
+from pipelines.common.inputs import expand_inputs, is_warc_file, open_input
 from pipelines.common.resume import shard_source
 from pipelines.common.sink import WriteDrops, WriteManifestFromStats, config_dict, with_accelerator
 from pipelines.common.urls import normalized_url
@@ -147,7 +145,7 @@ class ReadUrlRows(beam.DoFn):
     def process(self, element: tuple[int, str, str, bool]):
         file_index, url, relpath, is_warc = element
         n = 0
-        with FileSystems.open(url, compression_type=CompressionTypes.UNCOMPRESSED) as stream:
+        with open_input(url) as stream:
             for index, (identity, row) in enumerate(_identified_rows(stream, relpath, is_warc)):
                 key = make_key(Kind.IMAGE_TEXT.value, identity)
                 yield file_index, index, row_item(row, key, f"{relpath} row {index}", self.cfg, self.captions)

@@ -23,8 +23,6 @@ from typing import Any
 
 import apache_beam as beam
 from apache_beam import pvalue
-from apache_beam.io.filesystem import CompressionTypes
-from apache_beam.io.filesystems import FileSystems
 
 from filters.base import Drop
 from filters.clip_score import ClipConfig
@@ -46,7 +44,7 @@ from filters.text_quality import (
     gopher_repetition,
 )
 from pipelines.common.drops import drop_of, guarded
-from pipelines.common.inputs import expand_inputs, is_warc_file
+from pipelines.common.inputs import expand_inputs, is_warc_file, open_input
 from pipelines.common.resume import shard_source
 from pipelines.common.sink import WriteDrops, WriteManifestFromStats, cc_extra, config_dict, with_accelerator
 from pipelines.common.urls import normalized_url
@@ -119,7 +117,7 @@ class ExtractDocuments(beam.DoFn):
         shard, url, name = element
         stats = WarcStats()
         images: Counter[str] = Counter()
-        with FileSystems.open(url, compression_type=CompressionTypes.UNCOMPRESSED) as stream:
+        with open_input(url) as stream:
             for item in iter_warc_records(stream, name, self.cfg.warc, stats):
                 key = make_key(Kind.INTERLEAVED.value, warc_identity(name, item.offset))
                 if isinstance(item, WarcError):

@@ -17,8 +17,6 @@ from typing import Any
 import apache_beam as beam
 import ftfy
 from apache_beam import pvalue
-from apache_beam.io.filesystem import CompressionTypes
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from filters.base import Drop
@@ -26,7 +24,7 @@ from filters.decontamination import DecontaminationConfig, Decontaminator
 from filters.langid import LanguageConfig, LanguageFilter
 from filters.text_quality import TextQualityConfig, TextQualityFilter
 from pipelines.common.drops import drop_of, guarded
-from pipelines.common.inputs import expand_inputs
+from pipelines.common.inputs import expand_inputs, open_input
 from pipelines.common.sink import WriteCorpus, cc_extra, config_dict
 from pipelines.dedup import Dedup, NearDedupConfig, RecordFields
 from pipelines.io.input_rows import RowError, iter_rows
@@ -78,7 +76,7 @@ class ReadRows(beam.DoFn):
         url, relpath = element
         # Compression is handled by iter_rows so that a cut gzip is a counted drop, not a crash.
         rows = 0
-        with FileSystems.open(url, compression_type=CompressionTypes.UNCOMPRESSED) as stream:
+        with open_input(url) as stream:
             for index, row in iter_rows(stream, relpath, txt_mode="document"):
                 rows += 1
                 self.rows.inc()
