@@ -31,6 +31,8 @@ from urllib.parse import urljoin, urlsplit
 from resiliparse.parse.encoding import bytes_to_str, detect_encoding
 from resiliparse.parse.html import HTMLTree, NodeType
 
+from filters.main_content import NEGATIVE, MainContentConfig, PageStructure, class_evidence, select_main
+
 # ------------------------------------------------------------------------------------------------
 # Output
 # ------------------------------------------------------------------------------------------------
@@ -157,7 +159,7 @@ BOILERPLATE_CLASS_SUBSTRINGS: tuple[str, ...] = ("cookie", "consent", "gdpr")
 BLOCK_TAGS: frozenset[str] = frozenset(
     "address article blockquote body caption center dd details dialog div dl dt fieldset figcaption "
     "figure h1 h2 h3 h4 h5 h6 hgroup hr html li main ol p pre section summary table tbody td tfoot th "
-    "thead tr ul header noscript".split()
+    "thead tr ul header noscript aside".split()
 )
 
 LAZY_SRC_ATTRS: tuple[str, ...] = (
@@ -195,6 +197,11 @@ class HtmlConfig:
     """Keep only the first occurrence of an image URL in a page (lazy-load <noscript> copies)."""
     min_paragraph_chars: int = 1
     """Paragraphs shorter than this (after whitespace normalisation) are not emitted."""
+    main_content: bool = True
+    """Keep only the page's main content (filters.main_content): the article's text and images,
+    without related posts, comments, share bars, bylines, author boxes and their images.
+    False keeps every block the tag/class rules above leave (the whole page minus site chrome)."""
+    main: MainContentConfig = MainContentConfig()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -357,6 +364,8 @@ class _Rules:
         self.tokens = frozenset(t.lower() for t in cfg.boilerplate_class_tokens)
         subs = "|".join(re.escape(s) for s in cfg.boilerplate_class_substrings)
         self.substrings = re.compile(subs, re.IGNORECASE) if subs else None
+        self._hits: dict[str, bool] = {}
+        self.names = ""
 
     def hidden(self, el, attrs: tuple) -> bool:
         if "hidden" in attrs:
@@ -365,24 +374,23 @@ class _Rules:
             return True
         return "style" in attrs and bool(_HIDDEN_STYLE.search(el.getattr("style") or ""))
 
-    def named_boilerplate(self, el, attrs: tuple) -> bool:
-        """Class/id names of menus, banners and ads, trusted only for elements with little text."""
-        names = []
-        if "class" in attrs:
-            names.append(el.getattr("class") or "")
-        if "id" in attrs:
-            names.append(el.getattr("id") or "")
-        if not names:
-            return False
-        joined = " ".join(names)
-        hit = any(t.lower() in self.tokens for t in _TOKEN_SPLIT.split(joined) if t)
-        if not hit and self.substrings is not None:
-            hit = bool(self.substrings.search(joined))
-        return hit and len(el.text) <= self.cfg.max_class_boilerplate_chars
+    def names_hit(self, joined: str) -> bool:
+        """Whether class/id names mark menus, banners or ads (cached per distinct string)."""
+        hit = self._hits.get(joined)
+        if hit is None:
+            hit = any(t.lower() in self.tokens for t in _TOKEN_SPLIT.split(joined) if t)
+            if not hit and self.substrings is not None:
+                hit = bool(self.substrings.search(joined))
+            if len(self._hits) < 65536:
+                self._hits[joined] = hit
+        return hit
 
     def skip(self, el, tag: str, in_article: int) -> bool:
+        """Whether the element's subtree is boilerplate; leaves its class/id in `self.names`."""
+        self.names = ""
         if tag in self.skip_tags:
-            return True
+            # <aside> is only evidence for the main-content scorer: some sites put the article in one
+            return not (tag == "aside" and self.cfg.main_content)
         if tag == "header" and self.cfg.remove_site_headers and not in_article:
             return True
         attrs = el.attrs
@@ -390,9 +398,16 @@ class _Rules:
             return False
         if self.cfg.remove_hidden and self.hidden(el, attrs):
             return True
-        if tag in ("body", "main", "article"):
+        names = ""
+        if "class" in attrs:
+            names = el.getattr("class") or ""
+        if "id" in attrs:
+            names += " " + (el.getattr("id") or "")
+        self.names = names
+        if not names or tag in ("body", "main", "article"):
             return False
-        return self.named_boilerplate(el, attrs)
+        # Class/id names are trusted only for elements with little text.
+        return self.names_hit(names) and len(el.text) <= self.cfg.max_class_boilerplate_chars
 
 
 _WS = re.compile(r"[ \t\r\f\v\u00a0\u200b]+")
@@ -420,6 +435,14 @@ class _Builder:
         self.in_pre = 0
         self.in_article = 0
         self.seen_images: set[str] = set()
+        # structure for main-content selection: block elements (pre-order ids) and node owners
+        self.el_parent: list[int] = [-1]
+        self.el_tag: list[str] = ["body"]
+        self.el_evidence: list[int] = [0]
+        self.stack: list[int] = [0]
+        self.node_owner: list[int] = []
+        self.node_href: list[str | None] = []
+        self.hrefs: list[str] = []
 
     def text(self, value: str) -> None:
         if not self.in_pre:
@@ -434,6 +457,8 @@ class _Builder:
         text = _normalise("".join(self.parts))
         if text and len(text) >= self.cfg.min_paragraph_chars:
             self.nodes.append(Paragraph(text, min(self.link_chars, len(text)), self.links))
+            self.node_owner.append(self.stack[-1])
+            self.node_href.append(None)
         self.parts = []
         self.link_chars = 0
         self.links = 0
@@ -453,6 +478,30 @@ class _Builder:
         self.nodes.append(
             ImageNode(url, alt, title, _int_attr(el.getattr("width")), _int_attr(el.getattr("height")))
         )
+        self.node_owner.append(self.stack[-1])
+        self.node_href.append(self.hrefs[-1] if self.in_link and self.hrefs else None)
+
+    def open_block(self, tag: str) -> None:
+        """Record a block element (its parent, tag and class/id evidence) and make it current."""
+        names = self.rules.names
+        self.el_parent.append(self.stack[-1])
+        self.el_tag.append(tag)
+        self.el_evidence.append(NEGATIVE if tag == "aside" else (class_evidence(names) if names else 0))
+        self.stack.append(len(self.el_parent) - 1)
+
+    def structure(self) -> PageStructure:
+        paragraphs = [n if isinstance(n, Paragraph) else None for n in self.nodes]
+        return PageStructure(
+            el_parent=self.el_parent,
+            el_tag=self.el_tag,
+            el_evidence=self.el_evidence,
+            node_owner=self.node_owner,
+            node_is_image=[p is None for p in paragraphs],
+            node_chars=[len(p.text) if p else 0 for p in paragraphs],
+            node_link_chars=[p.link_chars if p else 0 for p in paragraphs],
+            node_text=[p.text if p else "" for p in paragraphs],
+            node_link_href=self.node_href,
+        )
 
     def enter(self, el, tag: str) -> bool:
         """Handle an element's start; False when its subtree is boilerplate and is skipped."""
@@ -462,6 +511,7 @@ class _Builder:
             return False
         if tag in BLOCK_TAGS:
             self.flush()
+            self.open_block(tag)
             if tag == "pre":
                 self.in_pre += 1
             elif tag in ("article", "main"):
@@ -473,18 +523,23 @@ class _Builder:
         elif tag == "a" and el.hasattr("href"):
             self.in_link += 1
             self.links += 1
+            self.hrefs.append(el.getattr("href") or "")
         return True
 
     def leave(self, el, tag: str) -> None:
         """Handle the end of an element that `enter` accepted."""
         if tag in BLOCK_TAGS:
             self.flush()
+            if len(self.stack) > 1:
+                self.stack.pop()
             if tag == "pre":
                 self.in_pre -= 1
             elif tag in ("article", "main"):
                 self.in_article -= 1
         elif tag == "a" and el.hasattr("href"):
             self.in_link -= 1
+            if self.hrefs:
+                self.hrefs.pop()
 
 
 def _walk(root, b: _Builder) -> None:
@@ -558,4 +613,8 @@ def extract_document(
     b = _Builder(base, config)
     _walk(body, b)
     b.flush()
-    return Document(url, b.nodes, title, lang, enc)
+    nodes = b.nodes
+    if config.main_content and nodes:
+        keep = select_main(b.structure(), config.main)
+        nodes = [n for n, k in zip(nodes, keep, strict=True) if k]
+    return Document(url, nodes, title, lang, enc)
