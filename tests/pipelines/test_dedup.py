@@ -21,7 +21,7 @@ from pipelines.dedup import (
     RecordFields,
     cc_unconverged_from_metrics,
 )
-from tests.filters.text_pages import confident_pages
+from tests.generated_text import english_document, english_documents
 
 ONE_WORKER = ["--runner=DirectRunner", "--direct_num_workers=1"]
 TWO_WORKERS = ["--runner=DirectRunner", "--direct_num_workers=2", "--direct_running_mode=multi_processing"]
@@ -38,12 +38,7 @@ def _edit(text: str, n_edits: int, seed: int) -> str:
 @pytest.fixture(scope="module")
 def corpus() -> tuple[list[tuple[str, str]], dict[str, str | None], dict[str, str]]:
     """(records, expected duplicate_of per key (None = kept), expected reason per dropped key)."""
-    docs: list[str] = []
-    for text in confident_pages().values():
-        words = text.split()
-        docs += [" ".join(words[i : i + 250]) for i in range(0, len(words) - 250, 250)]
-    docs = docs[:60]
-    assert len(docs) == 60
+    docs = english_documents(60, words=250)
     records = [(f"doc{i:03d}", d) for i, d in enumerate(docs)]
     expect: dict[str, str | None] = {k: None for k, _ in records}
     reason: dict[str, str] = {}
@@ -163,13 +158,11 @@ def test_dict_records_with_id_url_and_ready_hash(tmp_path) -> None:
 def test_verification_rejects_chance_bucket_collisions(tmp_path) -> None:
     # Pairs of documents sharing half their text (5-gram Jaccard about 1/3) with 32 bands of 1 row:
     # nearly every pair becomes a candidate; checking the estimated Jaccard removes them all.
-    pages = [p.split() for p in confident_pages("en").values()]
+    pages = [english_document(100 + i, words=600).split() for i in range(8)]
     docs = []
     for i, w in enumerate(pages):
-        if len(w) >= 600:
-            docs.append((f"d{i:02d}a", " ".join(w[:200] + w[200:400])))
-            docs.append((f"d{i:02d}b", " ".join(w[:200] + w[400:600])))
-    assert len(docs) >= 10
+        docs.append((f"d{i:02d}a", " ".join(w[:200] + w[200:400])))
+        docs.append((f"d{i:02d}b", " ".join(w[:200] + w[400:600])))
     loose = NearDedupConfig(bands=32, rows=1, verify=False)
     res = _run(docs, ONE_WORKER, NearDedup(config=loose), tmp_path / "loose")
     assert len(res["kept"]) <= len(docs) // 2 + 1  # the half-overlapping pairs were merged

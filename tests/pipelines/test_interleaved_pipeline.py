@@ -13,7 +13,7 @@ from schemas.keys import make_key, warc_identity
 from schemas.manifest import read_manifest
 from schemas.reader import iter_corpus
 from schemas.validate import validate
-from tests.pipelines.warc_fixtures import generated_page, real_pages, write_warc
+from tests.pipelines.warc_fixtures import generated_page, german_page, real_pages, write_warc
 
 FAST = ["--timeout", "2", "--retries", "1", "--allow-private-network"]
 
@@ -41,7 +41,13 @@ def corpus(tmp_path_factory, _http_server_session):
     pages.append((f"{base}/gen/ordered", generated[0][1]))  # the same URL again
     pages.append((f"{base}/gen/ordered-copy", generated[0][1]))  # same text at another URL
     write_warc(tmp / "a.warc.gz", [(u, h) for u, h, _ in real[:20]] + pages)
-    write_warc(tmp / "b.warc.gz", [(u, h) for u, h, _ in real[20:]])
+    second = [  # the second WARC file holds generated pages too, so both shards exist in any clone
+        ("german", german_page(6, [img("coffee.webp", "g1"), img("chelsea.png", "g2")])),
+        ("second-file", generated_page(8, [img("astronaut.jpg", "s1"), img("coffee.webp", "s2")])),
+    ]
+    b_offsets = write_warc(
+        tmp / "b.warc.gz", [(u, h) for u, h, _ in real[20:]] + [(f"{base}/gen/{n}", h) for n, h in second]
+    )
     rc = corpus_main(
         [
             "interleaved",
@@ -63,6 +69,8 @@ def corpus(tmp_path_factory, _http_server_session):
         name: make_key("interleaved", warc_identity("a.warc.gz", off))
         for name, off in zip(names, offsets, strict=True)
     }
+    for (name, _), off in zip(second, b_offsets[len(real[20:]) :], strict=True):
+        keys[name] = make_key("interleaved", warc_identity("b.warc.gz", off))
     return {
         "rc": rc,
         "out": tmp / "out",
@@ -87,16 +95,23 @@ def test_counts_add_up_and_shards_validate(corpus):
     assert corpus["rc"] == 0
     manifest = read_manifest(str(corpus["out"]))
     c = manifest.counts
-    assert c.input == len(corpus["real"]) + 7 == c.kept + sum(c.dropped.values())
+    assert c.input == len(corpus["real"]) + 9 == c.kept + sum(c.dropped.values())
     assert len(manifest.shards) == 2  # one per WARC file
     report = validate(str(corpus["out"]))
     assert report.ok, [str(p) for p in report.problems]
     assert manifest.extra["cc_converged"] is True
 
 
+def test_language_rule_on_generated_pages(corpus):
+    keys, drops = corpus["keys"], corpus["drops"]
+    kept = {s.key for s in samples(corpus)}
+    assert drops[keys["german"]]["reason"] == "language"
+    assert keys["second-file"] in kept
+    assert all(s.lang == "en" for s in samples(corpus))
+
+
+@pytest.mark.real_pages
 def test_language_rule_on_real_pages(corpus):
-    if not corpus["real"]:
-        pytest.skip("../shared/data/webpages not present")
     kept_urls = {s.url for s in samples(corpus)}
     by_url = {d["url"]: d for d in corpus["drops"].values()}
     foreign = [u for u, _, lang in corpus["real"] if lang in ("de", "fr")]

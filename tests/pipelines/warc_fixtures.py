@@ -1,15 +1,15 @@
-"""WARC files for interleaved-pipeline tests: the shared real pages with their image URLs pointed
-at the test server, and generated pages with known structure."""
+"""WARC files for interleaved-pipeline tests: generated pages with known structure, and (for the
+`real_pages` tests) the real pages with their image URLs pointed at the test server."""
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import re
 from pathlib import Path
 
 from pipelines.demo.text import generated_page  # noqa: F401 - re-exported for the tests
-from tests.pipelines.text_fixtures import WEBPAGES
+from tests import real_pages as pages
+from tests.generated_text import german_document
 
 PHOTOS = [
     "astronaut.jpg",
@@ -40,17 +40,24 @@ def point_images_at(html: bytes, base_url: str, page: str) -> bytes:
 
 
 def real_pages(base_url: str) -> list[tuple[str, bytes, str]]:
-    """(page URL, rewritten HTML, lid.176 language label) for the shared pages; [] without ../shared."""
-    labels = WEBPAGES / "labels.tsv"
-    if not labels.exists():
+    """(page URL, rewritten HTML, lid.176 language label) for the real pages; [] where they are absent."""
+    if not pages.available():
         return []
     out = []
-    with labels.open() as f:
-        for row in csv.DictReader(f, delimiter="\t"):
-            html = (WEBPAGES / row["file"]).read_bytes()
-            url = f"{base_url}/pages/{row['file']}"
-            out.append((url, point_images_at(html, base_url, row["file"]), row["lang"]))
+    for row in pages.labels():
+        url = f"{base_url}/pages/{row['file']}"
+        out.append((url, point_images_at(pages.page_bytes(row["file"]), base_url, row["file"]), row["lang"]))
     return out
+
+
+def german_page(seed: int, images: list[str]) -> bytes:
+    """A German HTML page with the given images between its paragraphs (for the language rule)."""
+    parts = [f"<h1>Bericht {seed}</h1>"]
+    for i, url in enumerate(images):
+        parts.append(f"<p>{german_document(seed * 100 + i, sentences=5)}</p>")
+        parts.append(f'<figure><img src="{url}" alt="Bild {i}"></figure>')
+    parts.append(f"<p>{german_document(seed * 100 + len(images), sentences=5)}</p>")
+    return f"<!doctype html><html lang='de'><body><article>{''.join(parts)}</article></body></html>".encode()
 
 
 def write_warc(path: Path, pages: list[tuple[str, bytes]]) -> list[int]:
