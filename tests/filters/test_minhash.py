@@ -20,9 +20,14 @@ from filters.minhash import (
 )
 from filters.minhash_native import position_multipliers
 from filters.text_normalize import NormalizeConfig, iter_words, shingle_set, shingles
-from tests.filters.text_pages import confident_pages
+from tests.generated_text import english_documents
 
 GOLDEN_NATIVE = [475446868, 58246935, 1127353665, 237315073]
+
+
+def _pages() -> list[str]:
+    """Long generated English documents (varied vocabulary, punctuation, digits, accents)."""
+    return english_documents(8, words=2500)
 
 
 def _datasketch(text: str, cfg: MinHashConfig) -> np.ndarray:
@@ -32,7 +37,7 @@ def _datasketch(text: str, cfg: MinHashConfig) -> np.ndarray:
 
 
 def _docs() -> list[str]:
-    pages = list(confident_pages().values())
+    pages = list(_pages())
     docs = []
     for page in pages:
         words = page.split()
@@ -120,7 +125,7 @@ def test_native_words_are_text_normalize_words(normalize: NormalizeConfig) -> No
 
 def test_native_differs_from_near_texts_by_jaccard_like_datasketch() -> None:
     """Same estimator: on edited copies, native and datasketch estimates both track the true Jaccard."""
-    page = max(confident_pages("en").values(), key=len).split()[:2000]
+    page = max(_pages(), key=len).split()[:2000]
     rng = random.Random(1)
     base = " ".join(page)
     native, compat = MinHasher(), MinHasher(COMPATIBLE)
@@ -131,7 +136,7 @@ def test_native_differs_from_near_texts_by_jaccard_like_datasketch() -> None:
             assert abs(estimated_jaccard(h.signature(base), h.signature(other)) - true) < 0.12
 
 
-def test_signatures_equal_datasketch_on_real_text() -> None:
+def test_signatures_equal_datasketch_on_prose() -> None:
     docs = _docs()
     cfg = COMPATIBLE
     sigs = MinHasher(cfg).signatures(docs)
@@ -172,7 +177,7 @@ def test_native_document_spanning_slices_and_groups_is_one_document() -> None:
     """A text cut into normalisation slices and compiled-call groups hashes as if read in one go."""
     from filters import minhash_native
 
-    words = " ".join(max(confident_pages("en").values(), key=len).split()[:3000])
+    words = " ".join(max(_pages(), key=len).split()[:3000])
     docs = ["short one", words * 3, "another text here with enough words to shingle"]
     h = MinHasher()
     whole = h.signatures(docs)
@@ -233,7 +238,7 @@ def test_band_keys_match_exactly_the_equal_bands() -> None:
 
 
 def test_estimated_jaccard_tracks_true_jaccard() -> None:
-    page = max(confident_pages("en").values(), key=len).split()[:2000]
+    page = max(_pages(), key=len).split()[:2000]
     rng = random.Random(0)
     h = MinHasher()
     base = " ".join(page)
@@ -251,7 +256,7 @@ def test_estimated_jaccard_tracks_true_jaccard() -> None:
 def test_huge_document_signature_in_bounded_memory(scheme: str) -> None:
     import tracemalloc
 
-    words = " ".join(max(confident_pages("en").values(), key=len).split()[:5000])
+    words = " ".join(max(_pages(), key=len).split()[:5000])
     text = "\n".join(f"{words} part{i}" for i in range(250))  # ~8 MB, 1.25M words
     h = MinHasher(MinHashConfig(scheme=scheme))
     h.signature("warm up")  # the code-point table (4 MiB, once per process) is not the document's
