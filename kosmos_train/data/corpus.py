@@ -130,7 +130,7 @@ class CorpusShards(ShardSet):
             )
         self.urls = shard_urls(spec.path, manifest)
         if not self.urls or manifest.samples == 0:
-            raise DataError(f"{spec.kind}={spec.path}: the manifest lists no samples")
+            raise DataError(f"corpus {spec.path} has 0 samples ({spec.kind}: its run kept nothing)")
         fs, path = filesystem(self.urls[0])
         if not fs.exists(path):
             raise DataError(
