@@ -7,6 +7,7 @@ left behind by a killed run can never leak into training.
 from __future__ import annotations
 
 import json
+import posixpath
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -124,6 +125,7 @@ class Manifest:
     def write(self, root: str) -> str:
         """Write `<root>/manifest.json` atomically; returns its URL."""
         fs, path = filesystem(join(root, MANIFEST_NAME))
+        fs.makedirs(posixpath.dirname(path), exist_ok=True)  # a run that kept nothing wrote no shard
         atomic_write_bytes(fs, path, json.dumps(self.to_dict(), indent=2, sort_keys=True).encode())
         return join(root, MANIFEST_NAME)
 

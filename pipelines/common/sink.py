@@ -11,17 +11,22 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
 import math
+import posixpath
 from typing import Any
 
 import apache_beam as beam
+import pyarrow as pa
+import pyarrow.parquet as pq
 from apache_beam import pvalue
 
+from pipelines.common.inputs import beam_knows, local_path
 from schemas.arrow_schemas import DROPS
 from schemas.kinds import Kind
 from schemas.manifest import Counts
-from schemas.storage import join
+from schemas.storage import atomic_write_bytes, filesystem, join
 from schemas.writer import ShardStats, ShardWriter, write_manifest
 
 
@@ -214,6 +219,30 @@ class WriteDrops(beam.PTransform):
         self.drops_dir = drops_dir
 
     def expand(self, drops: pvalue.PCollection) -> Any:
-        return drops | "WriteParquet" >> beam.io.WriteToParquet(
-            join(self.drops_dir, "drops"), schema=DROPS, file_name_suffix=".parquet", record_batch_size=10_000
+        drops_dir = local_path(self.drops_dir)
+        if beam_knows(drops_dir):
+            return drops | "WriteParquet" >> beam.io.WriteToParquet(
+                join(drops_dir, "drops"), schema=DROPS, file_name_suffix=".parquet", record_batch_size=10_000
+            )
+        # A URL Beam has no filesystem for (memory://, ...): a few files written through fsspec.
+        return (
+            drops
+            | "ByFile" >> beam.Map(lambda d: (shard_of(str(d["key"]), FSSPEC_DROP_FILES), d))
+            | "GroupByFile" >> beam.GroupByKey()
+            | "WriteFile" >> beam.MapTuple(_write_drop_file, drops_dir)
         )
+
+
+FSSPEC_DROP_FILES = 4
+"""Drop files written when --drops is a URL only fsspec can write (memory://, ...)."""
+
+
+def _write_drop_file(index: int, drops: Any, drops_dir: str) -> str:
+    table = pa.Table.from_pylist(sorted(drops, key=lambda d: str(d["key"])), schema=DROPS)
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    url = join(drops_dir, f"drops-{index:05d}-of-{FSSPEC_DROP_FILES:05d}.parquet")
+    fs, path = filesystem(url)
+    fs.makedirs(posixpath.dirname(path), exist_ok=True)
+    atomic_write_bytes(fs, path, buf.getvalue())
+    return url
