@@ -41,7 +41,7 @@ Disallow: /other-bots-only/
 
 ENDPOINTS: dict[str, str] = {
     "/img/<name>": "a sample image from sample_images() with its content type (200)",
-    "/robots.txt": "ROBOTS_TXT (disallows /private/ for every agent)",
+    "/robots.txt": "ROBOTS_TXT (disallows /private/ for every agent), or robots_body with robots_headers",
     "/private/<name>": "an image under a path robots.txt disallows",
     "/other-bots-only/<name>": "an image disallowed for other agents only (we may fetch it)",
     "/missing": "404",
@@ -66,7 +66,58 @@ ENDPOINTS: dict[str, str] = {
     "/single-color.png": "a 400x300 PNG of one colour",
     "/octet-stream": "the photo served as application/octet-stream",
     "/slow/<id>": "the photo after 0.2 s (the server records how many requests were in flight at once)",
+    "/encoded/<codings>": "the photo with Content-Encoding <codings> (e.g. br, zstd, gzip,gzip), honestly encoded",
+    "/bomb/<codings>": "BOMB_BYTES zero bytes encoded with <codings>: a few KB on the wire",
+    "/corrupt-gzip": "Content-Encoding: gzip over bytes that are not gzip",
+    "/drip": "Content-Length of the photo, then one byte every 0.3 s (never done within a short timeout)",
+    "/retry-after-odd/<id>": "429 with a non-ASCII Retry-After on the first request per id, then the photo",
+    "/x-robots-tag/<case>": "the photo with the X-Robots-Tag headers XRT_CASES[<case>] (several headers allowed)",
 }
+
+BOMB_BYTES = 256 * 1024 * 1024
+"""Decoded size of every /bomb/ body (the fetch tests use a 2 MB limit)."""
+
+XRT_CASES: dict[str, tuple[str, ...]] = {
+    "noai-then-date": ("noai, unavailable_after: 25 Jun 2030 15:00:00 PST",),
+    "date-then-noai": ("unavailable_after: Sunday, 01-Jul-35 07:00:00 PST, noai",),
+    "scoped-list": ("googlebot: noindex, kosmos-corpus: noai",),
+    "scoped-continues": ("kosmos-corpus: nofollow, noimageai",),
+    "other-scope-list": ("googlebot: noindex, noai", "kosmos-corpus: nofollow"),
+    "two-headers": ("nofollow", "noai"),
+    "past-date": ("unavailable_after: 2001-01-01T00:00:00Z",),
+    "future-date": ("unavailable_after: 2099-01-01T00:00:00Z, nofollow",),
+}
+"""X-Robots-Tag cases: each tuple is the headers sent (the opt-out tests name the expected verdict)."""
+
+
+def encode_body(data: bytes | Iterator[bytes], codings: str) -> bytes:
+    """`data` (bytes or an iterator of chunks, streamed) encoded with each coding in order."""
+    import brotli
+    import zstandard
+
+    chunks: Iterator[bytes] = iter([data]) if isinstance(data, bytes) else data
+    for coding in [c.strip() for c in codings.split(",") if c.strip()]:
+        if coding in ("gzip", "deflate"):
+            comp = zlib.compressobj(9, zlib.DEFLATED, 31 if coding == "gzip" else 15)
+            out = b"".join(comp.compress(c) for c in chunks) + comp.flush()
+        elif coding == "br":
+            br = brotli.Compressor(quality=5)
+            out = b"".join(br.process(c) for c in chunks) + br.finish()
+        elif coding == "zstd":
+            zc = zstandard.ZstdCompressor().compressobj()
+            out = b"".join(zc.compress(c) for c in chunks) + zc.flush()
+        else:
+            raise ValueError(coding)
+        chunks = iter([out])
+    return b"".join(chunks)
+
+
+@functools.cache
+def bomb_body(codings: str) -> bytes:
+    """BOMB_BYTES zeros encoded with `codings` (built once, streamed: never held decoded)."""
+    block = b"\0" * (1024 * 1024)
+    return encode_body((block for _ in range(BOMB_BYTES // len(block))), codings)
+
 
 _CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp", "gif": "image/gif"}
 HTML_PAGE = b"<!doctype html><html><head><title>Not an image</title></head><body><p>Hello</p></body></html>"
@@ -174,7 +225,8 @@ class _Handler(BaseHTTPRequestHandler):
         images = sample_images()
         photo = images["astronaut.jpg"]
         if path == "/robots.txt":
-            return self._send(owner.robots_status, owner.robots_txt.encode(), "text/plain")
+            body = owner.robots_body if owner.robots_body is not None else owner.robots_txt.encode()
+            return self._send(owner.robots_status, body, "text/plain", owner.robots_headers)
         if path.startswith("/slow/"):
             with owner.in_flight():
                 time.sleep(0.2)
@@ -255,6 +307,46 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, images["single-color.png"], "image/png")
         if path == "/octet-stream":
             return self._send(200, photo, "application/octet-stream")
+        if path.startswith("/encoded/"):
+            codings = path[len("/encoded/") :]
+            body = encode_body(photo, codings)
+            return self._send(200, body, "image/jpeg", {"Content-Encoding": codings})
+        if path.startswith("/bomb/"):
+            codings = path[len("/bomb/") :]
+            return self._send(200, bomb_body(codings), "image/png", {"Content-Encoding": codings})
+        if path == "/corrupt-gzip":
+            return self._send(
+                200, b"this is not gzip at all" * 10, "image/jpeg", {"Content-Encoding": "gzip"}
+            )
+        if path == "/drip":
+            self.send_response(200)
+            self.send_header("Content-Type", "image/jpeg")
+            self.send_header("Content-Length", str(len(photo)))
+            self.end_headers()
+            for byte in photo[:40]:
+                if owner.stopping.wait(0.3) or not self._write_quietly(bytes([byte])):
+                    break
+                self.wfile.flush()
+            self.close_connection = True
+            return None
+        if path.startswith("/retry-after-odd/"):
+            if owner.hits(path) == 1:
+                self.send_response(429)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", "0")
+                self._headers_buffer.append("Retry-After: ٣²\r\n".encode())  # UTF-8 bytes in a header
+                self.end_headers()
+                return None
+            return self._send(200, photo, "image/jpeg")
+        if path.startswith("/x-robots-tag/") and path[len("/x-robots-tag/") :] in XRT_CASES:
+            self.send_response(200)
+            self.send_header("Content-Type", "image/jpeg")
+            self.send_header("Content-Length", str(len(photo)))
+            for value in XRT_CASES[path[len("/x-robots-tag/") :]]:
+                self.send_header("X-Robots-Tag", value)
+            self.end_headers()
+            self._write_quietly(photo)
+            return None
         return self._send(404, b"not found", "text/plain")
 
     def _count(self) -> None:
@@ -304,10 +396,18 @@ class TestHTTPServer:
     __test__ = False  # not a pytest test class
 
     def __init__(
-        self, host: str = "127.0.0.1", robots_txt: str = ROBOTS_TXT, robots_status: int = 200
+        self,
+        host: str = "127.0.0.1",
+        robots_txt: str = ROBOTS_TXT,
+        robots_status: int = 200,
+        robots_body: bytes | None = None,
+        robots_headers: dict[str, str] | None = None,
     ) -> None:
         self.robots_txt = robots_txt
         self.robots_status = robots_status
+        self.robots_body = robots_body
+        """Raw robots.txt bytes served instead of `robots_txt` (a BOM, a compressed or corrupt body)."""
+        self.robots_headers = robots_headers
         self.max_in_flight = 0
         self._in_flight = 0
         self.stopping = threading.Event()
