@@ -12,7 +12,7 @@ import pytest
 
 from filters.base import Drop, Keep
 from filters.decontamination import DecontaminationConfig, Decontaminator
-from tests.filters.text_pages import confident_pages
+from tests.generated_text import english_documents
 
 QUESTION = (
     "Which of the following best explains why the moon shows phases to an observer standing on the earth "
@@ -76,11 +76,11 @@ def test_twelve_shared_words_are_not_enough(eval_files) -> None:
     assert f.index.short_items == 2  # the short question and the short answer
 
 
-def test_real_pages_are_clean_and_a_copied_sentence_is_not(eval_files) -> None:
-    pages = confident_pages("en")
-    page = next(iter(pages.values()))
+def test_distinct_documents_are_clean_and_a_copied_passage_is_not(eval_files) -> None:
+    pages = english_documents(20, words=400)
+    page = pages[0]
     f = Decontaminator.from_texts([page[len(page) // 2 : len(page) // 2 + 400]])
-    others = [t for t in pages.values() if t is not page]
+    others = pages[1:]
     assert all(f(t) == Keep() for t in others)
     assert f(page).reason == "contaminated"
 

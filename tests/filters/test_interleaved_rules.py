@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from itertools import pairwise
-from pathlib import Path
 
 import pytest
 
@@ -23,8 +22,8 @@ from filters.interleaved_rules import (
     merge_paragraphs,
 )
 from schemas.keys import make_key, warc_identity
+from tests.real_pages import PAGES_DIR
 
-PAGES_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "webpages"
 TEXT = Paragraph("The quick brown fox jumps over the lazy dog near the river bank.")
 
 
@@ -162,10 +161,9 @@ def test_merge_paragraphs():
     assert merge_paragraphs([]) == []
 
 
+@pytest.mark.real_pages
 def test_rules_on_real_english_pages():
     name = "nationalgeographic.co.uk.goats.html"
-    if not (PAGES_DIR / name).is_file():
-        pytest.skip(f"real web pages not found at {PAGES_DIR} (see DESIGN.md); skipping")
     doc = extract_document((PAGES_DIR / name).read_bytes(), "https://www.nationalgeographic.co.uk/a/b")
     nodes, _ = drop_pattern_images(doc.nodes)
     nodes = drop_spam_paragraphs(nodes)

@@ -9,13 +9,25 @@ import pytest
 from filters import langid
 from filters.base import Drop, Keep
 from filters.langid import LanguageConfig, LanguageFilter, bundled_model_path
-from tests.filters.text_pages import confident_pages
+from tests.generated_text import english_documents, german_document
+from tests.real_pages import confident_pages
 
 
 def test_model_ships_in_the_wheel() -> None:
     assert bundled_model_path().endswith("lid.176.ftz")
 
 
+def test_generated_english_kept_and_german_dropped() -> None:
+    f = LanguageFilter()
+    for text in english_documents(10):
+        d = f(text)
+        assert isinstance(d, Keep) and d.score >= 0.65, text[:80]
+    for seed in range(5):
+        d = f(german_document(seed))
+        assert isinstance(d, Drop) and d.reason == "language" and d.detail.startswith("de "), d
+
+
+@pytest.mark.real_pages
 def test_real_english_pages_kept_german_and_french_dropped() -> None:
     f = LanguageFilter()
     en, de, fr = confident_pages("en"), confident_pages("de"), confident_pages("fr")
@@ -30,7 +42,7 @@ def test_real_english_pages_kept_german_and_french_dropped() -> None:
 
 
 def test_language_set_and_threshold_are_configurable() -> None:
-    de_text = next(iter(confident_pages("de").values()))
+    de_text = german_document(0)
     assert isinstance(LanguageFilter(LanguageConfig(languages=("de", "fr")))(de_text), Keep)
     ambiguous = "OK 2024 Paris Berlin Wien"
     score = LanguageFilter(LanguageConfig(threshold=0.0)).predict(ambiguous)[0][1]

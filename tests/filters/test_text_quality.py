@@ -17,7 +17,8 @@ from filters.text_quality import (
     gopher_quality,
     gopher_repetition,
 )
-from tests.filters.text_pages import confident_pages
+from tests.generated_text import english_documents
+from tests.real_pages import confident_pages
 
 GOOD = (
     "The committee met on Tuesday to discuss the budget for the coming year. Members agreed that "
@@ -28,9 +29,18 @@ GOOD = (
 )
 
 
-def test_good_text_and_real_english_pages_pass_everything() -> None:
+def test_good_text_and_generated_prose_pass_everything() -> None:
     f = TextQualityFilter()
     assert f(GOOD)[0] == Keep()
+    for text in english_documents(20):
+        decision, cleaned = f(text)
+        assert isinstance(decision, Keep), (text[:80], decision)
+        assert cleaned == text.replace("\n\n", "\n")  # every line is a sentence: none is removed
+
+
+@pytest.mark.real_pages
+def test_real_english_pages_pass_everything() -> None:
+    f = TextQualityFilter()
     for name, text in confident_pages("en").items():
         decision, cleaned = f(text)
         assert isinstance(decision, Keep), (name, decision)

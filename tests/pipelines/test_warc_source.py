@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import io
-from pathlib import Path
 
 import pytest
 
@@ -18,8 +17,7 @@ from pipelines.io.warc import (
     write_test_warc,
 )
 from schemas.keys import make_key, warc_identity
-
-PAGES_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "webpages"
+from tests.real_pages import PAGES_DIR
 
 
 def _pages(n: int = 6) -> list[tuple[str, bytes, dict[str, str] | None]]:
@@ -156,10 +154,10 @@ def test_leading_garbage_before_gzip_members(tmp_path):
     assert len(pages) == 3 and len(errors) == 1 and errors[0].offset == 0
 
 
+@pytest.mark.real_pages
 def test_real_pages_round_trip_and_extract(tmp_path):
     files = sorted(PAGES_DIR.glob("*.html"))
-    if not files:
-        pytest.skip(f"real web pages not found at {PAGES_DIR} (see DESIGN.md); skipping")
+    assert files
     src = [(f"https://{f.name}/index.html", f.read_bytes(), {"Content-Type": "text/html"}) for f in files]
     path = tmp_path / "real.warc.gz"
     write_test_warc(str(path), src)
