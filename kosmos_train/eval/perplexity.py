@@ -1,12 +1,12 @@
 """Per-stream perplexity on held-out corpora (any corpus folder, or an instruction .jsonl).
 
-Rows are built by the training streams' own builders (`kosmos_train.data.builders`), with the
-loss on text tokens only: captions `<s> <image> slots </image> caption </s>`, interleaved
-documents with up to 5 images, instruction rows with the loss on the output; a sample whose image
-does not decode is skipped and counted (`skipped/KIND`). Text documents are cut into the same
-`line </line>` units as training, but packed one document per row group (no cross-document
-packing, unlike the training packer, so every held-out token is scored with its own document as
-context and the score does not depend on the order of the documents).
+Captions and instruction rows are built by the training builders themselves
+(`kosmos_train.data.builders`, one item -> one row): `<s> <image> slots </image> caption </s>`,
+instruction rows with the loss on the output; a sample whose image does not decode is skipped and
+counted (`skipped/KIND`). Documents (text, interleaved) are cut into the same units as training
+(`line </line>` units; interleaved documents with up to 5 images) but scored one document per row
+group, where the training packers fill rows across documents: every held-out token is scored with
+its own document as context, and the score does not depend on the order of the documents.
 Perplexity per kind = exp(summed NLL / loss tokens) over all of that kind's sources.
 """
 
@@ -21,10 +21,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from kosmos_train.data.builders import BUILDERS
+from kosmos_train.data.builders import BUILDERS, IMAGE_ERRORS
 from kosmos_train.data.corpus import INSTRUCTION
-from kosmos_train.data.images import normalize
-from kosmos_train.data.sequences import Example, text_loss, text_units
+from kosmos_train.data.images import load_image, normalize
+from kosmos_train.data.sequences import IMAGE, Example, interleaved_sequence, text_loss, text_units
 from kosmos_train.data.sources import Item, SkipLog
 from kosmos_train.eval.report import TaskResult
 from kosmos_train.model.architecture.kosmos import image_slot_mask
@@ -78,24 +78,29 @@ def examples(
     """Scored rows of one held-out source; `limit` samples at most; undecodable ones go to `skips`."""
     v = tok.layout
     kind = source_kind(path)
-    items = _items(path, kind, limit)
-    if kind == "text":
-        for item in items:
+    skips = skips or SkipLog(kind)
+    builder = BUILDERS[kind](tok, max_len, image_tokens, image_size, skips, max_images)
+    for item in _items(path, kind, limit):
+        if kind == "text":
             lines = [line for line in item.sample.text.splitlines() if line.strip()]
             for row in _pack(text_units(tok.encode_batch(lines), v, max_len), max_len):
                 yield Example(row, text_loss(row, v), keys=[item.key])
-        return
-    skips = skips or SkipLog(kind)
-    builder = BUILDERS[kind](tok, max_len, image_tokens, image_size, skips, max_images)
-
-    def pull() -> tuple[int, Item]:
-        return 0, next(items)
-
-    while True:
-        try:
-            yield builder.next(pull)
-        except StopIteration:
-            return
+        elif kind == "interleaved":
+            texts = [t for t in item.sample.texts if t is not None]
+            encoded = iter(tok.encode_batch(texts))
+            nodes = [IMAGE if t is None else next(encoded) for t in item.sample.texts]
+            ids, loss, used = interleaved_sequence(nodes, v, image_tokens, max_len, max_images)
+            stored = item.sample.stored_images
+            try:
+                pixels = [load_image(stored[i].data, image_size) for i in used]
+            except IMAGE_ERRORS as e:
+                skips.report(item.url, item.key, f"an image does not decode: {type(e).__name__}: {e}")
+                continue
+            yield Example(ids, loss, pixels, [item.key])
+        else:
+            row = builder.example(item)  # type: ignore[attr-defined]
+            if row is not None:
+                yield row
 
 
 @torch.no_grad()
