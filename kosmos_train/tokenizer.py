@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from kosmos_train.vocab import SP_CONTROL_PIECES, VocabLayout
+from schemas.foreign import is_foreign_target, iter_foreign_samples
 from schemas.kinds import SchemaError
 from schemas.manifest import read_manifest
 from schemas.reader import ShardReadError, iter_shard, shard_urls
@@ -38,6 +39,13 @@ def corpus_sentences(roots: Sequence[str], max_sentences: int | None = None) -> 
     """Sentences from the corpora at `roots`; an unreadable shard is logged and skipped, not fatal."""
     n = 0
     for root in roots:
+        if is_foreign_target(root):  # an img2dataset / LAION / COYO folder: its captions
+            for sample in iter_foreign_samples(root):
+                yield sample.caption
+                n += 1
+                if max_sentences is not None and n >= max_sentences:
+                    return
+            continue
         manifest = read_manifest(root)
         for url in shard_urls(root, manifest):
             try:

@@ -24,6 +24,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             print(f"PROBLEM {problem}")
         for warning in report.warnings:
             print(f"warning {warning}")
+        for check in report.not_checked:
+            print(f"not checked (needs manifest.json): {check}")
         verdict = "OK" if report.ok else f"FAILED with {len(report.problems)} problem(s)"
         kind = report.kind.value if report.kind else "unknown kind"
         print(f"{target}: {verdict} - {len(report.shards)} shard(s), {report.samples} samples, {kind}")
@@ -50,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
         "targets",
         nargs="+",
         metavar="DIR|GLOB",
-        help="corpus directory (with manifest.json) or a glob of tars",
+        help="corpus directory (with manifest.json), a glob of tars, or a foreign webdataset folder "
+        "(img2dataset, LAION, COYO, DataComp; also a brace pattern 'shards/{00000..00099}.tar')",
     )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--no-decode", action="store_true", help="skip decoding images (faster)")

@@ -7,9 +7,11 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+from schemas.foreign import foreign_shard_urls, foreign_stats, is_foreign_target, iter_foreign_samples
 from schemas.manifest import Manifest, read_manifest
 from schemas.reader import iter_shard, shard_urls
 from schemas.samples import ImageTextSample, InterleavedSample, Sample, TextSample
+from schemas.storage import filesystem
 
 SIDE_BUCKETS = (64, 128, 256, 512, 1024)
 
@@ -75,8 +77,42 @@ def _bucket_order(bucket: str) -> int:
     return int(digits[0]) if digits else 0
 
 
+def _limited(samples: Iterable[Sample], limit: int | None) -> Iterable[Sample]:
+    for n, sample in enumerate(samples):
+        if limit is not None and n >= limit:
+            return
+        yield sample
+
+
+def inspect_foreign(root: str, limit: int | None = None) -> dict[str, Any]:
+    """A foreign webdataset folder: its shards and samples; img2dataset's `_stats.json` counts when present
+    (their status names are img2dataset's, not our drop reasons)."""
+    urls = foreign_shard_urls(root)
+    count, statuses = 0, Counter()
+    for url in urls:
+        stats = foreign_stats(url)
+        count += int(stats.get("count") or 0)
+        statuses.update(
+            {str(k): int(v) for k, v in (stats.get("status_dict") or {}).items() if k != "success"}
+        )
+    stats = describe_samples(_limited(iter_foreign_samples(root), limit))
+    kept = stats["samples"] if limit is None else sum(1 for _ in iter_foreign_samples(root))
+    return {
+        "root": root,
+        "kind": "image_text",
+        "schema": "foreign webdataset (no manifest.json: drop reasons and counts need one)",
+        "shards": len(urls),
+        "bytes": sum(filesystem(u)[0].size(filesystem(u)[1]) for u in urls),
+        "counts": {"input": max(count, kept), "kept": kept, "dropped": dict(sorted(statuses.items()))},
+        "config": {},
+        "stats": stats,
+    }
+
+
 def inspect_corpus(root: str, limit: int | None = None) -> dict[str, Any]:
     """Manifest facts plus statistics over the samples (the first `limit` when given)."""
+    if is_foreign_target(root):
+        return inspect_foreign(root, limit)
     manifest: Manifest = read_manifest(root)
 
     def samples() -> Iterable[Sample]:

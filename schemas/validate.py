@@ -18,6 +18,7 @@ from typing import IO, Any
 import pyarrow.parquet as pq
 
 from schemas.arrow_schemas import METADATA_SCHEMAS
+from schemas.foreign import NEEDS_MANIFEST, foreign_sample, foreign_shard_urls, is_foreign_target
 from schemas.images import decode_problem
 from schemas.keys import member_name_problem, split_member_name
 from schemas.kinds import IMAGE_EXTENSIONS, Kind, SchemaError
@@ -58,6 +59,8 @@ class Report:
     shards: list[ShardResult] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    mode: str = "corpus"  # "foreign": a webdataset folder without our manifest (img2dataset, LAION, ...)
+    not_checked: list[str] = field(default_factory=list)  # checks that need our manifest and sidecars
 
     @property
     def ok(self) -> bool:
@@ -109,9 +112,34 @@ def _declared_size(kind: Kind | None, fields: dict[str, bytes], field_name: str)
     return None
 
 
-def _check_sample(
+def _check_foreign_sample(
     report: Report, shard: str, key: str, fields: dict[str, bytes], decode: bool
 ) -> Kind | None:
+    """A foreign sample: one image member, a UTF-8 caption, valid JSON if any; the image decodes
+    at the size its JSON states (img2dataset's width/height)."""
+    try:
+        sample = foreign_sample(key, fields)
+    except SchemaError as e:
+        report.add(shard, key, str(e))
+        return None
+    if decode:
+        size, problem = decode_problem(sample.image)
+        if problem:
+            report.add(shard, key, f"image member: {problem}")
+            return Kind.IMAGE_TEXT
+        declared = _declared_size(Kind.IMAGE_TEXT, fields, "") if "json" in fields else None
+        if declared is not None and None not in declared and tuple(declared) != size:
+            report.add(
+                shard, key, f"image is {size[0]}x{size[1]} but the JSON says {declared[0]}x{declared[1]}"
+            )
+    return Kind.IMAGE_TEXT
+
+
+def _check_sample(
+    report: Report, shard: str, key: str, fields: dict[str, bytes], decode: bool, foreign: bool = False
+) -> Kind | None:
+    if foreign:
+        return _check_foreign_sample(report, shard, key, fields, decode)
     kind, problems = sample_problems(key, fields)
     for p in problems:
         report.add(shard, key, p)
@@ -164,7 +192,7 @@ def _grouped(
 
 
 def check_shard(
-    report: Report, url: str, name: str, seen: dict[str, str], decode: bool = True
+    report: Report, url: str, name: str, seen: dict[str, str], decode: bool = True, foreign: bool = False
 ) -> ShardResult:
     """Read one tar to its end, checking every sample; returns what it holds."""
     result = ShardResult(name)
@@ -184,7 +212,7 @@ def check_shard(
                 elif key in result.keys:
                     report.add(name, key, "duplicate key within the shard")
                 seen.setdefault(key, name)
-                kind = _check_sample(report, name, key, fields, decode)
+                kind = _check_sample(report, name, key, fields, decode, foreign)
                 if kind is not None:
                     result.kinds.add(kind)
                 result.keys.append(key)
@@ -274,8 +302,51 @@ def _list_tars(fs: Any, folder: str) -> list[str]:
     )
 
 
+def _check_img2dataset_sidecars(report: Report, url: str, result: ShardResult) -> None:
+    """img2dataset's `<shard>_stats.json` successes and `<shard>.parquet` success rows, when present."""
+    stem = url[: -len(".tar")]
+    fs, path = filesystem(stem + "_stats.json")
+    if fs.exists(path):
+        try:
+            successes = json.loads(fs.cat_file(path)).get("successes")
+        except (OSError, ValueError, AttributeError) as e:
+            report.add(result.name, None, f"img2dataset stats unreadable: {e}")
+            successes = None
+        if isinstance(successes, int) and successes != result.samples:
+            report.add(
+                result.name, None, f"_stats.json says {successes} successes, the tar holds {result.samples}"
+            )
+    fs, path = filesystem(stem + ".parquet")
+    if fs.exists(path):
+        try:
+            table = pq.read_table(stem + ".parquet", columns=["status"])
+            ok = sum(1 for s in table.column("status").to_pylist() if s == "success")
+        except (OSError, KeyError, ValueError) as e:
+            report.add(result.name, None, f"img2dataset parquet unreadable: {type(e).__name__}: {e}")
+            return
+        if ok != result.samples:
+            report.add(result.name, None, f"parquet has {ok} success rows, the tar holds {result.samples}")
+
+
+def validate_foreign(target: str, decode_images: bool = True) -> Report:
+    """Webdataset-level checks and image decoding for a folder, glob or brace pattern of foreign tars."""
+    report = Report(target, kind=Kind.IMAGE_TEXT, mode="foreign", not_checked=list(NEEDS_MANIFEST))
+    seen: dict[str, str] = {}
+    urls = foreign_shard_urls(target)
+    if not urls:
+        report.add(None, None, f"no shards found at {target}")
+    for url in urls:
+        result = check_shard(report, url, url.rsplit("/", 1)[-1], seen, decode_images, foreign=True)
+        report.shards.append(result)
+        _check_img2dataset_sidecars(report, url, result)
+    return report
+
+
 def validate(target: str, decode_images: bool = True) -> Report:
-    """Validate a corpus directory (via its manifest) or the tars a glob matches."""
+    """Validate a corpus directory (via its manifest) or the tars a glob matches; a folder of
+    foreign tars (img2dataset, LAION, ...) gets the checks that need no manifest."""
+    if is_foreign_target(target):
+        return validate_foreign(target, decode_images)
     report = Report(target)
     fs, path = filesystem(target)
     seen: dict[str, str] = {}
@@ -321,6 +392,8 @@ def report_json(report: Report) -> str:
         {
             "target": report.target,
             "ok": report.ok,
+            "mode": report.mode,
+            "not_checked": report.not_checked,
             "kind": report.kind.value if report.kind else None,
             "shards": len(report.shards),
             "samples": report.samples,

@@ -9,7 +9,9 @@ from __future__ import annotations
 import base64
 import html
 from collections.abc import Iterable
+from itertools import islice
 
+from schemas.foreign import is_foreign_target, iter_foreign_samples
 from schemas.images import thumbnail_jpeg
 from schemas.manifest import read_manifest
 from schemas.reader import iter_shard, shard_urls
@@ -75,6 +77,11 @@ def render_page(title: str, samples: Iterable[Sample]) -> str:
 
 def view_corpus(root: str, out_path: str, n: int = 48) -> int:
     """Write the contact sheet of the first `n` samples; returns how many it shows."""
+    if is_foreign_target(root):
+        picked = list(islice(iter_foreign_samples(root), n))
+        with open(out_path, "w", encoding="utf-8") as f:
+            f.write(render_page(f"foreign image_text folder: {root}", picked))
+        return len(picked)
     manifest = read_manifest(root)
     picked: list[Sample] = []
     for url in shard_urls(root, manifest):

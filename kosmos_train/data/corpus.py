@@ -208,4 +208,8 @@ def open_source(spec: SourceSpec) -> ShardSet:
     """Open and check one source; DataError with the reason when it cannot be used."""
     if spec.kind not in STREAM_KINDS:
         raise DataError(f"unknown stream kind {spec.kind!r}; expected one of {', '.join(STREAM_KINDS)}")
-    return JsonlShards(spec) if spec.kind == INSTRUCTION else CorpusShards(spec)
+    if spec.kind == INSTRUCTION:
+        return JsonlShards(spec)
+    from kosmos_train.data.foreign import ForeignShards, is_foreign_source  # img2dataset & co. folders
+
+    return ForeignShards(spec) if is_foreign_source(spec) else CorpusShards(spec)

@@ -19,6 +19,7 @@ from kosmos_train.data.corpus import INSTRUCTION, DataError, SourceSpec
 from kosmos_train.data.images import clip_preprocess
 from kosmos_train.model.run_dir import TOKENIZER_FILE
 from kosmos_train.tokenizer import Tokenizer
+from schemas.foreign import is_foreign_target
 from schemas.kinds import SchemaError
 from schemas.manifest import read_manifest
 
@@ -36,6 +37,9 @@ def sources_from_dirs(dirs: Sequence[str | Path] | dict[str, Any]) -> list[Sourc
         d = str(d)
         if d.endswith(".jsonl"):
             specs.append(SourceSpec(INSTRUCTION, d))
+            continue
+        if is_foreign_target(d):  # an img2dataset / LAION / COYO webdataset folder
+            specs.append(SourceSpec("image_text", d))
             continue
         try:
             specs.append(SourceSpec(read_manifest(d).kind.value, d))
