@@ -44,6 +44,10 @@ IMAGE_TEXT_METADATA = pa.schema(
         pa.field("original_width", pa.int64()),
         pa.field("original_height", pa.int64()),
         pa.field("sha256", pa.string(), nullable=False),
+        # sha256 of the bytes as downloaded (img2dataset's and DataComp's `sha256`/verify_hash);
+        # equals `sha256` when the downloaded bytes are stored as they are.
+        pa.field("original_sha256", pa.string()),
+        pa.field("uid", pa.string()),  # DataComp's 128-bit hex id (the input's, else derived from the key)
     ]
     + _lang()
     + [
@@ -72,6 +76,9 @@ INTERLEAVED_METADATA = pa.schema(
     ]
 )
 
+# Fields added after the first shards were written: older samples may lack them.
+OPTIONAL_FIELDS = frozenset({"original_sha256", "uid"})
+
 METADATA_SCHEMAS: dict[Kind, pa.Schema] = {
     Kind.TEXT: TEXT_METADATA,
     Kind.IMAGE_TEXT: IMAGE_TEXT_METADATA,
@@ -97,6 +104,11 @@ SHARD_STATS = pa.schema(
         pa.field("finished_at", pa.string()),
         pa.field("duration_s", pa.float64()),
         pa.field("source", pa.string()),
+        pa.field("count", pa.int64()),
+        pa.field("successes", pa.int64()),
+        pa.field("failed_to_download", pa.int64()),
+        pa.field("failed_to_resize", pa.int64()),
+        pa.field("status_dict", pa.map_(pa.string(), pa.int64())),
     ]
 )
 
@@ -112,6 +124,31 @@ DROPS = pa.schema(
         pa.field("stage", pa.string(), nullable=False),
     ]
 )
+
+
+def _column_type(values: list[object]) -> pa.DataType:
+    """The Arrow type of an input column carried as a top-level column (all-null columns are strings)."""
+    present = [v for v in values if v is not None]
+    if not present:
+        return pa.string()
+    try:
+        return pa.array(present).type
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.string()  # mixed types: the writer stores them as JSON text
+
+
+def schema_with_columns(schema: pa.Schema, rows: list[dict[str, object]]) -> pa.Schema:
+    """`schema` plus the input columns the rows carry beyond it (img2dataset's status, exif, LAION's
+    similarity, ...), in first-seen order, so they are top-level Parquet columns."""
+    names = set(schema.names)
+    extra: dict[str, list[object]] = {}
+    for row in rows:
+        for name, value in row.items():
+            if name not in names:
+                extra.setdefault(name, []).append(value)
+    for name, values in extra.items():
+        schema = schema.append(pa.field(name, _column_type(values)))
+    return schema
 
 
 def json_type_problem(field: pa.Field, value: object) -> str | None:

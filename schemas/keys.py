@@ -20,6 +20,11 @@ def make_key(kind: str, source_identity: str) -> str:
     return digest[:KEY_HEX_CHARS]
 
 
+def uid_of(key: str) -> str:
+    """DataComp's `uid` (128-bit hex) for a sample without one in its input: stable, from the key."""
+    return hashlib.sha256(f"uid\x00{key}".encode()).hexdigest()[:32]
+
+
 def row_identity(relative_path: str, row_index: int) -> str:
     """Source identity of an input row: the file's path relative to the input root, plus the row."""
     posix_path = relative_path.replace("\\", "/")

@@ -17,11 +17,12 @@ import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from schemas.arrow_schemas import METADATA_SCHEMAS, json_type_problem
-from schemas.keys import key_problem
+from schemas.arrow_schemas import METADATA_SCHEMAS, OPTIONAL_FIELDS, json_type_problem
+from schemas.keys import key_problem, uid_of
 from schemas.kinds import IMAGE_EXTENSIONS, Kind, SchemaError, kind_of_schema_id
 
 _IMAGE_MEMBER = re.compile(r"^(\d+)\.(" + "|".join(IMAGE_EXTENSIONS) + r")$")
+IMAGE_TEXT_FIELDS = frozenset(METADATA_SCHEMAS[Kind.IMAGE_TEXT].names)
 IMAGE_ENTRY_FIELDS = ("member", "url", "width", "height", "sha256", "clip_score", "alt")
 
 
@@ -85,13 +86,21 @@ class ImageTextSample:
     clip_score: float | None = None
     clip_model: str | None = None
     extra: dict[str, Any] | None = None
+    original_sha256: str | None = None
+    uid: str | None = None
+    # Input columns kept as top-level JSON fields and Parquet columns (img2dataset's status, exif,
+    # error_message, LAION's similarity, ...); names never collide with the fields above.
+    columns: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if not self.sha256:
             self.sha256 = sha256_hex(self.image)
+        if not self.uid:
+            self.uid = uid_of(self.key)
 
     def metadata(self) -> dict[str, Any]:
         return {
+            **{k: v for k, v in (self.columns or {}).items() if k not in IMAGE_TEXT_FIELDS},
             "key": self.key,
             "id": self.id,
             "url": self.url,
@@ -101,6 +110,8 @@ class ImageTextSample:
             "original_width": self.original_width,
             "original_height": self.original_height,
             "sha256": self.sha256,
+            "original_sha256": self.original_sha256,
+            "uid": self.uid,
             "lang": self.lang,
             "lang_score": self.lang_score,
             "clip_score": self.clip_score,
@@ -254,7 +265,8 @@ def _metadata_problems(kind: Kind, meta: dict[str, Any], key: str) -> list[str]:
                 problems.append("field 'extra' must be an object or null")
             continue
         if f.name not in meta:
-            problems.append(f"field {f.name!r} is missing")
+            if f.name not in OPTIONAL_FIELDS:
+                problems.append(f"field {f.name!r} is missing")
             continue
         problem = json_type_problem(f, meta[f.name])
         if problem:
@@ -382,6 +394,9 @@ def sample_from_members(key: str, members: dict[str, bytes]) -> Sample:
             sha256=meta["sha256"],
             clip_score=meta.get("clip_score"),
             clip_model=meta.get("clip_model"),
+            original_sha256=meta.get("original_sha256"),
+            uid=meta.get("uid"),
+            columns={k: v for k, v in meta.items() if k not in IMAGE_TEXT_FIELDS} or None,
             **common,
         )
     images: list[InterleavedImage | None] = []

@@ -17,7 +17,7 @@ from typing import IO, Any
 
 import pyarrow.parquet as pq
 
-from schemas.arrow_schemas import METADATA_SCHEMAS
+from schemas.arrow_schemas import METADATA_SCHEMAS, OPTIONAL_FIELDS
 from schemas.foreign import NEEDS_MANIFEST, foreign_sample, foreign_shard_urls, is_foreign_target
 from schemas.images import decode_problem
 from schemas.keys import member_name_problem, split_member_name
@@ -246,7 +246,7 @@ def check_sidecars(report: Report, shard_url: str, result: ShardResult) -> None:
                 f"parquet has {len(keys)} rows / keys that differ from the tar's {result.samples} samples",
             )
         for kind in result.kinds:
-            missing = set(METADATA_SCHEMAS[kind].names) - set(table.column_names)
+            missing = set(METADATA_SCHEMAS[kind].names) - set(table.column_names) - OPTIONAL_FIELDS
             if missing:
                 report.add(name, None, f"parquet lacks columns {sorted(missing)}")
     except (OSError, KeyError, ValueError) as e:

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import webdataset as wds
 
-from schemas.arrow_schemas import METADATA_SCHEMAS
+from schemas.arrow_schemas import METADATA_SCHEMAS, schema_with_columns
 from schemas.keys import key_problem
 from schemas.kinds import STATS_SCHEMA, Kind, SchemaError
 from schemas.manifest import Counts, Manifest, ShardEntry, utc_now
@@ -28,6 +28,33 @@ from schemas.samples import Sample, parquet_row
 from schemas.storage import atomic_write_bytes, filesystem, join, remove_quietly, temporary_name
 
 DEFAULT_SAMPLES_PER_SHARD = 10_000
+# Drop reasons img2dataset counts as failed_to_download / failed_to_resize in its stats.
+DOWNLOAD_FAILURES = frozenset(
+    {
+        "blocked_address",
+        "invalid_url",
+        "robots_disallowed",
+        "opted_out",
+        "http_error",
+        "timeout",
+        "connection_error",
+        "too_many_redirects",
+        "too_large",
+        "bad_content_type",
+        "hash_mismatch",
+    }
+)
+RESIZE_FAILURES = frozenset(
+    {
+        "undecodable_image",
+        "decompression_bomb",
+        "image_too_small",
+        "image_too_large",
+        "bad_aspect_ratio",
+        "image_too_costly",
+        "single_color",
+    }
+)
 
 
 def shard_name(prefix: str, index: int) -> str:
@@ -61,6 +88,12 @@ class ShardStats:
     # What the shard was made from (e.g. a hash of its input keys and settings): a resumed run
     # reuses a complete shard only when its source is unchanged.
     source: str | None = None
+    # img2dataset's stats fields, so its and DataComp's tools read our shards (from the counts).
+    count: int | None = None
+    successes: int | None = None
+    failed_to_download: int | None = None
+    failed_to_resize: int | None = None
+    status_dict: dict[str, int] | None = None
     schema: str = STATS_SCHEMA
 
     def to_json(self) -> bytes:
@@ -116,6 +149,28 @@ def shard_is_complete(output_dir: str, name: str) -> bool:
     """A shard is complete once its `.stats.json` exists (it is renamed into place last)."""
     fs, root = filesystem(output_dir)
     return fs.exists(join(root, sidecar(name, ".stats.json")))
+
+
+def _set_img2dataset_fields(stats: ShardStats, counts: Counts) -> None:
+    """count / successes / failed_to_download / failed_to_resize / status_dict as img2dataset writes them."""
+    stats.count, stats.successes = counts.input, counts.kept
+    stats.failed_to_download = sum(n for r, n in counts.dropped.items() if r in DOWNLOAD_FAILURES)
+    stats.failed_to_resize = sum(n for r, n in counts.dropped.items() if r in RESIZE_FAILURES)
+    stats.status_dict = {"success": counts.kept, **dict(sorted(counts.dropped.items()))}
+
+
+def _fit_columns(rows: list[dict[str, Any]], schema: pa.Schema) -> list[dict[str, Any]]:
+    """Input columns of mixed types are string columns: their non-string values go in as JSON text."""
+    mixed = [
+        f.name
+        for f in schema
+        if pa.types.is_string(f.type)
+        and any(r.get(f.name) is not None and not isinstance(r.get(f.name), str) for r in rows)
+    ]
+    if not mixed:
+        return rows
+    fit = lambda v: v if v is None or isinstance(v, str) else json.dumps(v, sort_keys=True)  # noqa: E731
+    return [{**r, **{n: fit(r.get(n)) for n in mixed}} for r in rows]
 
 
 class ShardWriter:
@@ -179,7 +234,9 @@ class ShardWriter:
                     f"shard {self.name}: counts say kept {counts.kept} but {stats.samples} were written"
                 )
             stats.input, stats.kept, stats.dropped = counts.input, counts.kept, dict(counts.dropped)
-        table = pa.Table.from_pylist(self._rows, schema=METADATA_SCHEMAS[self.kind])
+            _set_img2dataset_fields(stats, counts)
+        schema = schema_with_columns(METADATA_SCHEMAS[self.kind], self._rows)
+        table = pa.Table.from_pylist(_fit_columns(self._rows, schema), schema=schema)
         parquet = io.BytesIO()
         pq.write_table(table, parquet)
         try:
