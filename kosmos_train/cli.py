@@ -10,6 +10,7 @@ Examples:
   kosmos_train export --run runs/k1
   kosmos_train eval --run runs/k1 --task caption --data captions_val2014.json --images val2014 [--shots 4]
   kosmos_train info --config kosmos1
+  kosmos_train plan --config kosmos1 --gpus 8 --gpu-memory-gib 80 [--json]
 """
 
 from __future__ import annotations
@@ -29,11 +30,13 @@ by WEIGHT (default 1) within that kind's stream. Several values may follow one -
 
 TRAIN_EPILOG = """
 Mixture: each optimizer step takes a token budget from every stream that has data (KOSMOS-1:
-0.5M text, 0.5M image-caption, 0.2M interleaved tokens; a token is a non-pad position, image slots
-included), in micro-batches of --micro-batch-tokens per rank; the step's gradient is the sum of the
-streams' mean-NLL gradients. Per-stream losses, realised tokens, tokens/s, images/s, MFU (GPU), LR,
-grad norm and loader wait time go to stdout and RUN/logs/ (TensorBoard when installed, and
-train.jsonl always).
+0.5M text, 0.5M image-caption, 0.2M interleaved tokens; a token is a position, image slots
+included), in micro-batches of at most --micro-batch-tokens padded positions (rows x longest row)
+per rank. Documents are packed into full rows, captions bucketed by length. The step's gradient is
+that of one token-weighted mean NLL over all streams and ranks (--loss-weighting streams: the sum
+of per-stream means). `loss` (token-weighted) and per-stream losses, realised tokens, tokens/s,
+images/s, MFU (GPU), LR, grad norm and loader wait time go to stdout and RUN/logs/ (TensorBoard
+when installed, and train.jsonl always).
 
 DeepSpeed: the ZeRO stage comes from the training config (default 2; --zero-stage changes it).
 --deepspeed FILE overrides any DeepSpeed key the file sets (deep-merged over the generated config),
@@ -105,11 +108,15 @@ def cmd_train(args: argparse.Namespace) -> int:
             "precision": args.precision,
             "peak_tflops": args.peak_tflops,
             "shuffle_buffer": args.shuffle_buffer,
+            "clip_pretrained": args.clip_pretrained,
+            "activation_checkpointing": args.activation_checkpointing,
+            "loss_weighting": args.loss_weighting,
+            "compile": args.compile or None,
         }.items()
         if v is not None
     }
     if args.checkpoint_activations:
-        changes["checkpoint_activations"] = True
+        changes["activation_checkpointing"] = "full"
     cfg = dataclasses.replace(cfg, **changes)
     for kind, value in _kind_values(args.tokens_per_step):
         cfg.tokens_per_step[kind] = value
@@ -122,9 +129,18 @@ def cmd_train(args: argparse.Namespace) -> int:
         if not args.eval_data:
             raise SystemExit("kosmos_train train: --eval-every needs --eval-data (held-out corpus folders)")
         evaluate = training_evaluator(args.eval_data, limit=args.eval_limit)
+    from kosmos_train.data.corpus import DataError
+    from kosmos_train.train.config import ConfigError, check_clip_weights
+
+    try:
+        check_clip_weights(cfg)  # at once, before any import of DeepSpeed or model build
+        sources = _sources(_data_values(args.data))
+    except (ConfigError, DataError) as e:
+        print(f"kosmos_train train: {e}", file=sys.stderr)
+        return 2
     train(
         cfg,
-        _sources(_data_values(args.data)),
+        sources,
         args.output,
         tokenizer=args.tokenizer,
         deepspeed_config_file=args.deepspeed,
@@ -352,7 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--micro-batch-tokens",
         nargs="+",
         metavar="KIND=N",
-        help="tokens per micro-batch and rank for a stream",
+        help="padded positions (rows x longest row) per micro-batch and rank for a stream",
     )
     r.add_argument("--save-every", type=int, help="checkpoint every N steps (and always at the end)")
     r.add_argument("--log-every", type=int, help="log every N steps")
@@ -361,8 +377,28 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, help="seed for the model init, data order and dropout")
     r.add_argument("--precision", choices=("auto", "bf16", "fp32"), help="auto: bf16 on GPU, fp32 on CPU")
     r.add_argument(
-        "--checkpoint-activations", action="store_true", help="recompute decoder layers in backward"
+        "--clip-pretrained",
+        metavar="TAG|PATH|random",
+        help="CLIP vision weights: an open_clip tag (openai), a local open_clip checkpoint file, or "
+        "'random' (benchmarks, tests). Required by presets whose vision tower is frozen (kosmos1); "
+        "the run directory records it in clip_weights.json (a file with its sha256)",
     )
+    r.add_argument(
+        "--activation-checkpointing",
+        choices=("full", "selective", "none"),
+        help="recompute in backward: full decoder layers (kosmos1 default), the elementwise parts "
+        "(selective), or nothing (tiny default)",
+    )
+    r.add_argument(
+        "--checkpoint-activations", action="store_true", help="same as --activation-checkpointing full"
+    )
+    r.add_argument(
+        "--loss-weighting",
+        choices=("tokens", "streams"),
+        help="tokens (default): one token-weighted mean NLL over all streams and ranks; streams: the "
+        "sum of the per-stream means",
+    )
+    r.add_argument("--compile", action="store_true", help="torch.compile each decoder layer")
     r.add_argument(
         "--peak-tflops", type=float, help="device peak TFLOP/s for the MFU estimate (known GPUs are detected)"
     )
@@ -489,7 +525,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument(
         "--prompt",
         help="replace the paper's prompt (caption: 'An image of', classify: 'The photo of the', "
-        "vqa: 'Question: {question} Answer:')",
+        "vqa: 'Question: {question} Answer:'; raven, rendered-sst2, hateful-memes, describe ({category}), "
+        "webqa ({text}, {question}): see README; not the language tasks)",
     )
     v.add_argument("--beams", type=int, help="caption beam size (default 5)")
     v.add_argument("--limit", type=int, help="evaluate the first N samples only")
@@ -511,6 +548,11 @@ def build_parser() -> argparse.ArgumentParser:
     v.set_defaults(func=cmd_eval)
 
     sub.add_parser("info", help="parameter counts and the model config", add_help=False)
+    sub.add_parser(
+        "plan",
+        help="predicted memory per rank, largest micro-batch, step time and MFU (plan --help)",
+        add_help=False,
+    )
     return p
 
 
@@ -518,6 +560,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # The deepspeed launcher adds --local_rank=N before the subcommand; LOCAL_RANK in the environment says the same.
     argv = [a for a in argv if not a.startswith(("--local_rank=", "--local-rank="))]
+    if argv and argv[0] == "plan":
+        from kosmos_train.train.plan import main as plan_main
+
+        return plan_main(argv[1:])
     if argv and argv[0] == "info":
         from kosmos_train.model.info import main as info_main
 

@@ -150,6 +150,8 @@ def _language(r: Request) -> TaskResult:
     from kosmos_train.eval.choice import DEFAULT_NORM
     from kosmos_train.eval.language import load_language, run_language
 
+    if r.prompt is not None:
+        raise ValueError(f"--prompt does not apply to {r.task} (its prompt is built from each row's fields)")
     items = load_language(r.task, r.one(), r.annotations)[: r.limit]
     pool = load_language(r.task, r.pool) if r.pool else None
     return run_language(r.the_scorer(), r.task, items, r.norm or DEFAULT_NORM, r.shots, pool, r.seed)

@@ -335,3 +335,5 @@ def test_bad_rows_name_the_file_and_line(tmp_path):
         run("raven", [data], tmp_path, ScriptedScorer(), shots=1)
     with pytest.raises(ValueError, match="--cot applies to"):
         run("boolq", [data], tmp_path, ScriptedScorer(), cot=True)
+    with pytest.raises(ValueError, match="--prompt does not apply to boolq"):
+        run("boolq", [data], tmp_path, ScriptedScorer(), prompt="Q:")
