@@ -10,9 +10,10 @@ empty -> placeholder tag (KOSMOS-1 drops captions holding tags such as <PERSON>)
 Placeholder tags are looked for after unescaping (so "&lt;PERSON&gt;" counts) and before HTML tags
 are stripped (so a tag cannot hide by looking like markup).
 
-Note on the language default: lid.176 is unsure on very short captions ("a red circle": en 0.20;
-"A red circle on a white background.": en 0.61), so the 0.65 threshold of the issue drops some
-short English captions; lower `language_threshold` for caption-heavy corpora if that matters.
+Language of short captions: lid.176 is unsure on them ("A small boat tied to the dock": en 0.35)
+though English is still its first choice, so captions of up to 20 words go through the
+length-aware rule of filters.langid (`CaptionConfig.short_text`): fastText's first choice at
+>= 0.3, else lingua's opinion among the candidates. The kept language and its score are stored.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 import regex
 
 from filters.base import Drop
-from filters.langid import LanguageConfig, LanguageFilter
+from filters.langid import LanguageConfig, LanguageFilter, ShortTextConfig
 
 PLACEHOLDER_TAGS: tuple[str, ...] = (
     # Conceptual Captions hypernymisation and common NER placeholder labels.
@@ -92,6 +93,10 @@ class CaptionConfig:
     languages: tuple[str, ...] = ("en",)
     """Accepted lid.176 language codes; () = no language filter."""
     language_threshold: float = 0.65
+    """fastText lid.176 score that keeps a caption of any length (datatrove's document default)."""
+    short_text: ShortTextConfig | None = ShortTextConfig()
+    """The length-aware rule (fastText's first choice at a lower score, else lingua as a second
+    opinion) for captions of up to 20 words; None applies `language_threshold` at every length."""
     placeholder_tags: tuple[str, ...] = PLACEHOLDER_TAGS
     """Tag names that mark a templated caption, matched in upper case as <NAME>, <NAME_1>, [NAME]
     (upper case only, so an HTML tag such as <time> is stripped, not mistaken for a placeholder)."""
@@ -137,7 +142,11 @@ class CaptionFilter:
         self._placeholder = _placeholder_regex(self.config.placeholder_tags)
         self._language = (
             LanguageFilter(
-                LanguageConfig(languages=self.config.languages, threshold=self.config.language_threshold)
+                LanguageConfig(
+                    languages=self.config.languages,
+                    threshold=self.config.language_threshold,
+                    short_text=self.config.short_text,
+                )
             )
             if self.config.languages
             else None
@@ -164,11 +173,10 @@ class CaptionFilter:
             return Drop("too_many_words", f"{words} words > {cfg.max_words}")
         if self._language is None:
             return CleanCaption(text, "", 0.0)
-        for lang, score in self._language.predict(text):
-            if lang in cfg.languages and score >= cfg.language_threshold:
-                return CleanCaption(text, lang, score)
-        decision = self._language(text)  # the shared filter words the drop reason and detail
-        return decision if isinstance(decision, Drop) else Drop("language", "no accepted language")
+        decision, lang = self._language.identify(text)
+        if isinstance(decision, Drop):
+            return decision
+        return CleanCaption(text, lang or "", float(decision.score or 0.0))
 
     def filter_batch(self, captions: Iterable[str | None]) -> list[CleanCaption | Drop]:
         """The filter over a batch, in order (what a DoFn over batches calls)."""

