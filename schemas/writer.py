@@ -28,6 +28,9 @@ from schemas.samples import Sample, parquet_row
 from schemas.storage import atomic_write_bytes, filesystem, join, remove_quietly, temporary_name
 
 DEFAULT_SAMPLES_PER_SHARD = 10_000
+# A run's work files (e.g. the image pipeline's candidates) live here, below the corpus root, so
+# readers never see them and a `<corpus>/*.parquet` glob yields exactly the samples' metadata.
+WORK_DIR = "_work"
 # Drop reasons img2dataset counts as failed_to_download / failed_to_resize in its stats.
 DOWNLOAD_FAILURES = frozenset(
     {

@@ -35,6 +35,7 @@ from pipelines.image_text.finalize import Finalize
 from pipelines.image_text.shard import DownloadConfig, ShardDownloader
 from pipelines.io.alt_text import iter_alt_text_rows
 from pipelines.io.fetch import FetchConfig
+from pipelines.io.img2dataset import carried_facts, carried_image, input_columns, without_sidecars
 from pipelines.io.input_rows import RowError, iter_rows
 from schemas.keys import make_key, row_identity
 from schemas.kinds import Kind
@@ -72,6 +73,8 @@ class ImageTextConfig:
     prefix: str = "shard"
     fetch_batch: int = 256
     drops_dir: str | None = None
+    reencode: str = "needed"  # never | needed | always: keep downloaded bytes that meet the image rules
+    verify_hash: str | None = None  # COLUMN[:TYPE] of expected hashes of the downloaded bytes (img2dataset)
 
     def download(self) -> DownloadConfig:
         return DownloadConfig(
@@ -83,6 +86,7 @@ class ImageTextConfig:
             clip_threshold=self.clip_threshold if self.clip is not None else None,
             fetch_batch=self.fetch_batch,
             phash=self.phash_distance is not None,
+            reencode=self.reencode,
         )
 
     def manifest_config(self) -> dict[str, Any]:
@@ -90,16 +94,6 @@ class ImageTextConfig:
 
 
 # --- rows ----------------------------------------------------------------------------------------
-
-
-def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    return str(value)
 
 
 def row_item(
@@ -114,7 +108,7 @@ def row_item(
     url_col = cfg.url_col if cfg.url_col in row or "text" not in row else "text"  # .txt URL lists
     url = row.get(url_col)
     url = url.strip() if isinstance(url, str) and url.strip() else None
-    image = row.get("image")  # stored bytes from an img2dataset shard: nothing to download
+    image = carried_image(row)  # img2dataset output (webdataset or parquet `jpg`): nothing to download
     ident = row.get(cfg.id_col) if cfg.id_col else None
     base = {"key": key, "id": None if ident is None else str(ident), "url": url}
     if url is None and image is None:
@@ -123,15 +117,19 @@ def row_item(
     caption = captions(raw_caption if isinstance(raw_caption, str) else None)
     if isinstance(caption, Drop):
         return drop_of(base, caption.reason, caption.detail, "caption")
-    skip = {url_col, cfg.caption_col, cfg.id_col, "image"}
-    extra = {k: _jsonable(v) for k, v in row.items() if k not in skip and v is not None}
+    hash_col, _, hash_type = (cfg.verify_hash or "").partition(":")
+    expected = row.get(hash_col) if hash_col and image is None else None
+    used = {url_col, cfg.caption_col, cfg.id_col, hash_col or None}
     return {
         **base,
         "caption": caption.text,
         "lang": caption.language or None,
         "image": image,
         "lang_score": caption.language_score if caption.language else None,
-        "extra": extra or None,
+        "extra": None,
+        "columns": input_columns(row, used, image is not None) or None,
+        "expected_hash": (hash_type or "sha256", str(expected).strip().lower()) if expected else None,
+        **carried_facts(row, image is not None),
     }
 
 
@@ -226,7 +224,8 @@ class DownloadShard(beam.DoFn):
 
 
 def build_image_text_pipeline(p: beam.Pipeline, cfg: ImageTextConfig) -> None:
-    sources = [(url, rel, False) for url, rel in expand_inputs(cfg.inputs)] if cfg.inputs else []
+    inputs = without_sidecars(expand_inputs(cfg.inputs)) if cfg.inputs else []
+    sources = [(url, rel, False) for url, rel in inputs]
     sources += [(url, rel, True) for url, rel in expand_inputs(cfg.warcs, is_warc_file)] if cfg.warcs else []
     files = [(i, url, rel, is_warc) for i, (url, rel, is_warc) in enumerate(sources)]
     rows = (

@@ -4,7 +4,7 @@
     image decode/filter/resize -> CLIP score (optional) -> ShardWriter
 
 Every row leaves as a sample or a drop with its reason; the shard's stats carry the counts.
-The candidates file (`<shard>.candidates.parquet`) records what this phase kept, unchanged by
+The candidates file (`_work/<shard>.candidates.parquet`) records what this phase kept, unchanged by
 the finalize phase, so corpus-wide decisions can be recomputed identically on a rerun.
 """
 
@@ -25,12 +25,13 @@ from filters.clip_score import ClipConfig, ClipScorer
 from filters.image import ImageConfig, ProcessedImage, process_image
 from filters.phash import phash
 from pipelines.common.drops import drop_of, is_drop
+from pipelines.image_text.originals import hash_problem, keep_original, with_original_sha256
 from pipelines.io.fetch import FetchConfig, Fetched, Fetcher
 from schemas.kinds import Kind
 from schemas.manifest import Counts
 from schemas.samples import ImageTextSample
 from schemas.storage import atomic_write_bytes, filesystem, join
-from schemas.writer import ShardStats, ShardWriter, shard_name, sidecar
+from schemas.writer import WORK_DIR, ShardStats, ShardWriter, shard_name, sidecar
 
 CANDIDATES = pa.schema(
     [
@@ -54,10 +55,11 @@ class DownloadConfig:
     clip_threshold: float | None = 0.28  # None: no per-sample threshold (e.g. top-fraction only)
     fetch_batch: int = 256  # URLs fetched concurrently per round; bounds memory per worker
     phash: bool = False  # record each image's perceptual hash for near-duplicate removal
+    reencode: str = "needed"  # never | needed | always (filters.stored_form)
 
 
 def candidates_path(output: str, name: str) -> str:
-    return join(output, sidecar(name, ".candidates.parquet"))
+    return join(output, WORK_DIR, sidecar(name, ".candidates.parquet"))
 
 
 class ShardDownloader:
@@ -136,14 +138,19 @@ class ShardDownloader:
             lambda data: None if data is None else process_image(data, self.cfg.image), datas
         )
         ready: list[tuple[dict[str, Any], ProcessedImage]] = []
-        for row, result, image in zip(batch, fetched, images, strict=True):
+        for row, result, image, data in zip(batch, fetched, images, datas, strict=True):
             if isinstance(result, Drop):
                 drops.append(drop_of(row, result.reason, result.detail, "fetch"))
+                continue
+            mismatch = hash_problem(row, data)
+            if mismatch:
+                drops.append(drop_of(row, "hash_mismatch", mismatch, "fetch"))
                 continue
             if isinstance(image, Drop):
                 drops.append(drop_of(row, image.reason, image.detail, "image"))
                 continue
-            ready.append((row, image))
+            image = keep_original(data, image, self.cfg.reencode, self.cfg.image)
+            ready.append((with_original_sha256(row, data), image))
         scores: list[float | None] = [None] * len(ready)
         if self.clip is not None and ready:
             scores = [
@@ -165,9 +172,12 @@ class ShardDownloader:
                         caption=row["caption"],
                         width=image.width,
                         height=image.height,
-                        original_width=image.original_width,
-                        original_height=image.original_height,
+                        original_width=row.get("original_width") or image.original_width,
+                        original_height=row.get("original_height") or image.original_height,
                         sha256=image.sha256,
+                        original_sha256=row["original_sha256"],
+                        uid=row.get("uid"),
+                        columns=row.get("columns"),
                         url=row["url"],
                         id=row.get("id"),
                         lang=row.get("lang"),
@@ -192,6 +202,7 @@ class ShardDownloader:
         buf = io.BytesIO()
         pq.write_table(table, buf)
         fs, path = filesystem(candidates_path(self.cfg.output, name))
+        fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
         atomic_write_bytes(fs, path, buf.getvalue())
 
 

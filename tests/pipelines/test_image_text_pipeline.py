@@ -270,7 +270,7 @@ def test_img2dataset_output_is_refiltered_without_downloading(tmp_path, http_ser
     for s in samples:
         assert min(s.width, s.height) == 256  # our resize, from img2dataset's 320
         assert s.url.startswith(http_server.base_url)
-        assert s.extra["status"] == "success" and "key" in s.extra
+        assert s.columns["status"] == "success" and "source_key" in s.columns  # top-level, not in `extra`
     assert read_manifest(str(out)).counts.input == 3
     assert validate(str(out)).ok
 
