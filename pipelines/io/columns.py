@@ -53,7 +53,7 @@ def columns_of(url: str) -> set[str] | None:
 
 
 def _header(head: bytes, delimiter: str) -> set[str] | None:
-    line = head.decode("utf-8", "replace").splitlines()[:1]
+    line = head.decode("utf-8", "replace").removeprefix("\ufeff").splitlines()[:1]
     if not line:
         return None
     return {name.strip() for name in next(csv.reader(line, delimiter=delimiter))}
@@ -85,7 +85,7 @@ def _array_prefix(text: str) -> Iterable[object]:
             return
         try:
             obj, pos = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             return
         yield obj
 
@@ -93,7 +93,7 @@ def _array_prefix(text: str) -> Iterable[object]:
 def _loads(line: str) -> object:
     try:
         return json.loads(line)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # bad JSON, 5000-digit integers, 100k-deep nesting: not a header
         return None
 
 

@@ -21,6 +21,8 @@ from typing import IO, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipelines.io.row_check import load_json, value_problem
+
 JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")
 TABLE_SUFFIXES = (".csv", ".tsv")
 PARQUET_SUFFIXES = (".parquet",)
@@ -61,6 +63,21 @@ def iter_rows(
     `txt_mode`: "document" reads a .txt file as one row {"text": whole file}; "lines" gives one
     row {"text": line} per non-empty line (URL lists).
     """
+    for index, row in _format_rows(stream, name, txt_mode):
+        yield index, _checked(row, name, index)
+
+
+def _checked(row: dict[str, Any] | RowError, name: str, index: int) -> dict[str, Any] | RowError:
+    """Every row of every format passes one value check (pipelines.io.row_check)."""
+    if isinstance(row, RowError):
+        return row
+    problem = value_problem(row)
+    return row if problem is None else RowError("malformed_row", f"{name} row {index}: {problem}")
+
+
+def _format_rows(
+    stream: IO[bytes], name: str, txt_mode: str
+) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
     suffix, gzipped = format_of(name)
     if gzipped:
         stream = gzip.GzipFile(fileobj=stream)  # type: ignore[assignment]
@@ -112,8 +129,8 @@ def _json_rows(stream: IO[bytes], name: str) -> Iterator[tuple[int, dict[str, An
         yield 0, _cut(name, 0, e)
         return
     try:
-        rows = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        rows = load_json(data.decode("utf-8"))
+    except ValueError as e:  # UnicodeDecodeError, JSONDecodeError, too deep, too many digits
         yield 0, RowError("malformed_row", f"{name}: not a JSON array of objects ({e})")
         return
     for index, row in enumerate(rows):
@@ -134,9 +151,11 @@ def _parse_json_line(raw: bytes, name: str, line_no: int) -> dict[str, Any] | Ro
     except UnicodeDecodeError as e:
         return RowError("bad_encoding", f"{name}:{line_no}: not UTF-8 ({e.reason} at byte {e.start})")
     try:
-        row = json.loads(text)
+        row = load_json(text)
     except json.JSONDecodeError as e:
         return RowError("malformed_row", f"{name}:{line_no}: invalid JSON ({e.msg} at column {e.colno})")
+    except ValueError as e:  # nested too deeply, an integer of thousands of digits
+        return RowError("malformed_row", f"{name}:{line_no}: invalid JSON ({e})")
     if not isinstance(row, dict):
         return RowError("malformed_row", f"{name}:{line_no}: a JSON {type(row).__name__}, expected an object")
     return row
@@ -149,11 +168,27 @@ def _parquet_rows(stream: IO[bytes], name: str) -> Iterator[tuple[int, dict[str,
         source = stream if _seekable(stream) else pa.BufferReader(stream.read())
         # Batches keep memory flat: img2dataset users complain about whole-parquet loading.
         for batch in pq.ParquetFile(source).iter_batches(batch_size=4096):
-            for row in batch.to_pylist():
+            for row in _batch_rows(batch, name, index):
                 yield index, row
                 index += 1
     except (pa.ArrowException, *STREAM_ERRORS) as e:
         yield index, _cut(name, index, e)
+
+
+def _batch_rows(batch: pa.RecordBatch, name: str, first: int) -> list[dict[str, Any] | RowError]:
+    """A batch as Python rows; if one value cannot become Python (a timestamp past year 9999, bytes
+    that are not UTF-8 in a string column), only its row becomes a malformed_row."""
+    try:
+        return batch.to_pylist()
+    except (ValueError, OverflowError, pa.ArrowException):
+        pass
+    rows: list[dict[str, Any] | RowError] = []
+    for i in range(batch.num_rows):
+        try:
+            rows.extend(batch.slice(i, 1).to_pylist())
+        except (ValueError, OverflowError, pa.ArrowException) as e:
+            rows.append(RowError("malformed_row", f"{name} row {first + i}: {type(e).__name__}: {e}"))
+    return rows
 
 
 def _table_rows(
@@ -163,7 +198,8 @@ def _table_rows(
     # length is --max-doc-chars' job (a counted `too_long` drop).
     csv.field_size_limit(sys.maxsize)
     index = 0
-    text = io.TextIOWrapper(stream, encoding="utf-8", errors="surrogateescape", newline="")
+    # utf-8-sig: a byte-order mark (Excel writes one) would otherwise become part of the first column name.
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
     try:
         for row in csv.DictReader(text, delimiter=delimiter):
             line = index + 2  # header is line 1
@@ -198,12 +234,18 @@ def _text_rows(
             if not raw.strip():
                 continue
             try:
-                yield index, {"text": raw.decode("utf-8").strip()}
+                yield index, _text_line(raw.decode("utf-8").strip())
             except UnicodeDecodeError as e:
                 yield index, RowError("bad_encoding", f"{name}:{line_no}: not UTF-8 ({e.reason})")
             index += 1
     except STREAM_ERRORS as e:
         yield index, _cut(name, index, e)
+
+
+def _text_line(line: str) -> dict[str, Any]:
+    """One line of a URL list: `url` alone, or `url<TAB>caption` (a caption for image-text)."""
+    url, tab, caption = line.partition("\t")
+    return {"text": url.strip(), "caption": caption.strip()} if tab else {"text": line}
 
 
 def _webdataset_rows(stream: IO[bytes], name: str) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
