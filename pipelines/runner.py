@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import time
@@ -10,6 +11,7 @@ from collections.abc import Callable
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from pipelines.common.progress import ProgressDisplay, snapshot, throughput
 from schemas.inspect import format_counts
 from schemas.manifest import Manifest, read_manifest
 
@@ -24,26 +26,58 @@ def with_default_runner(beam_args: list[str]) -> list[str]:
     return ["--runner=DirectRunner", *beam_args]
 
 
-def run_pipeline(build: Callable[[beam.Pipeline], None], beam_args: list[str]) -> tuple[object, float]:
-    """Build and run the pipeline to completion; (result, seconds)."""
+def is_local(beam_args: list[str]) -> bool:
+    """Whether the pipeline runs in this process (the DirectRunner, our default)."""
+    runner = next(
+        (
+            a.partition("=")[2] or beam_args[i + 1]
+            for i, a in enumerate(beam_args)
+            if a.split("=")[0] == "--runner"
+        ),
+        "DirectRunner",
+    )
+    return runner in LOCAL_RUNNERS - {"PortableRunner"}
+
+
+def run_pipeline(
+    build: Callable[[beam.Pipeline], None], beam_args: list[str], display: ProgressDisplay | None = None
+) -> tuple[object, float]:
+    """Build and run the pipeline to completion, with `display` showing progress; (result, seconds)."""
     options = PipelineOptions(with_default_runner(beam_args))
     start = time.monotonic()
     pipeline = beam.Pipeline(options=options)
     build(pipeline)
-    result = pipeline.run()
-    result.wait_until_finish()
+    with display or contextlib.nullcontext():
+        result = pipeline.run()
+        result.wait_until_finish()
     return result, time.monotonic() - start
 
 
-def summarize(output: str, seconds: float) -> Manifest:
-    """Print the run's counts from its manifest (the single source of truth) and return it."""
+def summarize(output: str, seconds: float, result: object | None = None) -> Manifest:
+    """Print the run's counts from its manifest (the single source of truth), then its throughput."""
     manifest = read_manifest(output)
     c = manifest.counts
     print(
         f"\n{manifest.kind.value} corpus written to {output}: {len(manifest.shards)} shard(s) in {seconds:.1f} s"
     )
     print(format_counts(c.input, c.kept, c.dropped))
+    counts = counter_totals(result) if result is not None else {}
+    print(throughput(counts or snapshot(), seconds))
     return manifest
+
+
+def counter_totals(result: object) -> dict[str, dict[str, int]]:
+    """Our progress counters as the runner aggregated them ({stage: {name: n}}); {} if it cannot say."""
+    try:
+        metrics = result.metrics().query()  # type: ignore[attr-defined]
+    except (AttributeError, NotImplementedError, ValueError):
+        return {}
+    out: dict[str, dict[str, int]] = {}
+    for counter in metrics.get("counters", []):
+        value = counter.committed if counter.committed is not None else counter.attempted
+        stage = out.setdefault(counter.key.metric.namespace, {})
+        stage[counter.key.metric.name] = stage.get(counter.key.metric.name, 0) + int(value or 0)
+    return out
 
 
 def convergence_status(manifest: Manifest) -> int:

@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 from apache_beam import pvalue
 
 from pipelines.common.inputs import beam_knows, local_path
+from pipelines.common.progress import count, count_shard
 from schemas.arrow_schemas import DROPS
 from schemas.kinds import Kind
 from schemas.manifest import Counts
@@ -61,6 +62,7 @@ class _WriteShard(beam.DoFn):
             for sample in sorted(samples, key=lambda s: s.key):
                 writer.write(sample)
             stats = writer.close()
+        count_shard(stats)
         yield stats
 
 
@@ -141,6 +143,7 @@ class WriteCorpus(beam.PTransform):
             inputs["extra"],
         )
         stats = samples | "Shards" >> WriteShards(self.output_dir, self.kind, self.per_shard, self.prefix)
+        _ = drops | "CountDrops" >> beam.Map(lambda d: count("dropped", d["reason"]))
         if self.drops_dir:
             _ = drops | "WriteDrops" >> WriteDrops(self.drops_dir)
         return (

@@ -23,11 +23,13 @@ import apache_beam as beam
 from apache_beam import pvalue
 
 from filters.base import Drop
-from filters.caption import CaptionConfig, CaptionFilter
+from filters.caption import CaptionConfig
 from filters.clip_score import ClipConfig
 from filters.image import ImageConfig
+from filters.registry import RecordFilter, apply_filters, build_filters
 from pipelines.common.drops import drop_of, is_drop
 from pipelines.common.inputs import expand_inputs, is_warc_file, open_input
+from pipelines.common.progress import count, count_shard
 from pipelines.common.resume import shard_source
 from pipelines.common.sink import WriteDrops, WriteManifestFromStats, config_dict, with_accelerator
 from pipelines.common.urls import normalized_url
@@ -97,7 +99,11 @@ class ImageTextConfig:
 
 
 def row_item(
-    row: dict[str, Any] | RowError, key: str, where: str, cfg: ImageTextConfig, captions: CaptionFilter
+    row: dict[str, Any] | RowError,
+    key: str,
+    where: str,
+    cfg: ImageTextConfig,
+    filters: list[tuple[str, RecordFilter]],
 ) -> dict[str, Any]:
     """A row as the download phase wants it (caption cleaned), or a ready drop dict (it has a `reason`).
 
@@ -113,19 +119,20 @@ def row_item(
     base = {"key": key, "id": None if ident is None else str(ident), "url": url}
     if url is None and image is None:
         return drop_of(base, "malformed_row", f"{where}: no URL in column {cfg.url_col!r}", "read")
-    raw_caption = row.get(cfg.caption_col)
-    caption = captions(raw_caption if isinstance(raw_caption, str) else None)
-    if isinstance(caption, Drop):
+    caption = apply_filters(
+        filters, {**base, "caption": row.get(cfg.caption_col), "lang": None, "lang_score": None}
+    )
+    if isinstance(caption, Drop):  # the row filters registered in filters/record_filters.py
         return drop_of(base, caption.reason, caption.detail, "caption")
     hash_col, _, hash_type = (cfg.verify_hash or "").partition(":")
     expected = row.get(hash_col) if hash_col and image is None else None
     used = {url_col, cfg.caption_col, cfg.id_col, hash_col or None}
     return {
         **base,
-        "caption": caption.text,
-        "lang": caption.language or None,
+        "caption": caption["caption"],
+        "lang": caption["lang"],
         "image": image,
-        "lang_score": caption.language_score if caption.language else None,
+        "lang_score": caption["lang_score"],
         "extra": None,
         "columns": input_columns(row, used, image is not None) or None,
         "expected_hash": (hash_type or "sha256", str(expected).strip().lower()) if expected else None,
@@ -138,7 +145,7 @@ class ReadUrlRows(beam.DoFn):
 
     def __init__(self, cfg: ImageTextConfig) -> None:
         self.cfg = cfg
-        self.captions = CaptionFilter(cfg.caption)
+        self.filters = build_filters("image_text", cfg)
 
     def process(self, element: tuple[int, str, str, bool]):
         file_index, url, relpath, is_warc = element
@@ -146,8 +153,10 @@ class ReadUrlRows(beam.DoFn):
         with open_input(url) as stream:
             for index, (identity, row) in enumerate(_identified_rows(stream, relpath, is_warc)):
                 key = make_key(Kind.IMAGE_TEXT.value, identity)
-                yield file_index, index, row_item(row, key, f"{relpath} row {index}", self.cfg, self.captions)
+                yield file_index, index, row_item(row, key, f"{relpath} row {index}", self.cfg, self.filters)
                 n += 1
+                count("read", "rows")
+        count("read", "files")
         log.info("read %d rows from %s", n, relpath)
 
 
@@ -211,10 +220,12 @@ class DownloadShard(beam.DoFn):
         done = reusable_shard_stats(self.cfg.output, name, source)
         if done is not None:
             log.info("%s is complete; not fetched again", name)
+            count_shard(done)
             yield done
             return
         stats, drops = self.downloader.run(index, items, source)
         log.info("%s: %d of %d rows kept", name, stats.samples, stats.input)
+        count_shard(stats)
         yield stats
         for d in drops:
             yield pvalue.TaggedOutput(DROPPED, d)

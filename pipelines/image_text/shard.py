@@ -25,6 +25,7 @@ from filters.clip_score import ClipConfig, ClipScorer
 from filters.image import ImageConfig, ProcessedImage, process_image
 from filters.phash import phash
 from pipelines.common.drops import drop_of, is_drop
+from pipelines.common.progress import count_fetched
 from pipelines.image_text.originals import hash_problem, keep_original, with_original_sha256
 from pipelines.io.fetch import FetchConfig, Fetched, Fetcher
 from schemas.kinds import Kind
@@ -124,7 +125,9 @@ class ShardDownloader:
     def _fetch(self, batch: list[dict[str, Any]]) -> list[Fetched | Drop | None]:
         """One result per row: None for rows that carry their image bytes (re-filtering a shard)."""
         to_fetch = [row["url"] for row in batch if row.get("image") is None]
-        fetched = iter(self.fetcher.fetch(to_fetch) if to_fetch else [])
+        results = self.fetcher.fetch(to_fetch) if to_fetch else []
+        count_fetched(results)
+        fetched = iter(results)
         return [next(fetched) if row.get("image") is None else None for row in batch]
 
     def _process_batch(

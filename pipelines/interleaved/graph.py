@@ -45,6 +45,7 @@ from filters.text_quality import (
 )
 from pipelines.common.drops import drop_of, guarded
 from pipelines.common.inputs import expand_inputs, is_warc_file, open_input
+from pipelines.common.progress import count, count_shard
 from pipelines.common.resume import shard_source
 from pipelines.common.sink import WriteDrops, WriteManifestFromStats, cc_extra, config_dict, with_accelerator
 from pipelines.common.urls import normalized_url
@@ -147,6 +148,8 @@ class ExtractDocuments(beam.DoFn):
             "warc_records_skipped": stats.skipped_not_response + stats.skipped_not_html,
         }
         yield pvalue.TaggedOutput(STATS, (shard, (name, {**counts, **images})))
+        count("read", "files")
+        count("read", "rows", stats.records)
         log.info("%s: %d pages, %d bad records", name, stats.pages, stats.errors)
 
     def _extract(self, page: Any, doc: dict[str, Any], images: Counter) -> dict[str, Any] | Drop:
@@ -241,6 +244,7 @@ class DownloadDocuments(beam.DoFn):
         done = reusable_shard_stats(self.cfg.output, name, source)
         if done is not None:
             log.info("%s is complete; its images are not fetched again", name)
+            count_shard(done)
             yield done
             return
         extra: Counter[str] = Counter()
@@ -250,6 +254,7 @@ class DownloadDocuments(beam.DoFn):
         extra["images_dropped_boilerplate"] += sum(d.get("boilerplate_images", 0) for d in docs)
         stats, drops = self.downloader.run(index, docs, list(grouped["drop"]), dict(extra), source)
         log.info("%s: %d of %d pages kept", name, stats.samples, stats.input)
+        count_shard(stats)
         yield stats
         for d in drops:
             yield pvalue.TaggedOutput(DROPPED, d)

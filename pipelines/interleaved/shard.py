@@ -28,6 +28,7 @@ from filters.interleaved_rules import (
     merge_paragraphs,
 )
 from pipelines.common.drops import drop_of, guarded
+from pipelines.common.progress import count_fetched
 from pipelines.io.fetch import FetchConfig, Fetcher
 from schemas.kinds import Kind
 from schemas.manifest import Counts
@@ -104,7 +105,9 @@ class DocumentDownloader:
         """Each distinct image URL of the batch fetched once and processed once."""
         urls = sorted({n.url for d in docs for n in d["nodes"] if isinstance(n, ImageNode)})
         results: dict[str, ProcessedImage | Drop] = {}
-        for url, fetched in zip(urls, self.fetcher.fetch(urls) if urls else [], strict=True):
+        bodies = self.fetcher.fetch(urls) if urls else []
+        count_fetched(bodies)
+        for url, fetched in zip(urls, bodies, strict=True):
             results[url] = (
                 fetched if isinstance(fetched, Drop) else process_image(fetched.content, self.cfg.image)
             )

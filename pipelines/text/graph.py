@@ -17,7 +17,6 @@ from typing import Any
 import apache_beam as beam
 import ftfy
 from apache_beam import pvalue
-from apache_beam.metrics import Metrics
 
 from filters.base import Drop
 from filters.decontamination import DecontaminationConfig, Decontaminator
@@ -25,6 +24,7 @@ from filters.langid import LanguageConfig, LanguageFilter
 from filters.text_quality import TextQualityConfig, TextQualityFilter
 from pipelines.common.drops import drop_of, guarded
 from pipelines.common.inputs import expand_inputs, open_input
+from pipelines.common.progress import count
 from pipelines.common.sink import WriteCorpus, cc_extra, config_dict
 from pipelines.dedup import Dedup, NearDedupConfig, RecordFields
 from pipelines.io.input_rows import RowError, iter_rows
@@ -70,7 +70,6 @@ class ReadRows(beam.DoFn):
 
     def __init__(self, config: TextPipelineConfig) -> None:
         self.cfg = config
-        self.rows = Metrics.counter("text", "input_rows")
 
     def process(self, element: tuple[str, str]):
         url, relpath = element
@@ -79,7 +78,7 @@ class ReadRows(beam.DoFn):
         with open_input(url) as stream:
             for index, row in iter_rows(stream, relpath, txt_mode="document"):
                 rows += 1
-                self.rows.inc()
+                count("read", "rows")
                 if (index + 1) % PROGRESS_EVERY == 0:
                     log.info("read %d rows from %s", index + 1, relpath)
                 key = make_key(Kind.TEXT.value, row_identity(relpath, index))
@@ -92,6 +91,7 @@ class ReadRows(beam.DoFn):
                     yield pvalue.TaggedOutput(
                         DROPPED, drop_of({"key": key, "id": ident}, record.reason, record.detail, "read")
                     )
+        count("read", "files")
         log.info("read %d rows from %s", rows, relpath)
 
 

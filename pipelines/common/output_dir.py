@@ -1,0 +1,109 @@
+"""An output directory holds one corpus: a run refuses one of another kind or other settings.
+
+Re-running the same command resumes (complete shards with an unchanged source are reused);
+a different kind or a setting that changes the corpus would mix two corpora, so it is refused
+unless `--overwrite` removes the old one first.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from pipelines.common.options import UsageError
+from schemas.kinds import Kind, SchemaError
+from schemas.manifest import MANIFEST_NAME, read_manifest
+from schemas.storage import filesystem, join
+
+# Settings that change how a run works, not what it writes.
+OPERATIONAL = (
+    "output",
+    "drops_dir",
+    "clip_accelerator",
+    "fetch_batch",
+    "fetch.max_concurrency",
+    "fetch.max_per_host",
+    "fetch.dns_workers",
+    "fetch.dns_cache_size",
+    "fetch.dns_cache_ttl",
+    "fetch.timeout",
+    "fetch.retries",
+    "clip.batch_size",
+    "clip.device",
+    "clip.num_threads",
+    "near_dedup.batch_size",
+)
+
+
+def flatten(config: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            yield from flatten(value, name + ".")
+        else:
+            yield name, value
+
+
+def corpus_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """`name: old -> new` for each setting that differs and changes the corpus."""
+    a, b = dict(flatten(old)), dict(flatten(new))
+    out = []
+    for name in sorted(set(a) | set(b)):
+        if any(name == op or name.startswith(op + ".") for op in OPERATIONAL):
+            continue
+        if json.dumps(a.get(name), sort_keys=True) != json.dumps(b.get(name), sort_keys=True):
+            out.append(f"{name}: {a.get(name, 'unset')} -> {b.get(name, 'unset')}")
+    return out
+
+
+def _shard_kinds(output: str) -> set[str]:
+    """Kinds recorded in the shard stats of an unfinished run."""
+    fs, path = filesystem(output)
+    kinds = set()
+    for name in fs.glob(path.rstrip("/") + "/*.stats.json")[:16]:
+        try:
+            kinds.add(json.loads(fs.cat_file(name))["kind"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return kinds
+
+
+def holds_corpus(output: str) -> bool:
+    fs, path = filesystem(output)
+    return fs.exists(join(path, MANIFEST_NAME)) or bool(_shard_kinds(output))
+
+
+def check_output(output: str, kind: Kind, config: dict[str, Any], overwrite: bool) -> None:
+    """UsageError when `output` holds another corpus; with `overwrite`, that corpus is removed."""
+    problem = _conflict(output, kind, config)
+    if problem is None:
+        return
+    if not overwrite:
+        raise UsageError(
+            f"--output {output} {problem}; pass --overwrite to replace it, or choose another --output"
+        )
+    fs, path = filesystem(output)
+    fs.rm(path, recursive=True)
+
+
+def _conflict(output: str, kind: Kind, config: dict[str, Any]) -> str | None:
+    fs, path = filesystem(output)
+    if not fs.exists(path):
+        return None
+    if fs.exists(join(path, MANIFEST_NAME)):
+        try:
+            manifest = read_manifest(output)
+        except SchemaError as e:
+            return f"holds a broken {MANIFEST_NAME} ({e})"
+        if manifest.kind != kind:
+            return f"holds a {manifest.kind.value} corpus, not {kind.value}"
+        changes = corpus_changes(manifest.config, config)
+        if changes:
+            shown = "; ".join(changes[:3]) + ("; ..." if len(changes) > 3 else "")
+            return f"holds a {kind.value} corpus made with other settings ({shown})"
+        return None
+    others = _shard_kinds(output) - {kind.value}
+    if others:
+        return f"holds {', '.join(sorted(others))} shards of an unfinished run, not {kind.value}"
+    return None
