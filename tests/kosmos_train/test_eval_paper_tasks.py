@@ -416,3 +416,17 @@ def test_squad_metrics():
     assert squad_exact("The Beatles!", ["beatles"]) == 1.0 and squad_exact("Beatles band", ["beatles"]) == 0.0
     assert squad_f1("the big red dog", ["red dog"]) == pytest.approx(2 * (2 / 3) * 1 / (2 / 3 + 1))
     assert squad_f1("cat", ["dog", "cat"]) == 1.0
+
+
+def test_eval_does_not_import_the_trainer():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, pkgutil, importlib, kosmos_train.eval as e\n"
+        "import kosmos_train.inference.api\n"
+        "for m in pkgutil.iter_modules(e.__path__): importlib.import_module('kosmos_train.eval.' + m.name)\n"
+        "print(sorted(m for m in sys.modules if m.startswith('kosmos_train.train')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
