@@ -8,19 +8,24 @@ convergence count).
     result = records | "Dedup" >> Dedup(RecordFields(key=..., text=...), NearDedupConfig())
     result.kept / result.dropped / result.cc_unconverged
 
-Scale: every step is keyed and distributed; nothing holds all signatures, keys or edges in one
-process. The record itself is shuffled twice (by content hash, then by key to apply the near-dup
-verdict); signatures are shuffled once per band; the component rounds shuffle only keys of
-documents that have a candidate edge.
+Scale: cost follows the keys, not the text. The records wait in temporary spill files
+(pipelines/dedup/spill.py) while only small things are shuffled: (16-byte hash, key) for exact
+dedup; per band (10-byte band key, key), each signature once for verification, and per candidate
+pair a mark, two signatures and an edge for near dedup; (key, spill file id) and the verdicts to
+apply them. Each spill file is then read back once by one worker, which emits the kept records and
+the drop records. Nothing holds all signatures, keys or edges in one process. The counter
+`<stage>:shuffle_bytes` adds up the bytes put into shuffles (docs/SCALING.md has the per-document
+figures), `<stage>:spill_bytes` the bytes written to spill files.
 
 Determinism: survivors depend only on the input, never on bundling, runner or worker count:
 the kept record is always the smallest key (of its hash group, of its LSH component), the
 signatures are pinned (scheme, seed, hash), and every tie is broken by key.
 
 Near-dup algorithm:
-  signatures -> (band index, band hash) buckets -> GroupByKey -> star edges from each member to
-  the bucket's smallest key (never all pairs) -> optional check: signature-estimated Jaccard
-  with that smallest member >= threshold -> connected components by `cc_rounds` rounds of
+  signatures -> (band index, band hash) buckets of keys -> GroupByKey -> star candidates from each
+  member to the bucket's smallest key (never all pairs) -> optional check: the signatures of the
+  star's members and root meet in one group (each signature is shuffled once to the stars it is
+  in), estimated Jaccard with the root >= threshold -> connected components by `cc_rounds` rounds of
   large-star/small-star (each round two GroupByKeys over the edges only) -> every node whose
   final label is not itself is dropped as `near_duplicate` of that label (its component's
   smallest key). If the last round still changed the edge set, the components are not final:
@@ -36,9 +41,10 @@ import apache_beam as beam
 from apache_beam import pvalue
 
 from pipelines.dedup.components import ConnectedComponents, cc_unconverged_from_metrics
-from pipelines.dedup.exact import ExactDedup
-from pipelines.dedup.near import NearDedup, NearDedupConfig
+from pipelines.dedup.exact import ExactDedup, ExactVerdicts
+from pipelines.dedup.near import NearDedup, NearDedupConfig, NearVerdicts
 from pipelines.dedup.records import DROPPED, KEPT, DedupResult, RecordFields, content_hash, drop_record
+from pipelines.dedup.spill import SpillAndApply
 
 __all__ = [
     "DROPPED",
@@ -47,8 +53,10 @@ __all__ = [
     "Dedup",
     "DedupResult",
     "ExactDedup",
+    "ExactVerdicts",
     "NearDedup",
     "NearDedupConfig",
+    "NearVerdicts",
     "RecordFields",
     "cc_unconverged_from_metrics",
     "content_hash",
@@ -57,7 +65,13 @@ __all__ = [
 
 
 class Dedup(beam.PTransform):
-    """Exact dedup, then near dedup of the survivors; drops of both in one PCollection."""
+    """Exact dedup, then near dedup of the survivors; drops of both in one PCollection.
+
+    Both stages read the same spilled records. Near dedup sees every record, including exact
+    duplicates: an exact duplicate has its original's signature, so it joins its original's
+    component without connecting any others, and the exact verdict wins where both apply. The
+    survivors are therefore those of exact dedup followed by near dedup of what is left.
+    """
 
     def __init__(
         self,
@@ -65,17 +79,25 @@ class Dedup(beam.PTransform):
         config: NearDedupConfig | None = NearDedupConfig(),
         exact_stage: str = "exact_dedup",
         near_stage: str = "near_dedup",
+        temp_dir: str | None = None,
     ) -> None:
         super().__init__()
         self.fields = fields
         self.config = config
         self.exact_stage = exact_stage
         self.near_stage = near_stage
+        self.temp_dir = temp_dir
+        if config is not None:
+            config.lsh()  # validates the banding now, not inside a worker
 
     def expand(self, records: pvalue.PCollection) -> DedupResult:
-        exact = records | "Exact" >> ExactDedup(self.fields, self.exact_stage)
-        if self.config is None:  # near dedup switched off
-            return exact
-        near = exact.kept | "Near" >> NearDedup(self.fields, self.config, self.near_stage)
-        dropped = (exact.dropped, near.dropped) | "AllDrops" >> beam.Flatten()
-        return DedupResult(near.kept, dropped, near.cc_unconverged)
+        fields, config = self.fields, self.config
+
+        def verdicts(in_memory: pvalue.PCollection):
+            exact = in_memory | "Exact" >> ExactVerdicts(fields, self.exact_stage, "exact_duplicate")
+            if config is None:  # near dedup switched off
+                return [exact], None
+            near, unconverged = in_memory | "Near" >> NearVerdicts(fields, config, self.near_stage)
+            return [exact, near], unconverged
+
+        return records | SpillAndApply(fields, verdicts, self.exact_stage, self.temp_dir)

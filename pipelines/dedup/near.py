@@ -1,10 +1,10 @@
-"""MinHash LSH near-dedup: signatures -> band buckets -> star edges -> components -> verdict (see pipelines/dedup/__init__.py)."""
+"""MinHash LSH near-dedup: signatures -> band buckets -> star candidates -> verified edges -> components
+-> verdicts (see pipelines/dedup/__init__.py). Only keys, band values and signatures are shuffled."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from operator import itemgetter
 from typing import Any
 
 import apache_beam as beam
@@ -22,7 +22,8 @@ from filters.minhash import (
     lsh_params,
 )
 from pipelines.dedup.components import ConnectedComponents
-from pipelines.dedup.records import DROPPED, KEPT, DedupResult, RecordFields, drop_record
+from pipelines.dedup.records import DedupResult, RecordFields
+from pipelines.dedup.spill import SpillAndApply, shuffle_counter
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,47 @@ class _Sign(beam.DoFn):
             yield key, self.hasher.to_bytes(sig)
 
 
-class _StarEdges(beam.DoFn):
-    """One LSH bucket -> edges (member, bucket's smallest key), verified if asked."""
+def _candidates(element: tuple[bytes, Iterable[str]], verify: bool):
+    """One LSH bucket -> star candidates (member, bucket's smallest key), never all pairs.
+
+    Unverified: the edges themselves. Verified: routing marks for the signature join, (member,
+    ("root", root)) and (root, ("is_root", "")).
+    """
+    _, members = element
+    keys = sorted(set(members))
+    if len(keys) < 2:
+        return
+    root = keys[0]
+    if not verify:
+        for key in keys[1:]:
+            yield root, key
+        return
+    yield root, ("is_root", "")
+    for key in keys[1:]:
+        yield key, ("root", root)
+
+
+def _route_signature(element: tuple[str, Iterable[tuple[str, Any]]]):
+    """At one key: its signature and marks -> the signature sent to each star it is in."""
+    key, values = element
+    sig, roots, is_root = None, set(), False
+    for tag, value in values:
+        if tag == "sig":
+            sig = value
+        elif tag == "root":
+            roots.add(value)
+        else:
+            is_root = True
+    if sig is None:  # marks only come from signed keys
+        return
+    if is_root:
+        yield key, ("root_sig", key, sig)
+    for root in roots:
+        yield root, ("member", key, sig)
+
+
+class _VerifyStar(beam.DoFn):
+    """One star (its root's signature and its members') -> edges whose estimated Jaccard passes."""
 
     def __init__(self, config: NearDedupConfig, stage: str) -> None:
         self.config = config
@@ -84,108 +124,114 @@ class _StarEdges(beam.DoFn):
     def setup(self) -> None:
         self.hasher = MinHasher(self.config.minhash)
 
-    def process(self, element: tuple[bytes, Iterable[tuple[str, bytes | None]]]):
-        _, members = element
-        root_key, root_sig = min(members, key=itemgetter(0))
-        root = self.hasher.from_bytes(root_sig) if self.config.verify else None
-        for key, sig in members:
-            if key == root_key:
-                continue
-            if (
-                root is not None
-                and estimated_jaccard(self.hasher.from_bytes(sig), root) < self.config.threshold
-            ):
+    def process(self, element: tuple[str, Iterable[tuple[str, str, bytes]]]):
+        root_key, values = element
+        root, members = None, {}
+        for tag, key, sig in values:
+            if tag == "root_sig":
+                root = self.hasher.from_bytes(sig)
+            else:
+                members[key] = sig
+        if root is None:
+            return
+        for key in sorted(members):
+            if estimated_jaccard(self.hasher.from_bytes(members[key]), root) < self.config.threshold:
                 self.rejected.inc()
                 continue
             self.accepted.inc()
             yield root_key, key
 
 
-class _ApplyVerdict(beam.DoFn):
-    """Record joined with its component label: kept, or dropped as near_duplicate of the label."""
+class NearVerdicts(beam.PTransform):
+    """records -> (PCollection[(key, ("near", reason, label, detail, stage))], cc_unconverged).
 
-    def __init__(self, fields: RecordFields, detail: str, stage: str) -> None:
-        self.fields = fields
-        self.detail = detail
-        self.stage = stage
-        self.dropped = Metrics.counter(stage, "near_duplicate")
+    Shuffled per document: its key in each band bucket (band index + 8-byte band hash + key) and,
+    when verifying, its signature once; per candidate pair a routing mark, the two signatures and
+    the edge; the component rounds move only edges.
+    """
 
-    def process(self, element: tuple[str, Iterable[tuple[str, Any]]]):
-        key, values = element
-        label = None
-        records = []
-        for tag, v in values:
-            if tag == "dup":
-                label = v
-            else:
-                records.append(v)
-        for rec in records:
-            if label is None:
-                yield rec
-            else:
-                self.dropped.inc()
-                yield pvalue.TaggedOutput(
-                    DROPPED, drop_record(rec, self.fields, "near_duplicate", self.detail, label, self.stage)
-                )
-
-
-class NearDedup(beam.PTransform):
-    """MinHash LSH near-duplicate removal (see the module doc for the steps)."""
-
-    def __init__(
-        self,
-        fields: RecordFields = RecordFields(),
-        config: NearDedupConfig = NearDedupConfig(),
-        stage: str = "near_dedup",
-    ) -> None:
+    def __init__(self, fields: RecordFields, config: NearDedupConfig, stage: str) -> None:
         super().__init__()
-        self.fields = fields
-        self.config = config
-        self.stage = stage
+        self.fields, self.config, self.stage = fields, config, stage
         self.params = config.lsh()  # validates the banding now, not inside a worker
 
-    def expand(self, records: pvalue.PCollection) -> DedupResult:
-        cfg, fields, params = self.config, self.fields, self.params
+    def expand(self, records: pvalue.PCollection):
+        cfg, params, stage = self.config, self.params, self.stage
         verify = cfg.verify
-        key_of, text_of = fields.key, fields.text
-
-        sig_dtype = "<u4" if cfg.minhash.scheme == "affine32" else "<u8"  # MinHasher.to_bytes layout
+        key_of, text_of = self.fields.key, self.fields.text
+        sig_dtype = np.dtype(MinHasher(cfg.minhash).dtype).newbyteorder("<")  # MinHasher.to_bytes layout
+        counter = shuffle_counter(stage)
 
         def buckets(ks: tuple[str, bytes]):
             key, sig_bytes = ks
-            sig = np.frombuffer(sig_bytes, dtype=sig_dtype)
-            value = (key, sig_bytes if verify else None)
-            return [(bk, value) for bk in band_keys(sig, params)]
+            keys = band_keys(np.frombuffer(sig_bytes, dtype=sig_dtype), params)
+            counter.inc(sum(len(bk) for bk in keys) + len(keys) * len(key))
+            return [(bk, key) for bk in keys]
+
+        def counted(kv: tuple[str, Any]) -> tuple[str, Any]:
+            counter.inc(len(kv[0]) + sum(len(v) for v in kv[1] if isinstance(v, (str, bytes))))
+            return kv
 
         signatures = (
             records
             | "KeyText" >> beam.Map(lambda r: (key_of(r), text_of(r) or ""))  # None text: no shingles
             | "Batch"
             >> beam.BatchElements(min_batch_size=min(32, cfg.batch_size), max_batch_size=cfg.batch_size)
-            | "Sign" >> beam.ParDo(_Sign(cfg.minhash, self.stage))
+            | "Sign" >> beam.ParDo(_Sign(cfg.minhash, stage))
         )
-        edges = (
+        candidates = (
             signatures
             | "Bands" >> beam.FlatMap(buckets)
             | "GroupByBucket" >> beam.GroupByKey()
-            | "StarEdges" >> beam.ParDo(_StarEdges(cfg, self.stage))
+            | "Candidates" >> beam.FlatMap(_candidates, verify)
         )
-        labels, unconverged = edges | "Components" >> ConnectedComponents(cfg.cc_rounds, self.stage)
-        duplicates = (
-            labels
-            | "NotRoot" >> beam.Filter(lambda kv: kv[0] != kv[1])
-            | "TagDup" >> beam.MapTuple(lambda k, root: (k, ("dup", root)))
-        )
-        tagged_records = records | "TagRecord" >> beam.Map(lambda r: (key_of(r), ("rec", r)))
+        if verify:
+            tagged_sigs = signatures | "TagSig" >> beam.MapTuple(lambda k, s: (k, ("sig", s)))
+            edges = (
+                [tagged_sigs, candidates]
+                | "SigsAndMarks" >> beam.Flatten()
+                | "CountSigs" >> beam.Map(counted)
+                | "GroupByDoc" >> beam.GroupByKey()
+                | "RouteSignatures" >> beam.FlatMap(_route_signature)
+                | "CountRouted" >> beam.Map(counted)
+                | "GroupByStar" >> beam.GroupByKey()
+                | "Verify" >> beam.ParDo(_VerifyStar(cfg, stage))
+            )
+        else:
+            edges = candidates
+        labels, unconverged = edges | "Components" >> ConnectedComponents(cfg.cc_rounds, stage)
         detail = (
             f"MinHash LSH {cfg.minhash.ngram}-gram Jaccard >= {cfg.threshold} "
             f"({params.bands}x{params.rows}, {'verified' if verify else 'unverified'}); kept the smallest key"
         )
-        out = (
-            (tagged_records, duplicates)
-            | "FlattenVerdict" >> beam.Flatten()
-            | "GroupByKey" >> beam.GroupByKey()
-            | "ApplyVerdict"
-            >> beam.ParDo(_ApplyVerdict(fields, detail, self.stage)).with_outputs(DROPPED, main=KEPT)
+        verdicts = (
+            labels
+            | "NotRoot" >> beam.Filter(lambda kv: kv[0] != kv[1])
+            | "Verdict" >> beam.MapTuple(lambda k, root: (k, ("near", "near_duplicate", root, detail, stage)))
         )
-        return DedupResult(out[KEPT], out[DROPPED], unconverged)
+        return verdicts, unconverged
+
+
+class NearDedup(beam.PTransform):
+    """MinHash LSH near-duplicate removal (see the package doc for the steps)."""
+
+    def __init__(
+        self,
+        fields: RecordFields = RecordFields(),
+        config: NearDedupConfig = NearDedupConfig(),
+        stage: str = "near_dedup",
+        temp_dir: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.fields = fields
+        self.config = config
+        self.stage = stage
+        self.temp_dir = temp_dir
+        self.params = config.lsh()  # validates the banding now, not inside a worker
+
+    def expand(self, records: pvalue.PCollection) -> DedupResult:
+        def verdicts(in_memory: pvalue.PCollection):
+            near, unconverged = in_memory | "Near" >> NearVerdicts(self.fields, self.config, self.stage)
+            return [near], unconverged
+
+        return records | SpillAndApply(self.fields, verdicts, self.stage, self.temp_dir)
