@@ -20,6 +20,7 @@ Differences from datatrove, on purpose:
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -37,15 +38,37 @@ _PARAGRAPH_SPLIT = regex.compile(r"\n{2,}")
 GOPHER_STOP_WORDS: tuple[str, ...] = ("the", "be", "to", "of", "and", "that", "have", "with")
 
 
-def tokenize(text: str) -> list[str]:
-    """Words and punctuation runs, in order."""
-    return _TOKEN.findall(text)
+# Scripts written without spaces between words: every character is a word unit (as CJK word
+# counts are usually given in characters); runs of other letters stay words.
+_CHAR_SCRIPTS = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}"
+_TOKEN_CHARS = regex.compile(
+    rf"[{_CHAR_SCRIPTS}]|[\p{{L}}\p{{N}}\p{{M}}_--[{_CHAR_SCRIPTS}]]+(?:['’\-][\p{{L}}\p{{N}}\p{{M}}_]+)*"
+    r"|[^\s\p{L}\p{N}\p{M}_]+",
+    regex.V1,
+)
+_CHAR_SCRIPT_RUN = regex.compile(rf"[{_CHAR_SCRIPTS}]")
 
 
-def _count_words_upto(text: str, limit: int) -> int:
+def tokenize(text: str, word_mode: str = "space") -> list[str]:
+    """Words and punctuation runs, in order; in "chars" mode every CJK/Thai character is a word."""
+    return (_TOKEN_CHARS if word_mode == "chars" else _TOKEN).findall(text)
+
+
+def _words(text: str, word_mode: str) -> list[str]:
+    return [t for t in tokenize(text, word_mode) if _IS_WORD.match(t)]
+
+
+def char_script_share(text: str, sample: int = 2000) -> float:
+    """Share of the letters (in the first `sample` characters) from scripts without word spaces."""
+    head = text[:sample]
+    letters = sum(1 for c in head if c.isalpha())
+    return len(_CHAR_SCRIPT_RUN.findall(head)) / letters if letters else 0.0
+
+
+def _count_words_upto(text: str, limit: int, word_mode: str = "space") -> int:
     """Number of word tokens, counting no further than `limit` + 1 (cheap on huge texts)."""
     count = 0
-    for m in _TOKEN.finditer(text):
+    for m in (_TOKEN_CHARS if word_mode == "chars" else _TOKEN).finditer(text):
         if _IS_WORD.match(m.group()):
             count += 1
             if count > limit:
@@ -71,6 +94,9 @@ class GopherQualityConfig:
     min_alpha_words_ratio: float | None = 0.8  # datatrove: max_non_alpha_words_ratio=0.8 (same rule)
     min_stop_words: int | None = 2
     stop_words: tuple[str, ...] = GOPHER_STOP_WORDS
+    word_mode: str = "space"
+    """How words are split: "space" (runs of letters), or "chars" (each CJK/Thai character is one word;
+    stop words are then counted as substrings)."""
 
 
 def gopher_quality(text: str, config: GopherQualityConfig = GopherQualityConfig()) -> Decision:
@@ -78,10 +104,13 @@ def gopher_quality(text: str, config: GopherQualityConfig = GopherQualityConfig(
     c = config
     if not c.enabled:
         return Keep()
-    if c.max_doc_words is not None and _count_words_upto(text, c.max_doc_words) > c.max_doc_words:
+    if (
+        c.max_doc_words is not None
+        and _count_words_upto(text, c.max_doc_words, c.word_mode) > c.max_doc_words
+    ):
         # Checked first and by counting only: a 50 MB text is dropped without tokenising it all.
         return Drop("too_many_words", f"more than {c.max_doc_words} words")
-    words = [t for t in tokenize(text) if _IS_WORD.match(t)]
+    words = _words(text, c.word_mode)
     n_words = len(words)
     if c.min_doc_words is not None and n_words < c.min_doc_words:
         return Drop("too_few_words", f"{n_words} words < {c.min_doc_words}")
@@ -114,9 +143,12 @@ def gopher_quality(text: str, config: GopherQualityConfig = GopherQualityConfig(
         alpha = sum(1 for w in words if _HAS_ALPHA.search(w)) / n_words
         if alpha < c.min_alpha_words_ratio:
             return Drop("alpha_words", f"words with a letter {alpha:.2f} < {c.min_alpha_words_ratio}")
-    if c.min_stop_words is not None:
-        stops = frozenset(c.stop_words)
-        n_stop = sum(1 for w in words if w.lower() in stops)
+    if c.min_stop_words is not None and c.stop_words:
+        if c.word_mode == "chars":
+            n_stop = sum(text.count(w) for w in c.stop_words)
+        else:
+            stops = frozenset(c.stop_words)
+            n_stop = sum(1 for w in words if w.lower() in stops)
         if n_stop < c.min_stop_words:
             return Drop("stop_words", f"{n_stop} stop words < {c.min_stop_words}")
     return Keep()
@@ -143,6 +175,8 @@ class GopherRepetitionConfig:
         (9, 0.11),
         (10, 0.10),
     )
+    word_mode: str = "space"
+    """How the n-gram rules split words (see GopherQualityConfig.word_mode)."""
 
 
 def _duplicates(items: list[str]) -> tuple[int, int]:
@@ -210,7 +244,7 @@ def gopher_repetition(text: str, config: GopherRepetitionConfig = GopherRepetiti
             )
     if not c.top_n_grams and not c.dup_n_grams:
         return Keep()
-    words = [t for t in tokenize(text) if _IS_WORD.match(t)]
+    words = _words(text, c.word_mode)
     for n, frac in c.top_n_grams:
         grams = _ngrams(words, n)
         if not grams:
@@ -317,6 +351,396 @@ def c4_quality(text: str, config: C4Config = C4Config()) -> tuple[Decision, str]
     return Keep(), cleaned
 
 
+# --- per-language rules -------------------------------------------------------------------------
+# FineWeb-2's approach (datatrove's multilingual filters): the same Gopher/C4 rules, with each
+# language's own stop words, word splitting and word-length bounds. Stop words here are the most
+# frequent function words of each language (a document of that language has many of them, a word
+# list or a menu has few); CJK counts characters as words and its stop words as substrings.
+
+
+@dataclass(frozen=True)
+class LanguageRules:
+    """What changes from the English rules for one language."""
+
+    name: str
+    stop_words: tuple[str, ...]
+    word_mode: str = "space"
+    min_avg_word_length: float | None = 3
+    max_avg_word_length: float | None = 10
+    min_doc_words: int | None = 50
+    end_punctuation: tuple[str, ...] = C4_END_PUNCTUATION
+    min_words_per_line: int | None = 3
+
+
+_CLOSING_QUOTES = ("“", "”", "»", "«", "’", "…", ")")
+_CJK_END = ("。", "！", "？", "；", "」", "』", "”", "）", "…", ".", "!", "?", '"')
+
+LANGUAGE_RULES: dict[str, LanguageRules] = {
+    "en": LanguageRules("English", GOPHER_STOP_WORDS),
+    "de": LanguageRules(
+        "German",
+        (
+            "der",
+            "die",
+            "und",
+            "in",
+            "den",
+            "von",
+            "zu",
+            "das",
+            "mit",
+            "sich",
+            "des",
+            "auf",
+            "für",
+            "ist",
+            "im",
+            "dem",
+            "nicht",
+            "ein",
+            "eine",
+            "als",
+            "auch",
+            "es",
+            "an",
+            "werden",
+            "aus",
+            "er",
+            "hat",
+            "dass",
+            "sie",
+            "nach",
+            "wird",
+            "bei",
+            "einer",
+            "um",
+            "am",
+            "sind",
+            "noch",
+            "wie",
+            "einem",
+            "über",
+        ),
+        max_avg_word_length=12,  # compounds
+        end_punctuation=C4_END_PUNCTUATION + _CLOSING_QUOTES,
+    ),
+    "fr": LanguageRules(
+        "French",
+        (
+            "de",
+            "la",
+            "le",
+            "et",
+            "les",
+            "des",
+            "en",
+            "un",
+            "du",
+            "une",
+            "que",
+            "est",
+            "pour",
+            "qui",
+            "dans",
+            "par",
+            "plus",
+            "pas",
+            "au",
+            "sur",
+            "ne",
+            "se",
+            "ce",
+            "il",
+            "sont",
+            "avec",
+            "aux",
+            "son",
+        ),
+        end_punctuation=C4_END_PUNCTUATION + _CLOSING_QUOTES,
+    ),
+    "es": LanguageRules(
+        "Spanish",
+        (
+            "de",
+            "la",
+            "que",
+            "el",
+            "en",
+            "y",
+            "a",
+            "los",
+            "del",
+            "se",
+            "las",
+            "por",
+            "un",
+            "para",
+            "con",
+            "no",
+            "una",
+            "su",
+            "al",
+            "lo",
+            "como",
+            "más",
+            "pero",
+            "sus",
+            "le",
+            "ya",
+            "o",
+            "este",
+            "es",
+        ),
+        end_punctuation=C4_END_PUNCTUATION + _CLOSING_QUOTES,
+    ),
+    "it": LanguageRules(
+        "Italian",
+        (
+            "di",
+            "e",
+            "il",
+            "la",
+            "che",
+            "a",
+            "in",
+            "per",
+            "un",
+            "del",
+            "è",
+            "non",
+            "una",
+            "della",
+            "i",
+            "le",
+            "si",
+            "con",
+            "da",
+            "dei",
+            "al",
+            "lo",
+            "gli",
+            "nel",
+            "alla",
+            "sono",
+            "come",
+            "più",
+            "anche",
+        ),
+        end_punctuation=C4_END_PUNCTUATION + _CLOSING_QUOTES,
+    ),
+    "pt": LanguageRules(
+        "Portuguese",
+        (
+            "de",
+            "a",
+            "o",
+            "que",
+            "e",
+            "do",
+            "da",
+            "em",
+            "um",
+            "para",
+            "é",
+            "com",
+            "não",
+            "uma",
+            "os",
+            "no",
+            "se",
+            "na",
+            "por",
+            "mais",
+            "as",
+            "dos",
+            "como",
+            "mas",
+            "foi",
+            "ao",
+            "ele",
+            "das",
+            "à",
+        ),
+        end_punctuation=C4_END_PUNCTUATION + _CLOSING_QUOTES,
+    ),
+    "nl": LanguageRules(
+        "Dutch",
+        (
+            "de",
+            "en",
+            "van",
+            "het",
+            "een",
+            "in",
+            "is",
+            "dat",
+            "op",
+            "te",
+            "zijn",
+            "met",
+            "voor",
+            "niet",
+            "die",
+            "aan",
+            "er",
+            "om",
+            "ook",
+            "als",
+            "bij",
+            "maar",
+            "door",
+            "dan",
+            "naar",
+            "wordt",
+            "nog",
+        ),
+        max_avg_word_length=11,
+        end_punctuation=C4_END_PUNCTUATION + _CLOSING_QUOTES,
+    ),
+    "ru": LanguageRules(
+        "Russian",
+        (
+            "и",
+            "в",
+            "не",
+            "на",
+            "что",
+            "с",
+            "по",
+            "как",
+            "это",
+            "к",
+            "из",
+            "для",
+            "а",
+            "у",
+            "от",
+            "он",
+            "о",
+            "но",
+            "то",
+            "за",
+            "же",
+            "все",
+            "так",
+            "его",
+            "при",
+            "или",
+            "был",
+            "мы",
+            "она",
+            "они",
+        ),
+        max_avg_word_length=12,
+        end_punctuation=C4_END_PUNCTUATION + _CLOSING_QUOTES,
+    ),
+    "zh": LanguageRules(
+        "Chinese",
+        ("的", "是", "了", "在", "和", "有", "我", "不", "这", "人", "也", "就", "都", "他", "们", "一个"),
+        word_mode="chars",
+        min_avg_word_length=None,
+        max_avg_word_length=None,
+        min_doc_words=100,  # characters
+        end_punctuation=_CJK_END,
+        min_words_per_line=None,
+    ),
+    "ja": LanguageRules(
+        "Japanese",
+        (
+            "の",
+            "に",
+            "は",
+            "を",
+            "た",
+            "が",
+            "で",
+            "て",
+            "と",
+            "し",
+            "れ",
+            "さ",
+            "ある",
+            "いる",
+            "です",
+            "ます",
+        ),
+        word_mode="chars",
+        min_avg_word_length=None,
+        max_avg_word_length=None,
+        min_doc_words=100,
+        end_punctuation=_CJK_END,
+        min_words_per_line=None,
+    ),
+}
+"""Languages with their own rules; any other language gets NEUTRAL_RULES (named in the run summary)."""
+
+NEUTRAL_RULES = LanguageRules(
+    "language-neutral",
+    (),
+    min_avg_word_length=1.5,
+    max_avg_word_length=15,
+    end_punctuation=C4_END_PUNCTUATION + _CLOSING_QUOTES + _CJK_END[:5],
+)
+"""No stop-word rule, wide word-length bounds; scripts without spaces get character words."""
+_NEUTRAL_CHARS = dataclasses.replace(
+    NEUTRAL_RULES,
+    word_mode="chars",
+    min_avg_word_length=None,
+    max_avg_word_length=None,
+    min_doc_words=100,
+    min_words_per_line=None,
+)
+
+
+def rules_for_language(lang: str | None, text: str = "") -> tuple[LanguageRules, bool]:
+    """(rules, whether they are the language's own) for a document identified as `lang`."""
+    if lang is None:
+        return LANGUAGE_RULES["en"], True  # no language identified (filter off): the English default
+    own = LANGUAGE_RULES.get(lang.lower().split("-")[0].split("_")[0])
+    if own is not None:
+        return own, True
+    return (_NEUTRAL_CHARS if char_script_share(text) > 0.5 else NEUTRAL_RULES), False
+
+
+def describe_language_rules(languages: tuple[str, ...]) -> str:
+    """One line for the run summary: which requested languages have their own rules."""
+    own = [f"{c} ({LANGUAGE_RULES[c].name})" for c in languages if c in LANGUAGE_RULES]
+    neutral = [c for c in languages if c not in LANGUAGE_RULES]
+    parts = []
+    if own:
+        parts.append("own rules for " + ", ".join(own))
+    if neutral:
+        parts.append("language-neutral rules for " + ", ".join(neutral))
+    return "quality rules: " + ("; ".join(parts) if parts else "English (no language filter)")
+
+
+def _localised(base: TextQualityConfig, rules: LanguageRules) -> TextQualityConfig:
+    """`base` with the language's stop words, word splitting and bounds, where base has the default
+    (a value the user set with --quality stays as set)."""
+    dq, dc = GopherQualityConfig(), C4Config()
+    q, r, c = base.gopher_quality, base.gopher_repetition, base.c4
+
+    def pick(current, default, value):
+        return value if current == default else current
+
+    q = dataclasses.replace(
+        q,
+        stop_words=pick(q.stop_words, dq.stop_words, rules.stop_words),
+        word_mode=rules.word_mode,
+        min_avg_word_length=pick(q.min_avg_word_length, dq.min_avg_word_length, rules.min_avg_word_length),
+        max_avg_word_length=pick(q.max_avg_word_length, dq.max_avg_word_length, rules.max_avg_word_length),
+        min_doc_words=pick(q.min_doc_words, dq.min_doc_words, rules.min_doc_words),
+        min_stop_words=q.min_stop_words if rules.stop_words else None,
+    )
+    r = dataclasses.replace(r, word_mode=rules.word_mode)
+    c = dataclasses.replace(
+        c,
+        end_punctuation=pick(c.end_punctuation, dc.end_punctuation, rules.end_punctuation),
+        min_words_per_line=pick(c.min_words_per_line, dc.min_words_per_line, rules.min_words_per_line),
+    )
+    return TextQualityConfig(q, r, c)
+
+
 # --- all quality rules ----------------------------------------------------------------------------
 
 
@@ -330,18 +754,34 @@ class TextQualityConfig:
 
 
 class TextQualityFilter:
-    """All quality rules on one text: (decision, text to keep). Stateless and picklable."""
+    """All quality rules on one text: (decision, text to keep). Stateless and picklable.
+
+    `lang` (the identified language) selects that language's rules (`rules_for_language`); the
+    config is the English baseline and the user's overrides."""
 
     name = "text_quality"
 
     def __init__(self, config: TextQualityConfig = TextQualityConfig()) -> None:
         self.config = config
+        self._by_rules: dict[str, TextQualityConfig] = {}
 
-    def __call__(self, text: str) -> tuple[Decision, str]:
-        decision = gopher_quality(text, self.config.gopher_quality)
+    def config_for(self, lang: str | None, text: str = "") -> TextQualityConfig:
+        rules, _ = rules_for_language(lang, text)
+        cfg = self._by_rules.get(rules.name + rules.word_mode)
+        if cfg is None:
+            cfg = self.config if rules is LANGUAGE_RULES["en"] else _localised(self.config, rules)
+            self._by_rules[rules.name + rules.word_mode] = cfg
+        return cfg
+
+    def __call__(self, text: str, lang: str | None = None) -> tuple[Decision, str]:
+        cfg = self.config_for(lang, text)
+        decision = gopher_quality(text, cfg.gopher_quality)
         if not decision:
             return decision, text
-        decision = gopher_repetition(text, self.config.gopher_repetition)
+        decision = gopher_repetition(text, cfg.gopher_repetition)
         if not decision:
             return decision, text
-        return c4_quality(text, self.config.c4)
+        return c4_quality(text, cfg.c4)
+
+    def __reduce__(self) -> tuple:
+        return (TextQualityFilter, (self.config,))

@@ -21,7 +21,7 @@ from apache_beam import pvalue
 from filters.base import Drop
 from filters.decontamination import DecontaminationConfig, Decontaminator
 from filters.langid import LanguageConfig, LanguageFilter
-from filters.text_quality import TextQualityConfig, TextQualityFilter
+from filters.text_quality import TextQualityConfig, TextQualityFilter, describe_language_rules
 from pipelines.common.drops import drop_of, guarded
 from pipelines.common.inputs import expand_inputs, open_input
 from pipelines.common.progress import count
@@ -161,7 +161,7 @@ class FilterText(beam.DoFn):
                 return decision
             score = decision.score
         if self.quality is not None:
-            decision, text = self.quality(text)
+            decision, text = self.quality(text, lang)  # the rules of the identified language
             if isinstance(decision, Drop):
                 return decision
         if self.decontaminate is not None:
@@ -188,6 +188,8 @@ def _to_sample(record: dict[str, Any]) -> TextSample:
 
 def build_text_pipeline(p: beam.Pipeline, cfg: TextPipelineConfig) -> None:
     """Add the text pipeline to `p`."""
+    if cfg.quality is not None and cfg.language is not None:
+        print(describe_language_rules(cfg.language.languages))
     files = expand_inputs(cfg.inputs)
     read = (
         p
