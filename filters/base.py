@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from schemas.drop_reasons import DROP_REASONS
 
 
 @dataclass(frozen=True)
 class Keep:
-    """The record passes; `score` carries an optional measured value (e.g. a language score)."""
+    """The record passes; `score` carries an optional measured value (e.g. a language score).
+
+    `updates` are fields a record-level filter sets on the kept record (a cleaned text, the
+    language found); filters/registry.py merges them in before the next filter runs."""
 
     score: float | None = None
+    updates: Mapping[str, Any] | None = None
 
     def __bool__(self) -> bool:
         return True

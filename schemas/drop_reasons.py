@@ -51,6 +51,7 @@ DROP_REASONS: dict[str, str] = {
     "top_ngram": "a single n-gram covers too large a share of the characters",
     "lorem_ipsum": "the text holds 'lorem ipsum' (C4 rule)",
     "curly_brace": "the text holds a curly brace (C4 rule)",
+    "line_too_long": "a line is longer than the maximum (minified code, data dumps, one-line pages)",
     "spam": "emoji, hashtag or link density marks the text as spam",
     "placeholder_tag": "the caption holds a placeholder tag such as <PERSON>",
     "contaminated": "the text shares a long n-gram with an evaluation set",
