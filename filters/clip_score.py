@@ -2,7 +2,7 @@
 
     scorer = ClipScorer(ClipConfig(model="ViT-B-32", pretrained="laion2b_s34b_b79k"))  # cheap, picklable
     scores = scorer.score(images, captions)      # np.float32 cosine similarities, one per pair
-    decisions = scorer.decide(scores)            # Keep(score) / Drop("clip_score") at the threshold
+    decisions = scorer.decide(scores, 0.28)      # Keep(score) / Drop("clip_score") at a threshold
 
 Any open_clip architecture works: a built-in name (`ViT-B-32`, `ViT-L-14`, ...), a custom one
 registered from a JSON config (`model_config=`), or `local-dir:/path` / `hf-hub:org/repo`. Weights
@@ -29,6 +29,9 @@ from filters.base import Drop, Keep
 
 Precision = Literal["fp32", "bf16", "fp16", "amp", "amp_bf16"]
 
+LAION_THRESHOLD = 0.28
+"""LAION-2B-en's keep rule for ViT-B-32: cosine >= 0.28 (the image-text pipeline's default)."""
+
 
 @dataclass(frozen=True)
 class ClipConfig:
@@ -46,8 +49,6 @@ class ClipConfig:
     precision: Precision = "fp32"
     """open_clip precision; on GPU 'fp16'/'bf16' halve memory and roughly double throughput."""
     batch_size: int = 128
-    threshold: float = 0.28
-    """Keep pairs with cosine >= threshold (LAION-2B-en, ViT-B-32)."""
     trim_text: bool = True
     """Run the text tower on the batch's longest caption instead of the padded context (77 tokens).
     Exact for open_clip's standard CLIP text tower (causal mask, pooled at the end-of-text token):
@@ -110,15 +111,17 @@ class ClipScorer:
         return feats.float().cpu().numpy()
 
     def decide(
-        self, scores: Sequence[float] | np.ndarray, threshold: float | None = None
+        self, scores: Sequence[float] | np.ndarray, threshold: float = LAION_THRESHOLD
     ) -> list[Keep | Drop]:
-        """Keep(score) when score >= threshold (config's by default), else Drop('clip_score')."""
-        t = self.config.threshold if threshold is None else threshold
+        """Keep(score) when score >= threshold, else Drop('clip_score')."""
+        t = threshold
         return [Keep(float(s)) if s >= t else Drop("clip_score", f"{float(s):.4f} < {t}") for s in scores]
 
-    def __call__(self, images: Sequence[Image.Image], texts: Sequence[str]) -> list[Keep | Drop]:
+    def __call__(
+        self, images: Sequence[Image.Image], texts: Sequence[str], threshold: float = LAION_THRESHOLD
+    ) -> list[Keep | Drop]:
         """Score and decide a batch in one call."""
-        return self.decide(self.score(images, texts))
+        return self.decide(self.score(images, texts), threshold)
 
     def __reduce__(self) -> tuple:
         return (ClipScorer, (self.config,))

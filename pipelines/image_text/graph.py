@@ -24,7 +24,7 @@ from apache_beam import pvalue
 
 from filters.base import Drop
 from filters.caption import CaptionConfig
-from filters.clip_score import ClipConfig
+from filters.clip_score import LAION_THRESHOLD, ClipConfig
 from filters.image import ImageConfig
 from filters.registry import RecordFilter, apply_filters, build_filters
 from pipelines.common.drops import drop_of, is_drop
@@ -65,7 +65,7 @@ class ImageTextConfig:
     image: ImageConfig = field(default_factory=ImageConfig)
     caption: CaptionConfig = field(default_factory=CaptionConfig)
     clip: ClipConfig | None = None  # None = `--clip-model none`: no scoring
-    clip_threshold: float | None = 0.28
+    clip_threshold: float | None = LAION_THRESHOLD
     clip_top_fraction: float | None = None
     dedup_urls: bool = True
     dedup_images: bool = True

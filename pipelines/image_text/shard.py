@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from filters.base import Drop
-from filters.clip_score import ClipConfig, ClipScorer
+from filters.clip_score import LAION_THRESHOLD, ClipConfig, ClipScorer
 from filters.image import ImageConfig, ProcessedImage, process_image
 from filters.phash import phash
 from pipelines.common.drops import drop_of, is_drop
@@ -53,7 +53,7 @@ class DownloadConfig:
     fetch: FetchConfig = field(default_factory=FetchConfig)
     image: ImageConfig = field(default_factory=ImageConfig)
     clip: ClipConfig | None = None  # None: no scoring (`--clip-model none`)
-    clip_threshold: float | None = 0.28  # None: no per-sample threshold (e.g. top-fraction only)
+    clip_threshold: float | None = LAION_THRESHOLD  # None: no per-sample threshold (e.g. top-fraction only)
     fetch_batch: int = 256  # URLs fetched concurrently per round; bounds memory per worker
     phash: bool = False  # record each image's perceptual hash for near-duplicate removal
     reencode: str = "needed"  # never | needed | always (filters.stored_form)

@@ -9,6 +9,7 @@ captions above swapped ones on new pictures, and the threshold must drop the swa
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pickle
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ import numpy as np
 import pytest
 
 from filters.base import Drop, Keep
-from filters.clip_score import ClipConfig, ClipScorer, _load_cached
+from filters.clip_score import LAION_THRESHOLD, ClipConfig, ClipScorer, _load_cached
 from tests.clip_fixtures import CAPTIONS, CLASSES, MODEL_NAME, draw_shape, pairs  # noqa: F401
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -70,9 +71,9 @@ def test_matched_captions_score_higher_and_the_threshold_drops_swapped(trained: 
     assert np.all(np.abs(s_matched) <= 1.0001)  # cosine similarities
     assert (s_matched > s_swapped).mean() >= 0.95
     assert s_matched.mean() > s_swapped.mean() + 0.3
-    filtering = ClipScorer(_config(trained, threshold=threshold))
-    kept = filtering(images, matched)
-    dropped = filtering(images, swapped)
+    filtering = ClipScorer(_config(trained))
+    kept = filtering(images, matched, threshold)
+    dropped = filtering(images, swapped, threshold)
     assert np.mean([isinstance(d, Keep) for d in kept]) >= 0.95
     assert np.mean([isinstance(d, Drop) and d.reason == "clip_score" for d in dropped]) >= 0.95
     assert all(
@@ -118,14 +119,15 @@ def test_model_loads_once_per_process_and_scorer_pickles_as_config(trained: dict
     clone = pickle.loads(pickle.dumps(scorer))
     assert len(pickle.dumps(scorer)) < 2000  # no weights travel with the scorer
     clone.score(images, matched)
-    ClipScorer(_config(trained, threshold=0.5, batch_size=3)).score(images, matched)  # same model
+    ClipScorer(_config(trained, batch_size=3)).score(images, matched)  # same model
     assert _load_cached.cache_info().misses == misses
     assert clone.bundle is scorer.bundle
 
 
 def test_defaults_follow_the_laion_rule() -> None:
     config = ClipConfig()
-    assert (config.model, config.threshold) == ("ViT-B-32", 0.28)
+    assert config.model == "ViT-B-32" and LAION_THRESHOLD == 0.28
+    assert "threshold" not in {f.name for f in dataclasses.fields(ClipConfig)}  # the pipeline's setting
     assert config.model_id == "ViT-B-32/random"
     assert ClipConfig(pretrained="/ckpt/x.pt").model_id == "ViT-B-32//ckpt/x.pt"
     decisions = ClipScorer().decide([0.30, 0.28, 0.2799])
