@@ -24,6 +24,7 @@ Steps, as in OBELICS' "HTML simplification" (ANCHORS.md):
 
 from __future__ import annotations
 
+import codecs
 import re
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
@@ -219,10 +220,40 @@ def charset_from_content_type(content_type: str | None) -> str | None:
     return m.group(1).lower() if m else None
 
 
-def _strict_decode(raw: bytes, encoding: str) -> str | None:
+# The encodings of the WHATWG Encoding Standard (what browsers decode pages with), as Python codecs.
+# A charset label naming anything else (unicode_escape, punycode, idna, utf-7, rot13, base64, zlib,
+# undefined, ...) is not a page encoding: it is ignored and the bytes are detected instead.
+_WEB_ENCODINGS = frozenset(
+    codecs.lookup(name).name
+    for name in (
+        "utf-8", "ibm866", "iso-8859-2", "iso-8859-3", "iso-8859-4", "iso-8859-5", "iso-8859-6",
+        "iso-8859-7", "iso-8859-8", "iso-8859-10", "iso-8859-13", "iso-8859-14", "iso-8859-15",
+        "iso-8859-16", "koi8-r", "koi8-u", "mac-roman", "mac-cyrillic", "cp874", "cp1250", "cp1251",
+        "cp1252", "cp1253", "cp1254", "cp1255", "cp1256", "cp1257", "cp1258", "gbk", "gb2312", "gb18030",
+        "big5", "big5hkscs", "euc-jp", "iso-2022-jp", "shift_jis", "cp932", "euc-kr", "cp949",
+        "utf-16-be", "utf-16-le", "utf-16", "latin-1", "ascii",
+    )
+)  # fmt: skip
+
+
+def web_encoding(label: str | None) -> str | None:
+    """The Python codec of a charset label if it names a web text encoding, else None."""
+    if not label:
+        return None
     try:
-        return raw.decode(encoding)
-    except (UnicodeDecodeError, LookupError):
+        name = codecs.lookup(label.strip()).name
+    except (LookupError, ValueError):
+        return None
+    return name if name in _WEB_ENCODINGS else None
+
+
+def _strict_decode(raw: bytes, encoding: str) -> str | None:
+    codec = web_encoding(encoding)
+    if codec is None:
+        return None
+    try:
+        return raw.decode(codec)
+    except (UnicodeError, LookupError):
         return None
 
 
@@ -246,7 +277,7 @@ def decode_html(raw: bytes, declared_charset: str | None = None) -> tuple[str, s
         text = _strict_decode(raw, enc)
         if text is not None:
             return text, enc
-    guessed = detect_encoding(raw)
+    guessed = web_encoding(detect_encoding(raw)) or "cp1252"
     return bytes_to_str(raw, guessed, errors="replace"), guessed
 
 

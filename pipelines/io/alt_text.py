@@ -31,7 +31,11 @@ def iter_alt_text_rows(
         if isinstance(item, WarcError):
             yield page, RowError(item.reason, item.detail)
             continue
-        document = extract_document(item.body, item.url, html, declared_charset=item.charset)
+        try:
+            document = extract_document(item.body, item.url, html, declared_charset=item.charset)
+        except Exception as err:  # noqa: BLE001 - one page must not end the job: a counted drop
+            yield page, RowError("internal_error", f"{warc_name}@{item.offset}: {type(err).__name__}: {err}")
+            continue
         for n, image in enumerate(document.images):
             if not image.alt.strip():
                 continue  # not a candidate pair: nothing to caption it with

@@ -244,8 +244,38 @@ def _frame_records(buf: _Buffer, max_record: int, base_offset: int | None = None
             nxt = buf.find(_WARC_START, end.end())
             buf.drop(nxt.start() if nxt else len(buf.data))
             continue
+        inner = _swallowed_record(buf.data, end.end(), total)
+        if inner is not None:
+            yield here, None, f"Content-Length {length} runs over the next record (re-read from there)"
+            buf.drop(inner)
+            continue
         yield here, (wtype.group(1).decode("ascii", "replace").lower() if wtype else ""), buf.data[:total]
         buf.drop(min(total + 4, len(buf.data)))
+
+
+_INNER_START = re.compile(rb"\r\n\r\n(?=WARC/1\.[01]\r?\n)")
+
+
+def _swallowed_record(data: bytes, start: int, end: int) -> int | None:
+    """Where a record swallowed by a too-large Content-Length begins, or None.
+
+    The block data[start:end] swallowed whole records when, from some `WARC/1.x` line inside it,
+    one or more complete records (each header + its Content-Length + separator) end exactly at
+    `end`: a coincidence no real content block produces, the signature of an overrun."""
+    for m in _INNER_START.finditer(data, start, end):
+        pos = m.end()
+        while True:
+            head = _HEADER_END.search(data, pos, min(end, pos + _MAX_HEADER))
+            cl = _CONTENT_LENGTH.search(data, pos, head.end()) if head else None
+            if cl is None:
+                break
+            nxt = head.end() + int(cl.group(1))
+            if nxt == end:
+                return m.end()
+            if nxt + 4 > end or data[nxt : nxt + 4] != b"\r\n\r\n" or not _WARC_START.match(data, nxt + 4):
+                break
+            pos = nxt + 4
+    return None
 
 
 def _skip(buf: _Buffer, n: int) -> None:
@@ -315,11 +345,14 @@ def _gzip_members(stream: BinaryIO, max_member: int):
 
 
 def _is_gzip(stream: BinaryIO, name: str) -> tuple[bool, BinaryIO]:
-    """Gzip when the stream starts with the gzip magic or the name ends in .gz (then leading
-    garbage is reported and skipped rather than read as an uncompressed WARC)."""
-    head = stream.read(3)
+    """Gzip when the stream starts with the gzip magic, or when the name ends in .gz and the bytes
+    are not a plain WARC either (then leading garbage is reported and skipped). A plain WARC named
+    .warc.gz is read as the plain WARC it is: its records count as records, not as one bad file."""
+    head = stream.read(8)
     rest = _Prefixed(head, stream)
-    return head == _GZIP_MAGIC or name.lower().endswith(".gz"), rest
+    if head.startswith(_GZIP_MAGIC):
+        return True, rest
+    return name.lower().endswith(".gz") and not _WARC_START.match(head + b"\n"), rest
 
 
 class _Prefixed(io.RawIOBase):
