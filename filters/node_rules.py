@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 import regex
 
 from filters.base import Decision, Drop, Keep
-from filters.html_document import ImageNode, Node, Paragraph
+from filters.html_document import Node, Paragraph
 
 _WORD = regex.compile(r"[\p{L}\p{N}][\p{L}\p{N}\p{M}'’-]*")
 
