@@ -49,15 +49,17 @@ class StreamSpec:
     kind: str
     sources: list[SourceSpec]
     tokens_per_step: int  # global, over all ranks (KOSMOS-1: 0.5M text, 0.5M image-caption, 0.2M interleaved)
-    micro_batch_tokens: int  # per rank and micro-batch: non-pad tokens gathered before a micro-batch closes
+    micro_batch_tokens: int  # per rank and micro-batch: padded positions (rows x longest row) at most
     max_len: int  # longest row (2048 for documents; captions are short)
     shuffle_buffer: int = 512
     max_images: int = 5  # interleaved documents keep at most this many images
+    bucket_pool: int = 8  # captions/instructions: micro-batches' worth of rows sorted by length together
     extra: dict[str, Any] = field(default_factory=dict)
 
     def micro_batches(self, world_size: int) -> int:
-        """Micro-batches per rank and step that cover this stream's token budget."""
-        return max(1, round(self.tokens_per_step / (world_size * self.micro_batch_tokens)))
+        """Micro-batches per rank and step that cover this stream's token budget (rounded up, so no
+        micro-batch needs more than `micro_batch_tokens`)."""
+        return max(1, math.ceil(self.tokens_per_step / (world_size * self.micro_batch_tokens)))
 
     def fitted(self, world_size: int) -> StreamSpec:
         """This stream with its micro-batch size adjusted so the step's tokens match the budget.

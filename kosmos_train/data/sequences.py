@@ -1,4 +1,4 @@
-"""KOSMOS-1 token layouts (KOSMOS1.md 1.3) and their loss masks, as plain lists.
+"""KOSMOS-1 token layouts and their loss masks, as plain lists.
 
 `loss[t]` is True when token t is a prediction target (the model takes logits at t-1 for it).
 Targets are text: pieces, `</line>` and the closing `</s>`. Never `<s>`, `<image>`, the image

@@ -1,7 +1,8 @@
 """A training stream: micro-batches of one kind, built in dataloader workers, resumable exactly.
 
-Micro-batches close once they hold `micro_batch_tokens` non-pad tokens (image slots count), so
-each step's per-stream token budget is met in tokens, not rows. Every batch carries the state of
+A micro-batch's padded size (rows x longest row) never exceeds `micro_batch_tokens` (fairseq's
+max_tokens), whatever the length distribution: documents are packed into rows of at most that
+length, short rows are bucketed by length (data/builders.py). Every batch carries the state of
 the worker that built it *after* building it; `StreamLoader` keeps the state of the last batch
 the trainer actually consumed from each worker (prefetched batches do not count), plus which
 worker is next. A restored loader maps physical workers onto those logical workers so the batch
@@ -16,15 +17,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from torch import Tensor
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from kosmos_train.data.builders import BUILDERS, Builder
-from kosmos_train.data.corpus import DataError, StreamSpec, open_source
+from kosmos_train.data.corpus import DataError, StreamSpec, open_source, stable_hash
 from kosmos_train.data.sequences import Example
 from kosmos_train.data.sources import Mixture, SkipLog, SourceReader
 from kosmos_train.tokenizer import Tokenizer
 
-STATE_VERSION = 1
+STATE_VERSION = 2
 
 
 @dataclass
@@ -42,6 +44,30 @@ class Batch:
     state: dict[str, Any] | None = None  # that worker's state after building it
     skipped: int = 0  # corrupt samples that worker has skipped so far
     last_skip: str | None = None
+    # Flat positions (r * T + t), computed in the worker so the trainer never synchronises on masks:
+    slot_index: torch.Tensor | None = None  # image slots, in order of appearance
+    predict_index: torch.Tensor | None = None  # positions whose next token is a target
+    target_index: torch.Tensor | None = None  # those targets (predict_index + 1)
+
+    @property
+    def padded_positions(self) -> int:
+        return int(self.input_ids.numel())
+
+    def pin_memory(self) -> Batch:
+        """Page-locked tensors (the DataLoader calls this with pin_memory=True): asynchronous copies."""
+        for name in (
+            "input_ids",
+            "loss_mask",
+            "slot_mask",
+            "images",
+            "slot_index",
+            "predict_index",
+            "target_index",
+        ):
+            value = getattr(self, name)
+            if value is not None:
+                setattr(self, name, value.pin_memory())
+        return self
 
     @property
     def n_images(self) -> int:
@@ -50,6 +76,18 @@ class Batch:
     @property
     def n_loss_tokens(self) -> int:
         return int(self.loss_mask[:, 1:].sum())
+
+
+def batch_indices(slot_mask: Tensor, loss_mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """(flat image-slot positions, flat positions that predict a target, the flat target positions).
+
+    Position (r, t) of a (B, T) batch is r * T + t; position t predicts token t + 1.
+    """
+    b, t = loss_mask.shape
+    slots = slot_mask.reshape(-1).nonzero().flatten()
+    take = loss_mask[:, 1:].nonzero()
+    predict = take[:, 0] * t + take[:, 1]
+    return slots, predict, predict + 1
 
 
 def collate(
@@ -69,7 +107,9 @@ def collate(
         images += [torch.from_numpy(p) for p in e.images]
     pixels = torch.stack(images) if images else torch.zeros((0, 3, image_size, image_size), dtype=torch.uint8)
     keys = [k for e in examples for k in e.keys]
-    return Batch(stream, ids, loss, slots, pixels, sum(len(e.ids) for e in examples), keys)
+    batch = Batch(stream, ids, loss, slots, pixels, sum(len(e.ids) for e in examples), keys)
+    batch.slot_index, batch.predict_index, batch.target_index = batch_indices(slots, loss)
+    return batch
 
 
 class WorkerPipeline:
@@ -96,19 +136,16 @@ class WorkerPipeline:
         self.mixture = Mixture(
             readers, [s.weight for s in spec.sources], seed, reader_slot, state["mixture"] if state else None
         )
+        row_len = min(spec.max_len, spec.micro_batch_tokens)  # one row always fits the budget
         self.builder: Builder = BUILDERS[spec.kind](
-            self.tok, spec.max_len, image_tokens, image_size, self.skips, spec.max_images
+            self.tok, row_len, image_tokens, image_size, self.skips, spec.max_images, spec.bucket_pool
         )
         if state:
             self.builder.load_state(state["builder"], lambda k, ref: self.mixture.readers[k].fetch([ref])[0])
         self.image_tokens, self.image_size = image_tokens, image_size
 
     def next_batch(self) -> Batch:
-        examples, tokens = [], 0
-        while tokens < self.spec.micro_batch_tokens:
-            e = self.builder.next(self.mixture.next)
-            examples.append(e)
-            tokens += len(e.ids)
+        examples = self.builder.batch(self.mixture.next, self.spec.micro_batch_tokens)
         v = self.tok.layout
         batch = collate(self.spec.kind, examples, v.pad, v.image, self.image_tokens, self.image_size)
         batch.state = self.state()
@@ -183,6 +220,7 @@ class StreamLoader:
         num_workers: int,
         seed: int,
         state: dict | None = None,
+        pin_memory: bool = False,
     ) -> None:
         for source in spec.sources:  # start-up checks in the main process: clear errors before any worker
             open_source(source)
@@ -225,6 +263,9 @@ class StreamLoader:
             collate_fn=_identity,
             persistent_workers=num_workers > 0,
             prefetch_factor=4 if num_workers else None,
+            pin_memory=pin_memory,
+            # Its own generator: creating the iterator must not draw from the global RNG (dropout's).
+            generator=torch.Generator().manual_seed(stable_hash(f"{seed}/loader/{spec.kind}/{rank}")),
         )
         self._it: Iterator[Batch] | None = None
         self.world_size = world_size

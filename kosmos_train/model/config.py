@@ -1,6 +1,6 @@
 """Model configuration: plain dataclasses, named presets, JSON/YAML round trip.
 
-Presets: `kosmos1` (the paper's model, KOSMOS1.md section 1-2) and `tiny` (CPU tests and the demo).
+Presets: `kosmos1` (the paper's model) and `tiny` (CPU tests and the demo).
 """
 
 from __future__ import annotations
@@ -14,6 +14,12 @@ from typing import Any, Literal
 from kosmos_train.vocab import VocabLayout
 
 PositionKind = Literal["xpos", "sinusoidal"]
+CHECKPOINT_MODES = ("none", "selective", "full")
+
+
+def padded_size(n: int, multiple: int) -> int:
+    """`n` rounded up to a multiple of `multiple` (GEMM-friendly embedding row counts)."""
+    return -(-n // multiple) * multiple
 
 
 @dataclass
@@ -33,11 +39,28 @@ class DecoderConfig:
     # "xpos" (the paper) or "sinusoidal" (the public Kosmos-2 lineage; needed for its weights).
     positions: PositionKind = "xpos"
     xpos_scale_base: int = 512
-    checkpoint_activations: bool = False
+    # Recompute in backward: "full" (whole layers: only each layer's input is kept), "selective"
+    # (xPos + attention core and the FFN's GeLU/LayerNorm), or "none". True/False mean full/none.
+    checkpoint_activations: str = "none"
+    # Embedding rows are vocab_size rounded up to this multiple (aligned output GEMM); the extra rows'
+    # logits are -inf, so they are never predicted and never change the loss.
+    pad_vocab_multiple: int = 1
+
+    def __post_init__(self) -> None:
+        if isinstance(self.checkpoint_activations, bool):
+            self.checkpoint_activations = "full" if self.checkpoint_activations else "none"
+        if self.checkpoint_activations not in CHECKPOINT_MODES:
+            raise ValueError(
+                f"checkpoint_activations {self.checkpoint_activations!r}: expected one of {CHECKPOINT_MODES}"
+            )
 
     @property
     def head_dim(self) -> int:
         return self.dim // self.heads
+
+    @property
+    def embedding_rows(self) -> int:
+        return padded_size(self.vocab_size, max(1, self.pad_vocab_multiple))
 
 
 @dataclass
@@ -142,8 +165,11 @@ def _strict(kind: type, d: dict[str, Any]) -> Any:
 
 
 def kosmos1() -> KosmosConfig:
-    """The paper's model: 24 x 2048 MAGNETO decoder + CLIP ViT-L/14 + 64-token resampler."""
-    return KosmosConfig()
+    """The paper's model: 24 x 2048 MAGNETO decoder + CLIP ViT-L/14 + 64-token resampler.
+
+    The 64,007-id vocabulary gets 64,128 embedding rows (a multiple of 128) for the output GEMM.
+    """
+    return KosmosConfig(decoder=DecoderConfig(pad_vocab_multiple=128))
 
 
 def tiny() -> KosmosConfig:
@@ -160,6 +186,7 @@ def tiny() -> KosmosConfig:
             max_len=256,
             dropout=0.0,
             attention_dropout=0.0,
+            pad_vocab_multiple=128,
         ),
         vision=VisionConfig(width=64, layers=2, heads=2, patch_size=8, image_size=32),
         connector=ConnectorConfig(image_tokens=8, heads=4, dropout=0.0),

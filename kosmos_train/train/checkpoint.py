@@ -11,8 +11,11 @@ Randomness needs no state: each step reseeds torch from (seed, step, rank).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +83,39 @@ def load(engine: Any, run_dir: Path, tag: str, world_size: int) -> tuple[int, di
     return int(client["step"]), state
 
 
+def _deepspeed_safe_globals() -> list[Any]:
+    """The few non-tensor types DeepSpeed pickles into its checkpoint files (allow-listed by name)."""
+    import importlib
+
+    found = []
+    for module, name in [
+        ("deepspeed.runtime.zero.config", "ZeroStageEnum"),
+        ("deepspeed.runtime.fp16.loss_scaler", "LossScaler"),
+        ("deepspeed.runtime.fp16.loss_scaler", "DynamicLossScaler"),
+        ("deepspeed.utils.tensor_fragment", "fragment_address"),
+        ("deepspeed.runtime.config", "DeepSpeedConfig"),
+    ]:
+        with contextlib.suppress(ImportError, AttributeError):
+            found.append(getattr(importlib.import_module(module), name))
+    return found
+
+
+@contextlib.contextmanager
+def weights_only_loads() -> Iterator[None]:
+    """Every torch.load inside (DeepSpeed's own included, which pass weights_only=False) loads with
+    weights_only=True: a crafted run directory cannot execute code; unknown types are refused."""
+    previous = os.environ.get("TORCH_FORCE_WEIGHTS_ONLY_LOAD")
+    os.environ["TORCH_FORCE_WEIGHTS_ONLY_LOAD"] = "1"
+    try:
+        with torch.serialization.safe_globals(_deepspeed_safe_globals()):
+            yield
+    finally:
+        if previous is None:
+            os.environ.pop("TORCH_FORCE_WEIGHTS_ONLY_LOAD", None)
+        else:
+            os.environ["TORCH_FORCE_WEIGHTS_ONLY_LOAD"] = previous
+
+
 def consolidated_state_dict(run_dir: Path, tag: str | None = None) -> dict[str, torch.Tensor]:
     """fp32 model weights from the ZeRO checkpoint (partitions merged, frozen weights included)."""
     from kosmos_train.train.distributed import prepare_accelerator
@@ -90,12 +126,14 @@ def consolidated_state_dict(run_dir: Path, tag: str | None = None) -> dict[str, 
     tag = tag or latest_tag(run_dir)
     if tag is None:
         raise FileNotFoundError(f"no complete checkpoint under {run_dir / DEEPSPEED_DIR}")
-    state = get_fp32_state_dict_from_zero_checkpoint(str(run_dir / DEEPSPEED_DIR), tag=tag)
+    with weights_only_loads():
+        state = get_fp32_state_dict_from_zero_checkpoint(str(run_dir / DEEPSPEED_DIR), tag=tag)
     # DeepSpeed records frozen-parameter fragments only for ZeRO >= 2; under ZeRO 0/1 the frozen
     # weights (most of CLIP) are only in the rank-0 module state, whole and unpartitioned.
     module_file = run_dir / DEEPSPEED_DIR / tag / "mp_rank_00_model_states.pt"
     if module_file.exists():
-        module = torch.load(module_file, map_location="cpu", weights_only=False).get("module") or {}
+        with weights_only_loads():
+            module = torch.load(module_file, map_location="cpu", weights_only=True).get("module") or {}
         for key, value in module.items():
             state.setdefault(key, value.float() if value.is_floating_point() else value)
     prefix = "model."

@@ -1,4 +1,4 @@
-"""Training configuration: the KOSMOS-1 recipe (KOSMOS1.md section 3) and a `tiny` CPU preset.
+"""Training configuration: the KOSMOS-1 recipe and a `tiny` CPU preset.
 
 A training config file (YAML or JSON) holds these keys; `model` is a preset name, a model config
 file, or an inline model config mapping. A plain model config file (one with a `decoder` key) is
@@ -18,6 +18,12 @@ from kosmos_train.model.config import PRESETS, KosmosConfig, load_config
 
 # Stream order within a step (fixed, so every rank runs the same sequence of micro-batches).
 STREAM_ORDER = STREAM_KINDS
+RANDOM_CLIP = "random"  # the explicit opt-in to a randomly initialised vision tower
+CLIP_FLAG = "--clip-pretrained"
+
+
+class ConfigError(ValueError):
+    """A training config that must not start (a user's mistake: one line, exit 2)."""
 
 
 @dataclass
@@ -32,7 +38,17 @@ class TrainConfig:
     grad_clip: float = 2.0
     zero_stage: int = 2
     precision: str = "auto"  # auto: bf16 on GPU, fp32 on CPU; or "bf16" / "fp32"
-    checkpoint_activations: bool = False
+    # Decoder activation checkpointing: "full" (recompute whole layers), "selective" (recompute the
+    # elementwise parts: xPos + attention core, GeLU + FFN LayerNorm) or "none". kosmos1 on 8 x 80 GB
+    # with selective: 43.6 GiB per rank predicted by `kosmos_train plan`.
+    activation_checkpointing: str = "selective"
+    # CLIP weights: an open_clip tag ("openai"), a local open_clip checkpoint file, or "random"
+    # (explicit: benchmarks and tests). None refuses to start when the vision tower is frozen.
+    clip_pretrained: str | None = None
+    # "tokens": one token-weighted mean NLL over all streams and ranks (the KOSMOS lineage);
+    # "streams": the sum of per-stream means (each stream an equal share of the gradient).
+    loss_weighting: str = "tokens"
+    compile: bool = False  # torch.compile each decoder layer
     seed: int = 1
     # Global tokens per optimizer step for each stream (KOSMOS-1: 1.2M = 0.5M + 0.5M + 0.2M);
     # instruction data (when given) adds its own budget.
@@ -44,7 +60,8 @@ class TrainConfig:
             "instruction": 50_000,
         }
     )
-    # Non-pad tokens per micro-batch on one rank.
+    # Padded positions per micro-batch on one rank (rows x longest row, fairseq's max_tokens): the
+    # bound on a micro-batch's activation memory whatever the length distribution.
     micro_batch_tokens: dict[str, int] = field(
         default_factory=lambda: {
             "text": 16_384,
@@ -62,6 +79,16 @@ class TrainConfig:
     save_every: int = 1000
     keep_checkpoints: int = 2
     peak_tflops: float | None = None  # per device, for the MFU estimate; None: known GPUs only
+
+    def __post_init__(self) -> None:
+        from kosmos_train.model.config import CHECKPOINT_MODES
+
+        if self.activation_checkpointing not in CHECKPOINT_MODES:
+            raise ConfigError(
+                f"activation_checkpointing {self.activation_checkpointing!r}: expected one of {CHECKPOINT_MODES}"
+            )
+        if self.loss_weighting not in ("tokens", "streams"):
+            raise ConfigError(f"loss_weighting {self.loss_weighting!r}: expected 'tokens' or 'streams'")
 
     def model_config(self) -> KosmosConfig:
         if isinstance(self.model, dict):
@@ -127,12 +154,37 @@ def tiny() -> TrainConfig:
         max_len={"image_text": 64},
         shuffle_buffer=64,
         num_workers=0,
+        activation_checkpointing="none",
+        clip_pretrained=RANDOM_CLIP,  # no pretrained weights exist for the tiny ViT
         log_every=10,
         save_every=100,
     )
 
 
 TRAIN_PRESETS = {"kosmos1": kosmos1, "tiny": tiny}
+
+
+def clip_weights(cfg: TrainConfig, model: KosmosConfig) -> str | None:
+    """The CLIP weights a run asks for: `clip_pretrained`, else the model config's own setting."""
+    if cfg.clip_pretrained is not None:
+        return cfg.clip_pretrained
+    return model.vision.pretrained if model.vision is not None else None
+
+
+def check_clip_weights(cfg: TrainConfig) -> None:
+    """Refuse a frozen vision tower without weights: it would silently train against a random ViT."""
+    model = cfg.model_config()
+    if model.vision is None:
+        return
+    weights = clip_weights(cfg, model)
+    if weights is None:
+        raise ConfigError(
+            f"model {model.name!r} freezes its CLIP vision tower: pass {CLIP_FLAG} TAG|PATH (an open_clip "
+            f"tag such as openai, or a local open_clip checkpoint file), or {CLIP_FLAG} {RANDOM_CLIP}"
+        )
+    looks_like_path = "/" in weights or Path(weights).suffix in (".pt", ".pth", ".bin", ".safetensors")
+    if weights != RANDOM_CLIP and looks_like_path and not Path(weights).is_file():
+        raise ConfigError(f"{CLIP_FLAG} {weights}: no such checkpoint file")
 
 
 def load_train_config(name_or_path: str | Path) -> TrainConfig:

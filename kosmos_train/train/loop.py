@@ -1,16 +1,27 @@
 """The training loop: streams mixed by token budget, DeepSpeed ZeRO, checkpoints and exact resume.
 
 One optimizer step = for each stream (fixed order: text, image_text, interleaved, instruction)
-`micro_batches(world)` micro-batches on every rank. Each stream's loss is its mean NLL over its loss
-tokens on all ranks, so the step's gradient is the sum of the streams' gradients (KOSMOS-1-era
-fairseq behaviour): micro-batch i of stream s backpropagates NLL_i x world / N_s, where N_s is the
-stream's loss-token count over all ranks (all-reduced before any backward), and DeepSpeed's
-data-parallel averaging divides the world factor back out.
+`micro_batches(world)` micro-batches on every rank. The loss-token counts of every stream on every
+rank are all-reduced before any backward, then micro-batch i backpropagates NLL_i x world / N:
+
+- `loss_weighting="tokens"` (default, the KOSMOS lineage: unilm on fairseq): N is the step's total
+  loss-token count over all streams and ranks, so the update is the gradient of one token-weighted
+  mean NLL (a stream's share follows its loss tokens).
+- `loss_weighting="streams"`: N is the stream's own count, so the update is the sum of the streams'
+  mean-NLL gradients (each stream an equal share whatever its tokens).
+
+DeepSpeed's data-parallel averaging divides the world factor back out. `loss` in the log is always
+the token-weighted mean; `loss/KIND` are the per-stream means.
+
+Randomness: each step reseeds torch from (seed, step, rank), which drives dropout; the data
+loaders draw from their own generators, never from the global one, so a resumed run repeats the
+uninterrupted run bit for bit.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import shutil
@@ -29,14 +40,16 @@ from kosmos_train.model.config import KosmosConfig
 from kosmos_train.model.run_dir import CONFIG_FILE, TOKENIZER_FILE
 from kosmos_train.tokenizer import Tokenizer, train_tokenizer
 from kosmos_train.train import checkpoint
-from kosmos_train.train.config import TrainConfig
+from kosmos_train.train.config import RANDOM_CLIP, TrainConfig, check_clip_weights, clip_weights
 from kosmos_train.train.distributed import DistInfo, init_distributed, teardown
 from kosmos_train.train.metrics import RunLog, image_flops, peak_flops, token_flops
 from kosmos_train.train.optim import lr_at, make_optimizer
 
 log = logging.getLogger(__name__)
 TRAIN_CONFIG_FILE = "train_config.json"
+CLIP_WEIGHTS_FILE = "clip_weights.json"
 BATCH_KEYS = ("train_batch_size", "train_micro_batch_size_per_gpu", "gradient_accumulation_steps")
+BUCKET_ELEMENTS = 50_000_000  # ZeRO reduce / all-gather buckets (DeepSpeed's 5e8 default is 1 GB in bf16)
 
 
 @dataclass
@@ -46,21 +59,53 @@ class TrainResult:
     history: list[dict[str, Any]] = field(default_factory=list)  # one entry per step run in this call
 
 
+@dataclass
+class Run:
+    """Everything the steps need, built once by `setup`."""
+
+    cfg: TrainConfig
+    config: KosmosConfig
+    dist: DistInfo
+    run_dir: Path
+    tok: Tokenizer
+    engine: Any
+    own_schedule: bool
+    loaders: dict[str, StreamLoader]
+    micro: dict[str, int]  # micro-batches per step and rank, by stream
+    step: int
+    peak: float | None
+
+    @property
+    def kinds(self) -> list[str]:
+        return list(self.loaders)
+
+
 def deepspeed_config(cfg: TrainConfig, micro_batches: int, bf16: bool, override: str | Path | None) -> dict:
     """The DeepSpeed config: ZeRO stage, clipping and precision from the training config.
 
-    An explicit file overrides any key it sets (deep-merged), except the batch-size keys, which the
-    token-budget mixture decides (one DeepSpeed "sample" per micro-batch, accumulated over a step).
+    Under bf16, gradients accumulate and are reduced in fp32 (DeepSpeed's bf16 default would do both
+    in bf16: about 4e-3 relative error after 10 micro-batches). Gradient reduction overlaps the
+    backward (`overlap_comm`). An explicit file overrides any key it sets (deep-merged), except the
+    batch-size keys, which the token-budget mixture decides (one DeepSpeed "sample" per micro-batch).
     """
     ds: dict[str, Any] = {
         "train_micro_batch_size_per_gpu": 1,
         "gradient_accumulation_steps": micro_batches,
         "gradient_clipping": cfg.grad_clip,
-        "zero_optimization": {"stage": cfg.zero_stage, "contiguous_gradients": True, "overlap_comm": False},
+        "zero_optimization": {
+            "stage": cfg.zero_stage,
+            "contiguous_gradients": True,
+            "overlap_comm": True,
+            "reduce_bucket_size": BUCKET_ELEMENTS,
+            "allgather_bucket_size": BUCKET_ELEMENTS,
+        },
         "bf16": {"enabled": bf16},
         "steps_per_print": 10**12,
         "wall_clock_breakdown": False,
     }
+    if bf16:
+        ds["data_types"] = {"grad_accum_dtype": "fp32"}
+        ds["communication_data_type"] = "fp32"
     if override is not None:
         extra = json.loads(Path(override).read_text())
         for key in BATCH_KEYS:
@@ -76,6 +121,15 @@ def _merge(base: dict, extra: dict) -> dict:
     for k, v in extra.items():
         out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
     return out
+
+
+def loss_scales(counts: torch.Tensor, world_size: int, weighting: str) -> torch.Tensor:
+    """Per-stream factor on a micro-batch's summed NLL (see the module docstring); stays on the device."""
+    if weighting == "tokens":
+        return (world_size / counts.sum().clamp(min=1)).expand(counts.shape[0])
+    if weighting == "streams":
+        return world_size / counts.clamp(min=1)
+    raise ValueError(f"loss_weighting {weighting!r}: expected 'tokens' or 'streams'")
 
 
 def prepare_tokenizer(
@@ -107,6 +161,36 @@ def fit_vocab(config: KosmosConfig, tok: Tokenizer) -> KosmosConfig:
     return dataclasses.replace(config, sp_pieces=tok.sp_pieces)
 
 
+def clip_record(pretrained: str | None) -> dict[str, Any]:
+    """What RUN/clip_weights.json says about the vision weights: a tag, or a file and its sha256."""
+    if pretrained is None or pretrained == RANDOM_CLIP:
+        return {"weights": RANDOM_CLIP}
+    path = Path(pretrained)
+    if not path.is_file():
+        return {"weights": "tag", "tag": pretrained}
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return {"weights": "file", "path": str(path.resolve()), "sha256": digest.hexdigest()}
+
+
+def build_model(config: KosmosConfig, cfg: TrainConfig, device: torch.device) -> torch.nn.Module:
+    """The model built straight on the rank's device (no full fp32 copy per rank in host memory).
+
+    Every rank initialises from the same seed and DeepSpeed broadcasts rank 0's weights anyway.
+    """
+    from kosmos_train.model.architecture.kosmos import Kosmos
+
+    torch.manual_seed(cfg.seed)
+    with torch.device(device):
+        model = Kosmos(config).train()
+    if cfg.compile:
+        for layer in model.decoder.layers:
+            layer.compile()
+    return model
+
+
 def build_engine(
     cfg: TrainConfig, model: torch.nn.Module, micro_batches: int, bf16: bool, ds_override: str | Path | None
 ) -> Any:
@@ -129,9 +213,10 @@ def build_engine(
 
 
 def _to(batch: Batch, device: torch.device) -> tuple[torch.Tensor, ...]:
+    """The forward's inputs on the device; pinned host tensors make these copies asynchronous."""
     return tuple(
         t.to(device, non_blocking=True)
-        for t in (batch.input_ids, batch.images, batch.slot_mask, batch.loss_mask)
+        for t in (batch.input_ids, batch.images, batch.slot_index, batch.predict_index, batch.target_index)
     )
 
 
@@ -158,6 +243,9 @@ def train(
     The process group stays up unless `destroy_process_group` (the CLI sets it at exit): DeepSpeed
     caches its groups, so a second `train()` in the same process needs the same group.
     """
+    if not sources:
+        raise DataError("no training data: pass at least one --data KIND=DIR")
+    check_clip_weights(cfg)  # before anything slow: a frozen random CLIP must be asked for
     dist = init_distributed()
     import torch.distributed as tdist
 
@@ -167,66 +255,45 @@ def train(
     tdist.barrier()
     runlog = RunLog(run_dir, dist.rank == 0)
     try:
-        return _train(
-            cfg,
-            sources,
-            run_dir,
-            tokenizer,
-            deepspeed_config_file,
-            resume,
-            stop_after,
-            progress,
-            export_at_end,
-            dist,
-            runlog,
-            eval_every,
-            evaluate,
-        )
+        run = setup(cfg, sources, run_dir, tokenizer, deepspeed_config_file, resume, dist, runlog)
+        return _steps(run, runlog, stop_after, progress, export_at_end, eval_every, evaluate)
     finally:
         runlog.close()
         if destroy_process_group:
             teardown(dist)
 
 
-def _train(
+def setup(
     cfg: TrainConfig,
     sources: list[SourceSpec],
     run_dir: Path,
     tokenizer: str | Path | None,
     ds_file: str | Path | None,
     resume: bool,
-    stop_after: int | None,
-    progress: bool | None,
-    export_at_end: bool,
     dist: DistInfo,
     runlog: RunLog,
-    eval_every: int = 0,
-    evaluate: Callable[[Any, Tokenizer], dict[str, float]] | None = None,
-) -> TrainResult:
-    import torch.distributed as tdist
-    from tqdm import tqdm
-
-    from kosmos_train.model.architecture.kosmos import Kosmos
-
-    if not sources:
-        raise DataError("no training data: pass at least one --data KIND=DIR")
+) -> Run:
+    """Tokenizer, model config, model, engine, checkpoint and data loaders for `run_dir`."""
     config = cfg.model_config()
     streams = cfg.streams(sources, config)
     if config.vision is None and any(s.kind in ("image_text", "interleaved") for s in streams):
         raise DataError(f"model {config.name!r} has no vision tower but image data was given")
     tok = prepare_tokenizer(run_dir, sources, tokenizer, config.sp_pieces, dist)
     config = fit_vocab(config, tok)
-    config.decoder.checkpoint_activations = (
-        cfg.checkpoint_activations or config.decoder.checkpoint_activations
-    )
+    config.decoder.checkpoint_activations = cfg.activation_checkpointing
+    weights = clip_weights(cfg, config)
+    if config.vision is not None:
+        pretrained = None if weights == RANDOM_CLIP else weights
+        config.vision = dataclasses.replace(config.vision, pretrained=pretrained)
     if dist.rank == 0:
         config.save(run_dir / CONFIG_FILE)
         checkpoint.write_json_atomic(
             run_dir / TRAIN_CONFIG_FILE, {**cfg.to_dict(), "model": config.to_dict()}
         )
+        if config.vision is not None:
+            checkpoint.write_json_atomic(run_dir / CLIP_WEIGHTS_FILE, clip_record(weights))
 
-    torch.manual_seed(cfg.seed)
-    model = Kosmos(config).train()
+    model = build_model(config, cfg, dist.device)
     bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and torch.cuda.is_available())
     streams = [s.fitted(dist.world_size) for s in streams]
     micro = {s.kind: s.micro_batches(dist.world_size) for s in streams}
@@ -249,114 +316,165 @@ def _train(
             cfg.num_workers,
             cfg.seed,
             my_state.get(s.kind),
+            pin_memory=dist.device.type == "cuda",
         )
         for s in streams
     }
-    kinds = list(loaders)
-    peak = peak_flops(cfg.peak_tflops)
-    result = TrainResult(run_dir, step)
+    return Run(
+        cfg,
+        config,
+        dist,
+        run_dir,
+        tok,
+        engine,
+        own_schedule,
+        loaders,
+        micro,
+        step,
+        peak_flops(cfg.peak_tflops),
+    )
+
+
+@dataclass
+class StepTotals:
+    """One step's sums on this rank's device, all-reduced: read once per step, not per micro-batch."""
+
+    nll: torch.Tensor  # (streams,) summed NLL
+    counts: torch.Tensor  # (streams,) loss tokens
+    sums: torch.Tensor  # (streams, 3): tokens, images, skipped samples
+    flops: float  # this rank's model FLOPs
+
+
+def run_step(run: Run, lr: float) -> StepTotals:
+    """One optimizer step over every stream's micro-batches."""
+    import torch.distributed as tdist
+
+    engine, kinds, device = run.engine, run.kinds, run.engine.device
+    if run.own_schedule:
+        for group in engine.optimizer.param_groups:
+            group["lr"] = lr
+    batches = {k: [run.loaders[k].next() for _ in range(run.micro[k])] for k in kinds}
+    # Reduced tensors live on the engine's device: NCCL groups cannot reduce CPU tensors.
+    counts = torch.tensor([float(sum(b.n_loss_tokens for b in batches[k])) for k in kinds], device=device)
+    tdist.all_reduce(counts)
+    scales = loss_scales(counts, run.dist.world_size, run.cfg.loss_weighting)
+    nll = torch.zeros(len(kinds), device=device)
+    flops = 0.0
+    for i, k in enumerate(kinds):
+        for b in batches[k]:
+            out_nll = engine(*_to(b, device))
+            engine.backward(out_nll * scales[i], scale_wrt_gas=False)
+            engine.step()
+            nll[i] += out_nll.detach().float()
+            flops += b.n_tokens * token_flops(run.config, b.input_ids.shape[1])
+            flops += b.n_images * image_flops(run.config)
+    sums = torch.tensor(
+        [
+            [
+                float(sum(b.n_tokens for b in batches[k])),
+                float(sum(b.n_images for b in batches[k])),
+                float(run.loaders[k].total_skipped),
+            ]
+            for k in kinds
+        ],
+        device=device,
+    )
+    tdist.all_reduce(nll)
+    tdist.all_reduce(sums)
+    return StepTotals(nll.cpu(), counts.cpu(), sums.cpu(), flops)
+
+
+def step_metrics(
+    run: Run, totals: StepTotals, lr: float, dt: float, wait: dict[str, float]
+) -> dict[str, Any]:
+    """The logged figures of one step: token-weighted `loss`, per-stream losses and counts, speed."""
+    grad_norm = run.engine.get_global_grad_norm()
+    nll, counts, sums = totals.nll, totals.counts, totals.sums
+    metrics: dict[str, Any] = {"lr": lr, "grad_norm": float(grad_norm) if grad_norm is not None else None}
+    metrics["loss"] = float(nll.sum() / counts.sum().clamp(min=1))
+    for i, k in enumerate(run.kinds):
+        metrics[f"loss/{k}"] = (nll[i] / counts[i].clamp(min=1)).item()
+        metrics[f"loss_tokens/{k}"] = int(counts[i])
+        metrics[f"tokens/{k}"] = int(sums[i, 0])
+        metrics[f"images/{k}"] = int(sums[i, 1])
+        metrics[f"skipped/{k}"] = int(sums[i, 2])
+        metrics[f"loader_wait_s/{k}"] = round(wait[k], 4)
+    metrics["tokens_per_s"] = float(sums[:, 0].sum()) / dt
+    metrics["images_per_s"] = float(sums[:, 1].sum()) / dt
+    metrics["step_s"] = dt
+    if run.peak:
+        metrics["mfu"] = totals.flops / dt / run.peak  # this rank's model FLOPs over its device's peak
+    return metrics
+
+
+def _steps(
+    run: Run,
+    runlog: RunLog,
+    stop_after: int | None,
+    progress: bool | None,
+    export_at_end: bool,
+    eval_every: int,
+    evaluate: Callable[[Any, Tokenizer], dict[str, float]] | None,
+) -> TrainResult:
+    """Steps until `cfg.steps` (or `stop_after` in this call), logging, evaluating and saving."""
+    import torch.distributed as tdist
+    from tqdm import tqdm
+
+    cfg, dist, step = run.cfg, run.dist, run.step
+    result = TrainResult(run.run_dir, step)
     show = (sys.stderr.isatty() if progress is None else progress) and dist.rank == 0
     bar = tqdm(total=cfg.steps, initial=step, disable=not show, desc="train", dynamic_ncols=True)
-    last_saved = step
-    ran = 0
+    last_saved, ran = step, 0
     while step < cfg.steps and (stop_after is None or ran < stop_after):
         t0 = time.perf_counter()
         torch.manual_seed(stable_hash(f"{cfg.seed}/{step}/{dist.rank}"))
         lr = lr_at(step, cfg.lr, cfg.warmup_steps, cfg.steps)
-        if own_schedule:
-            for group in engine.optimizer.param_groups:
-                group["lr"] = lr
-        wait0 = {k: loaders[k].wait_s for k in kinds}
-        batches = {k: [loaders[k].next() for _ in range(micro[k])] for k in kinds}
-        # Reduced tensors live on the engine's device: NCCL groups cannot reduce CPU tensors.
-        counts = torch.tensor(
-            [float(sum(b.n_loss_tokens for b in batches[k])) for k in kinds], device=engine.device
-        )
-        tdist.all_reduce(counts)
-        nll = torch.zeros(len(kinds), device=engine.device)
-        flops = 0.0
-        for i, k in enumerate(kinds):
-            for b in batches[k]:
-                ids, images, slots, loss_mask = _to(b, engine.device)
-                out_nll, _ = engine(ids, images, slots, loss_mask)
-                engine.backward(
-                    out_nll * dist.world_size / counts[i].clamp(min=1).item(), scale_wrt_gas=False
-                )
-                engine.step()
-                nll[i] += out_nll.detach().float()
-                flops += b.n_tokens * token_flops(config, b.input_ids.shape[1]) + b.n_images * image_flops(
-                    config
-                )
-        sums = torch.tensor(
-            [
-                [
-                    float(sum(b.n_tokens for b in batches[k])),
-                    float(sum(b.n_images for b in batches[k])),
-                    float(loaders[k].total_skipped),
-                ]
-                for k in kinds
-            ],
-            device=engine.device,
-        )
-        tdist.all_reduce(nll)
-        tdist.all_reduce(sums)
-        counts, nll, sums = counts.cpu(), nll.cpu(), sums.cpu()
-        step += 1
-        ran += 1
-        dt = time.perf_counter() - t0
-        grad_norm = engine.get_global_grad_norm()
-        tokens = float(sums[:, 0].sum())
-        metrics: dict[str, Any] = {"lr": lr, "grad_norm": float(grad_norm) if grad_norm is not None else None}
-        for i, k in enumerate(kinds):
-            metrics[f"loss/{k}"] = (nll[i] / counts[i].clamp(min=1)).item()
-            metrics[f"tokens/{k}"] = int(sums[i, 0])
-            metrics[f"images/{k}"] = int(sums[i, 1])
-            metrics[f"skipped/{k}"] = int(sums[i, 2])
-            metrics[f"loader_wait_s/{k}"] = round(loaders[k].wait_s - wait0[k], 4)
-        metrics["loss"] = float(sum(metrics[f"loss/{k}"] for k in kinds))
-        metrics["tokens_per_s"] = tokens / dt
-        metrics["images_per_s"] = float(sums[:, 1].sum()) / dt
-        metrics["step_s"] = dt
-        if peak:
-            metrics["mfu"] = flops / dt / peak  # this rank's model FLOPs over its device's peak
+        wait0 = {k: loader.wait_s for k, loader in run.loaders.items()}
+        totals = run_step(run, lr)
+        step, ran = step + 1, ran + 1
+        wait = {k: loader.wait_s - wait0[k] for k, loader in run.loaders.items()}
+        metrics = step_metrics(run, totals, lr, time.perf_counter() - t0, wait)
         evaluated = evaluate is not None and eval_every > 0 and (step % eval_every == 0 or step == cfg.steps)
         if evaluated:
-            metrics.update(evaluate(engine.module.model, tok))  # puts the model back in train mode
+            metrics.update(evaluate(run.engine.module.model, run.tok))  # puts the model back in train mode
         result.history.append({"step": step, **metrics})
         bar.update(1)
         bar.set_postfix(loss=f"{metrics['loss']:.3f}")
         if step % cfg.log_every == 0 or step == cfg.steps or step == 1 or evaluated:
             runlog.log(step, metrics)
-            for k in kinds:
-                if loaders[k].last_skip and dist.rank == 0:
-                    log.warning(
-                        "%s stream: %d corrupt samples skipped so far; last: %s",
-                        k,
-                        loaders[k].total_skipped,
-                        loaders[k].last_skip,
-                    )
+            _warn_skips(run)
         if cfg.save_every and step % cfg.save_every == 0 and step < cfg.steps:
-            _save(engine, run_dir, step, loaders, cfg, dist)
+            save(run, step)
             last_saved = step
     bar.close()
     result.step = step
     if stop_after is not None and step < cfg.steps:
         return result
-    if step != last_saved or checkpoint.latest_tag(run_dir) is None:
-        _save(engine, run_dir, step, loaders, cfg, dist)
+    if step != last_saved or checkpoint.latest_tag(run.run_dir) is None:
+        save(run, step)
     if export_at_end and dist.rank == 0:
-        path = checkpoint.export(run_dir)
+        path = checkpoint.export(run.run_dir)
         runlog.message(f"wrote {path}")
     tdist.barrier()
     return result
 
 
-def _save(
-    engine: Any, run_dir: Path, step: int, loaders: dict[str, StreamLoader], cfg: TrainConfig, dist: DistInfo
-) -> None:
+def _warn_skips(run: Run) -> None:
+    for k, loader in run.loaders.items():
+        if loader.last_skip and run.dist.rank == 0:
+            log.warning(
+                "%s stream: %d corrupt samples skipped so far; last: %s",
+                k,
+                loader.total_skipped,
+                loader.last_skip,
+            )
+
+
+def save(run: Run, step: int) -> None:
+    """A checkpoint after `step` steps with every rank's data-stream state."""
     import torch.distributed as tdist
 
-    mine = {k: loader.state() for k, loader in loaders.items()}
-    gathered: list[Any] = [None] * dist.world_size
+    mine = {k: loader.state() for k, loader in run.loaders.items()}
+    gathered: list[Any] = [None] * run.dist.world_size
     tdist.all_gather_object(gathered, mine)
-    checkpoint.save(engine, run_dir, step, gathered, cfg.keep_checkpoints, dist.rank)
+    checkpoint.save(run.engine, run.run_dir, step, gathered, run.cfg.keep_checkpoints, run.dist.rank)

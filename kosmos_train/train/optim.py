@@ -11,7 +11,7 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
 
     No weight decay on biases, LayerNorm weights and any other 1-d parameter (e.g. CLIP's class
     embedding), the usual GPT/BERT practice (fairseq's Adam, the KOSMOS lineage, decays every
-    parameter; KOSMOS1.md does not say which the paper used); matrices,
+    parameter; the paper does not say which it used); matrices,
     embeddings, positional tables and the resampler's latent queries decay. Frozen CLIP weights
     are left out entirely.
     """

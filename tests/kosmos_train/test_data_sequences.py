@@ -53,8 +53,10 @@ def env(tmp_path_factory):
     return paths, tok, pics
 
 
-def loader(env, kind, max_len=64, micro=1, buffer=1):
+def loader(env, kind, max_len=64, micro=None, buffer=1):
+    """A stream whose micro-batch budget defaults to one full row."""
     paths, tok, _ = env
+    micro = micro or max_len
     spec = StreamSpec(
         kind,
         [SourceSpec(kind, str(paths[kind]))],
@@ -73,17 +75,18 @@ def test_image_caption_layout_and_loss_mask(env):
     it = loader(env, "image_text")
     for _ in range(4):
         b = it.next()
-        ids = b.input_ids[0].tolist()
-        cap = tok.encode(tok.decode(ids[N_SLOTS + 3 : -1]))
-        assert ids == [v.bos, v.image, *[slot_fill(v)] * N_SLOTS, v.image_end, *cap, v.eos]
-        assert tok.decode(ids) in captions
-        loss = b.loss_mask[0].tolist()
-        assert loss == [False] * (N_SLOTS + 3) + [True] * (len(cap) + 1)  # caption and </s> only
-        assert b.slot_mask[0].tolist() == [False, False] + [True] * N_SLOTS + [False] * (
-            len(ids) - N_SLOTS - 2
-        )
-        assert b.images.shape == (1, 3, SIZE, SIZE) and b.images.dtype == torch.uint8
-        assert b.n_tokens == len(ids)
+        assert b.images.shape == (b.input_ids.shape[0], 3, SIZE, SIZE) and b.images.dtype == torch.uint8
+        assert b.n_tokens == int((b.input_ids != v.pad).sum())
+        for r in range(b.input_ids.shape[0]):
+            ids = [i for i in b.input_ids[r].tolist() if i != v.pad]
+            cap = tok.encode(tok.decode(ids[N_SLOTS + 3 : -1]))
+            assert ids == [v.bos, v.image, *[slot_fill(v)] * N_SLOTS, v.image_end, *cap, v.eos]
+            assert tok.decode(ids) in captions
+            loss = b.loss_mask[r].tolist()[: len(ids)]
+            assert loss == [False] * (N_SLOTS + 3) + [True] * (len(cap) + 1)  # caption and </s> only
+            assert b.slot_mask[r].tolist()[: len(ids)] == [False, False] + [True] * N_SLOTS + [False] * (
+                len(ids) - N_SLOTS - 2
+            )
         # the model's own masks agree with the builder's
         assert torch.equal(image_slot_mask(b.input_ids, v.image, N_SLOTS), b.slot_mask)
         assert torch.equal(text_loss_mask(b.input_ids, b.slot_mask, v), b.loss_mask)
@@ -120,29 +123,38 @@ def test_text_units_cut_only_overlong_lines():
     assert [len(u) for u in units[1:-1]] == [10, 10, 6] and units[-1] == [v.eos]
 
 
-def test_interleaved_layout_order_and_image_limit(env):
+def test_interleaved_documents_are_packed_in_order_with_the_image_limit(env):
+    """Documents follow each other in full rows; rows concatenated give the documents back exactly."""
     _, tok, pics = env
     v = tok.layout
-    it = loader(env, "interleaved", max_len=200, micro=1, buffer=1)
-    seen = {}
-    for _ in range(2):
+    it = loader(env, "interleaved", max_len=50, buffer=1)
+    ids, loss, slots, images = [], [], [], []
+    for _ in range(12):
         b = it.next()
-        seen[b.n_images] = b
-    two, five = seen[2], seen[5]  # the 7-image document keeps 5
-    text = tok.decode(two.input_ids[0].tolist(), specials=True)
+        # one row per 50-position budget, full but for an image block that did not fit
+        assert b.input_ids.shape[0] == 1 and 50 - (N_SLOTS + 2) < b.input_ids.shape[1] <= 50
+        row = b.input_ids[0]
+        keep = row != v.pad
+        ids += row[keep].tolist()
+        loss += b.loss_mask[0][keep].tolist()
+        slots += b.slot_mask[0][keep].tolist()
+        images += list(b.images)
+        assert int(b.slot_mask.sum()) == N_SLOTS * b.images.shape[0]  # blocks never cut by a row end
+    text = tok.decode(ids, specials=True)
     block = "<image> " + "<mask> " * N_SLOTS + "</image>"
-    assert text == f"<s> Intro paragraph. {block} Middle words. {block} Closing words. </s>"
-    ids = two.input_ids[0]
-    assert not two.loss_mask[0][(ids == v.image) | (ids == v.image_end) | two.slot_mask[0]].any()
-    assert two.loss_mask[0][
-        ~((ids == v.image) | (ids == v.image_end) | two.slot_mask[0] | (ids == v.bos))
-    ].all()
-    assert int(five.slot_mask.sum()) == 5 * N_SLOTS and five.images.shape[0] == 5
-    assert tok.decode(five.input_ids[0].tolist()).endswith("After them.")
-    # images come in document order: the first image of the two-image document is picture 0
+    assert f"<s> Intro paragraph. {block} Middle words. {block} Closing words. </s>" in text
+    seven = text[text.index("<s> Many images follow.") :]
+    seven = seven[: seven.index("</s>")]
+    assert seven.count("<image>") == 5 and seven.rstrip().endswith("After them.")  # 7 images -> 5
+    t = torch.tensor(ids)
+    mask = torch.tensor(loss)
+    assert not mask[(t == v.image) | (t == v.image_end) | torch.tensor(slots) | (t == v.bos)].any()
+    assert mask[~((t == v.image) | (t == v.image_end) | torch.tensor(slots) | (t == v.bos))].all()
+    # images come in document order: the two-image document's first image is picture 0
     from kosmos_train.data.images import load_image
 
-    assert np.array_equal(two.images[0].numpy(), load_image(S.jpeg(pics[0][0]), SIZE))
+    first = text[: text.index("<s> Intro paragraph.")].count("<image>")
+    assert np.array_equal(images[first].numpy(), load_image(S.jpeg(pics[0][0]), SIZE))
 
 
 def test_interleaved_truncation_never_cuts_an_image_block():
@@ -189,18 +201,19 @@ def test_token_budgets_hold_at_any_world_size():
 def test_instruction_loss_on_output_only(env):
     _, tok, _ = env
     v = tok.layout
-    it = loader(env, "instruction", micro=1)
+    it = loader(env, "instruction")
     got = {}
-    for _ in range(2):
+    while len(got) < 2:
         b = it.next()
-        ids = b.input_ids[0].tolist()
-        target = tok.decode([i for i, m in zip(ids, b.loss_mask[0].tolist(), strict=True) if m])
-        got[tok.decode(ids, specials=True)] = target
+        for r in range(b.input_ids.shape[0]):
+            ids = [i for i in b.input_ids[r].tolist() if i != v.pad]
+            target = tok.decode([i for i, m in zip(ids, b.loss_mask[r].tolist(), strict=False) if m])
+            got[tok.decode(ids, specials=True)] = target
     assert got == {
         "<s> Line one says. </line> The third line. </s>": "The third line.",
         "<s> The document says. </line> two things </line> Line two ends. </s>": "Line two ends.",
     }
-    assert v.eos in ids and b.loss_mask[0][-1]
+    assert v.eos in ids and b.loss_mask[r][len(ids) - 1]
 
 
 def test_clip_preprocessing_matches_open_clip():

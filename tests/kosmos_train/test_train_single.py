@@ -65,8 +65,16 @@ def data(tmp_path_factory):
     return root, dirs, tok
 
 
+def dropout_model() -> dict:
+    """The tiny model with KOSMOS-1's dropout 0.1 everywhere (resume must be exact with dropout on)."""
+    d = tiny().to_dict()
+    d["decoder"].update(dropout=0.1, attention_dropout=0.1)
+    d["connector"]["dropout"] = 0.1
+    return d
+
+
 def recipe(**changes) -> TrainConfig:
-    return dataclasses.replace(tiny_recipe(), shuffle_buffer=8, **changes)
+    return dataclasses.replace(tiny_recipe(), shuffle_buffer=8, model=dropout_model(), **changes)
 
 
 def test_forward_equals_model_loss_and_reaches_every_trainable_weight(data):
@@ -80,12 +88,12 @@ def test_forward_equals_model_loss_and_reaches_every_trainable_weight(data):
     specs = {s.kind: s for s in recipe().streams(sources_from_dirs(dirs), cfg)}
     for kind in ("image_text", "text"):
         b = StreamLoader(specs[kind], str(tok.path), 8, 32, 0, 1, 0, seed=0).next()
-        nll, n = module(b.input_ids, b.images, b.slot_mask, b.loss_mask)
+        nll = module(b.input_ids, b.images, b.slot_index, b.predict_index, b.target_index)
         from kosmos_train.data.images import normalize
 
         ref = model.loss(b.input_ids, normalize(b.images) if b.n_images else None, b.slot_mask, b.loss_mask)
-        torch.testing.assert_close(nll / n, ref.loss)
-        assert int(n) == int(ref.n_tokens) == b.n_loss_tokens
+        torch.testing.assert_close(nll / b.n_loss_tokens, ref.loss)
+        assert int(ref.n_tokens) == b.n_loss_tokens == b.target_index.numel()
         model.zero_grad(set_to_none=True)
         nll.backward()
         missing = [name for name, p in module.named_parameters() if p.requires_grad and p.grad is None]
@@ -133,7 +141,7 @@ def test_deepspeed_file_overrides_except_batch_keys(tmp_path):
         )
     )
     ds = deepspeed_config(cfg, 3, False, f)
-    assert ds["zero_optimization"] == {"stage": 1, "contiguous_gradients": True, "overlap_comm": False}
+    assert ds["zero_optimization"]["stage"] == 1 and ds["zero_optimization"]["overlap_comm"] is True
     assert ds["gradient_accumulation_steps"] == 3 and ds["gradient_clipping"] == 1.0
 
 
@@ -158,7 +166,8 @@ def test_single_process_training_learns_logs_checkpoints_and_exports(reference_r
     assert [e["step"] for e in h] == list(range(1, 25))
     for kind in ("text", "image_text", "interleaved"):
         assert h[-1][f"loss/{kind}"] < 0.7 * h[0][f"loss/{kind}"]
-        assert all(e[f"tokens/{kind}"] >= tiny_recipe().tokens_per_step[kind] for e in h)  # the token budget
+        budget = tiny_recipe().tokens_per_step[kind]
+        assert all(0.75 * budget <= e[f"tokens/{kind}"] <= budget for e in h)  # the token budget, padded
     assert all(e["images/image_text"] > 0 and e["images/text"] == 0 for e in h)
     assert h[9]["lr"] == pytest.approx(1e-3)  # warm-up ends after 10 steps
     assert h[0]["lr"] < h[9]["lr"] and h[-1]["lr"] < h[9]["lr"]
@@ -196,17 +205,20 @@ def _logged_losses(run: Path) -> dict[int, dict]:
 
 
 def test_kill_and_resume_give_bitwise_equal_losses(data, reference_run, tmp_path):
-    """Kill -9 a CLI training run mid-way, rerun the same command: every later loss equals the reference."""
+    """Kill -9 a CLI training run (dropout 0.1) mid-way, rerun the same command: every later loss and
+    the final weights equal the uninterrupted reference bit for bit."""
     _, dirs, tok = data
     ref_run, ref = reference_run
     run = tmp_path / "run"
+    config = tmp_path / "dropout.json"
+    config.write_text(json.dumps({"preset": "tiny", "model": dropout_model()}))
     cmd = [
         sys.executable,
         "-m",
         "kosmos_train.cli",
         "train",
         "--config",
-        "tiny",
+        str(config),
         "--steps",
         "24",
         "--save-every",
@@ -255,7 +267,11 @@ def test_kill_and_resume_give_bitwise_equal_losses(data, reference_run, tmp_path
     ]
     for step in range(1, 25):
         assert [got[step][k] for k in keys] == [want[step][k] for k in keys], step
-    assert (run / "model.safetensors").exists()
+    from safetensors.torch import load_file
+
+    resumed, uninterrupted = load_file(run / "model.safetensors"), load_file(ref_run / "model.safetensors")
+    assert resumed.keys() == uninterrupted.keys()
+    assert all(torch.equal(resumed[k], uninterrupted[k]) for k in resumed)
 
 
 def test_cli_help_explains_every_flag(capsys):

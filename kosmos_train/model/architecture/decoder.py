@@ -37,6 +37,11 @@ class DecoderLayer(nn.Module):
         x = x + self.dropout(self.self_attn(self.self_attn_layer_norm(x), xpos, cache))
         return x + self.ffn(self.final_layer_norm(x))
 
+    def set_selective_checkpointing(self, on: bool) -> None:
+        """Recompute the elementwise-heavy parts (xPos + attention core, GeLU + LayerNorm) in backward."""
+        self.self_attn.recompute_core = on
+        self.ffn.recompute_middle = on
+
     @torch.no_grad()
     def scale_init(self, gamma: float) -> None:
         """Multiply fc1, fc2, out_proj and v_proj (weights and biases) by gamma."""
@@ -76,11 +81,13 @@ class Decoder(nn.Module):
     def __init__(self, cfg: DecoderConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.embed_tokens = nn.Embedding(cfg.vocab_size, cfg.dim)
+        self.embed_tokens = nn.Embedding(cfg.embedding_rows, cfg.dim)
         self.embed_scale = math.sqrt(cfg.dim)
         self.dropout = nn.Dropout(cfg.dropout)
         self.layers = nn.ModuleList(DecoderLayer(cfg) for _ in range(cfg.layers))
         self.layer_norm = nn.LayerNorm(cfg.dim, eps=cfg.layernorm_eps)
+        for layer in self.layers:
+            layer.set_selective_checkpointing(cfg.checkpoint_activations == "selective")
         self.reset_parameters()
 
     @torch.no_grad()
@@ -110,12 +117,24 @@ class Decoder(nn.Module):
         x = self.dropout(x)
         for i, layer in enumerate(self.layers):
             layer_cache = cache.layers[i] if cache is not None else None
-            if self.cfg.checkpoint_activations and self.training and layer_cache is None:
+            if self.cfg.checkpoint_activations == "full" and self.training and layer_cache is None:
                 x = checkpoint(layer, x, xpos, use_reentrant=False)
             else:
                 x = layer(x, xpos, layer_cache)
         return self.layer_norm(x)
 
     def logits(self, hidden: Tensor) -> Tensor:
-        """Output projection tied to the input embeddings."""
-        return hidden @ self.embed_tokens.weight.t()
+        """Output projection tied to the input embeddings, over the real vocabulary only.
+
+        The GEMM runs over all (padded, aligned) embedding rows; the padding columns are sliced off,
+        so they are never predicted.
+        """
+        return (hidden @ self.embed_tokens.weight.t())[..., : self.cfg.vocab_size]
+
+
+def mask_padding(logits: Tensor, vocab_size: int) -> Tensor:
+    """Logits with the columns past `vocab_size` (embedding padding) set to -inf."""
+    if logits.shape[-1] == vocab_size:
+        return logits
+    keep = torch.arange(logits.shape[-1], device=logits.device) < vocab_size
+    return logits.masked_fill(~keep, float("-inf"))

@@ -1,6 +1,6 @@
 """KOSMOS-1: vision tower -> connector -> image vectors written into the token sequence -> decoder.
 
-Sequence format (KOSMOS1.md 1.3): `<s> ... <image> [n slots] </image> ... </s>`. The n positions
+Sequence format: `<s> ... <image> [n slots] </image> ... </s>`. The n positions
 after each `<image>` are image slots whatever ids they hold; the connector's outputs replace their
 embeddings before the sqrt(d) scaling. The loss covers text tokens only.
 """
@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from kosmos_train.vocab import VocabLayout
 
 from ..config import KosmosConfig
 from ..generation import GenerationMixin
+from ..loss import chunked_nll
 from .decoder import Decoder, KVCache
 
 
@@ -109,6 +109,10 @@ class Kosmos(GenerationMixin, nn.Module):
         """Logits (B, T, vocab) for every position."""
         return self.decoder.logits(self.hidden(input_ids, images, slot_mask, cache))
 
+    def nll(self, hidden: Tensor, targets: Tensor) -> Tensor:
+        """Summed next-token NLL of `targets` (N,) from final hidden rows (N, d), logits chunk by chunk."""
+        return chunked_nll(hidden, self.decoder.embed_tokens.weight, targets, self.config.decoder.vocab_size)
+
     def loss(
         self,
         input_ids: Tensor,
@@ -123,7 +127,6 @@ class Kosmos(GenerationMixin, nn.Module):
             loss_mask = text_loss_mask(input_ids, slot_mask, self.vocab)
         h = self.hidden(input_ids, images if images is not None and images.numel() else None, slot_mask)
         take = loss_mask[:, 1:]  # position t predicts token t+1
-        logits = self.decoder.logits(h[:, :-1][take])
-        nll = F.cross_entropy(logits.float(), input_ids[:, 1:][take], reduction="sum")
+        nll = self.nll(h[:, :-1][take], input_ids[:, 1:][take])
         n = take.sum()
         return LossOutput(nll / n.clamp(min=1), n)

@@ -5,6 +5,8 @@ open_clip is imported here, lazily, so the decoder alone imports without it.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -13,11 +15,11 @@ from ..config import VisionConfig
 
 
 def build_open_clip_vit(cfg: VisionConfig) -> nn.Module:
-    """An open_clip `VisionTransformer` of the configured shape: random, or pretrained when asked."""
+    """An open_clip `VisionTransformer` of the configured shape: random, from a local checkpoint file,
+    or from an open_clip pretrained tag ("openai")."""
     import open_clip
-    from open_clip.model import CLIPVisionCfg, _build_vision_tower
 
-    if cfg.pretrained:  # a local checkpoint path or an open_clip tag ("openai"); open_clip parses both
+    if cfg.pretrained and not Path(cfg.pretrained).is_file():  # an open_clip tag
         clip = open_clip.create_model(
             cfg.open_clip_name, pretrained=cfg.pretrained, force_quick_gelu=cfg.quick_gelu
         )
@@ -28,17 +30,53 @@ def build_open_clip_vit(cfg: VisionConfig) -> nn.Module:
                 f"{cfg.open_clip_name} has (width, layers, patch) {got}, the config asks otherwise"
             )
     else:
-        vision_cfg = CLIPVisionCfg(
-            layers=cfg.layers,
-            width=cfg.width,
-            head_width=cfg.width // cfg.heads,
-            mlp_ratio=cfg.mlp_ratio,
-            patch_size=cfg.patch_size,
-            image_size=cfg.image_size,
-        )
-        vit = _build_vision_tower(embed_dim=cfg.width, vision_cfg=vision_cfg, quick_gelu=cfg.quick_gelu)
+        vit = _random_vit(cfg)
+        if cfg.pretrained:
+            load_visual_weights(vit, cfg.pretrained)
     vit.proj = None  # KOSMOS uses the features before CLIP's projection
     return vit
+
+
+def _random_vit(cfg: VisionConfig) -> nn.Module:
+    from open_clip.model import CLIPVisionCfg, _build_vision_tower
+
+    vision_cfg = CLIPVisionCfg(
+        layers=cfg.layers,
+        width=cfg.width,
+        head_width=cfg.width // cfg.heads,
+        mlp_ratio=cfg.mlp_ratio,
+        patch_size=cfg.patch_size,
+        image_size=cfg.image_size,
+    )
+    return _build_vision_tower(embed_dim=cfg.width, vision_cfg=vision_cfg, quick_gelu=cfg.quick_gelu)
+
+
+def load_visual_weights(vit: nn.Module, path: str | Path) -> None:
+    """Load the `visual.*` tensors of an open_clip checkpoint file (.pt state dict or .safetensors).
+
+    The architecture comes from our config, not from open_clip's name registry, so a checkpoint of
+    any ViT shape loads; a shape or name mismatch is an error naming the tensors.
+    """
+    path = Path(path)
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        state = load_file(str(path))
+    else:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = state.get("state_dict", state)
+    state = {k.removeprefix("module."): v for k, v in state.items()}
+    visual = {k[len("visual.") :]: v for k, v in state.items() if k.startswith("visual.")}
+    visual.pop("proj", None)
+    if not visual:
+        raise ValueError(f"{path}: no visual.* tensors (not an open_clip checkpoint)")
+    own = {k for k in vit.state_dict() if k != "proj"}
+    missing, unexpected = sorted(own - set(visual)), sorted(set(visual) - own)
+    if missing or unexpected:
+        raise ValueError(
+            f"{path}: does not fit the vision config: missing {missing[:5]}, unexpected {unexpected[:5]}"
+        )
+    vit.load_state_dict(visual, strict=False)
 
 
 class VisionEncoder(nn.Module):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 from .xpos import XPosTables, apply_xpos
 
@@ -49,6 +50,7 @@ class SelfAttention(nn.Module):
         self.inner_attn_ln = nn.LayerNorm(dim, eps=eps)
         self.out_proj = nn.Linear(dim, dim)
         self.dropout = dropout
+        self.recompute_core = False  # selective activation checkpointing (set by the decoder)
 
     def forward(self, x: Tensor, xpos: XPosTables | None = None, cache: LayerCache | None = None) -> Tensor:
         b, t, _ = x.shape
@@ -57,11 +59,20 @@ class SelfAttention(nn.Module):
         )
         if cache is not None:
             k, v = cache.append(k, v)
+        if self.recompute_core and self.training and torch.is_grad_enabled():
+            y = checkpoint(self._core, q, k, v, xpos, use_reentrant=False)
+        else:
+            y = self._core(q, k, v, xpos)
+        return self.out_proj(self.inner_attn_ln(y))
+
+    def _core(self, q: Tensor, k: Tensor, v: Tensor, xpos: XPosTables | None) -> Tensor:
+        """xPos rotation and scaled-dot-product attention: (B, H, T, hd) x3 -> (B, T, dim)."""
+        b, _, t, _ = q.shape
         k_len = k.shape[2]
         if xpos is not None:  # rotate after caching: the cache keeps keys unrotated
             q = apply_xpos(q, xpos.cos_q, xpos.sin_q)
             k = apply_xpos(k, xpos.cos_k, xpos.sin_k)
-        mask = None if t in (1, k_len) else causal_mask(t, k_len, x.device)
+        mask = None if t in (1, k_len) else causal_mask(t, k_len, q.device)
         y = F.scaled_dot_product_attention(
             q,
             k,
@@ -70,8 +81,7 @@ class SelfAttention(nn.Module):
             is_causal=(t == k_len and t > 1),
             dropout_p=self.dropout if self.training else 0.0,
         )
-        y = y.transpose(1, 2).reshape(b, t, self.dim)
-        return self.out_proj(self.inner_attn_ln(y))
+        return y.transpose(1, 2).reshape(b, t, self.dim)
 
 
 class CrossAttention(nn.Module):
