@@ -21,12 +21,12 @@ import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from kosmos_train.eval.choice import MCItem, run_choices, shared
+from kosmos_train.eval.choice import MCItem, normalised, run_choices, shared
 from kosmos_train.eval.data import EvalDataError
 from kosmos_train.eval.metrics import auroc
 from kosmos_train.eval.render import read_sst2, render_text
 from kosmos_train.eval.report import TaskResult
-from kosmos_train.eval.scoring import Scorer, Segment
+from kosmos_train.eval.scoring import Scored, Scorer, Segment
 
 SST2_PROMPT = "Question: what is the sentiment of the opinion? Answer:"
 SST2_CANDIDATES = (" negative", " positive")  # index = SST-2 label
@@ -101,33 +101,38 @@ def run_binary_image_task(
     prompt: str,
     candidates: Sequence[str],
     cot: bool = False,
+    norm: str = "none",
 ) -> TaskResult:
     """Two candidates after an image prompt (optionally with a chain-of-thought rationale first)."""
     thoughts = rationales(scorer, [image for _, image, _ in rows]) if cot else None
-    result = run_choices(
+    return run_choices(
         scorer,
         task,
         _items(rows, prompt, candidates, thoughts),
-        norm="none",
+        norm=norm,
         settings={"prompt": prompt, "cot": cot, **({"cot_prompt": COT_PROMPT} if cot else {})},
         row=lambda item: {"rationale": item.extra["rationale"]} if cot else {},
     )
-    return result
 
 
 def run_rendered_sst2(
-    scorer: Scorer, rows: Sequence, prompt: str = SST2_PROMPT, cot: bool = False
+    scorer: Scorer, rows: Sequence, prompt: str = SST2_PROMPT, cot: bool = False, norm: str = "none"
 ) -> TaskResult:
-    return run_binary_image_task(scorer, "rendered-sst2", rows, prompt, SST2_CANDIDATES, cot)
+    return run_binary_image_task(scorer, "rendered-sst2", rows, prompt, SST2_CANDIDATES, cot, norm)
 
 
 def run_hateful_memes(
-    scorer: Scorer, rows: Sequence, prompt: str = HATEFUL_PROMPT, cot: bool = False
+    scorer: Scorer, rows: Sequence, prompt: str = HATEFUL_PROMPT, cot: bool = False, norm: str = "none"
 ) -> TaskResult:
-    result = run_binary_image_task(scorer, "hateful-memes", rows, prompt, HATEFUL_CANDIDATES, cot)
-    labelled = [p for p in result.predictions if p["label"] is not None]
+    """Accuracy, and AUROC of the yes-minus-no score (normalised as `norm`)."""
+    result = run_binary_image_task(scorer, "hateful-memes", rows, prompt, HATEFUL_CANDIDATES, cot, norm)
     for p in result.predictions:
-        p["score"] = round(p["logprobs"][1] - p["logprobs"][0], 4)
+        no, yes = (
+            normalised(Scored(lp, n, len(c)), norm)
+            for lp, n, c in zip(p["logprobs"], p["tokens"], HATEFUL_CANDIDATES, strict=True)
+        )
+        p["score"] = round(yes - no, 4)
+    labelled = [p for p in result.predictions if p["label"] is not None]
     if labelled and len({p["label"] for p in labelled}) == 2:
         result.metrics["auroc"] = 100 * auroc([p["score"] for p in labelled], [p["label"] for p in labelled])
     return result

@@ -118,14 +118,20 @@ def _raven(r: Request) -> TaskResult:
 def _rendered_sst2(r: Request) -> TaskResult:
     from kosmos_train.eval.ocr_free import run_rendered_sst2, sst2_images
 
-    return run_rendered_sst2(r.the_scorer(), sst2_images(r.one(), r.images)[: r.limit], cot=r.cot, **r.kw())
+    return run_rendered_sst2(
+        r.the_scorer(), sst2_images(r.one(), r.images)[: r.limit], cot=r.cot, norm=r.norm or "none", **r.kw()
+    )
 
 
 def _hateful_memes(r: Request) -> TaskResult:
     from kosmos_train.eval.ocr_free import hateful_images, run_hateful_memes
 
     return run_hateful_memes(
-        r.the_scorer(), hateful_images(r.one(), r.images)[: r.limit], cot=r.cot, **r.kw()
+        r.the_scorer(),
+        hateful_images(r.one(), r.images)[: r.limit],
+        cot=r.cot,
+        norm=r.norm or "none",
+        **r.kw(),
     )
 
 
