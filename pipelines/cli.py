@@ -255,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
         g.add_argument(
             "--holdout-fraction",
             type=float,
+            metavar="X",
             default=0.0,
             help="move this share of samples, chosen by a hash of the key, to a held-out corpus",
         )

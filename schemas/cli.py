@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import traceback
 
 from schemas.inspect import format_table, inspect_corpus
 from schemas.kinds import SchemaError
@@ -45,7 +46,8 @@ def _cmd_view(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kosmos-shards", description=__doc__)
+    parser = argparse.ArgumentParser(prog="kosmos-shards", description=__doc__, allow_abbrev=False)
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("validate", help="check every shard against the contract; exit 1 on any problem")
     p.add_argument(
@@ -62,13 +64,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", metavar="DIR", help="corpus directory")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument(
-        "--limit", type=int, default=None, help="compute sample statistics over the first N samples"
+        "--limit",
+        type=int,
+        default=None,
+        help="compute sample statistics over the first N samples (default: all)",
     )
     p.set_defaults(func=_cmd_inspect)
     p = sub.add_parser("view", help="write a self-contained HTML contact sheet")
     p.add_argument("dir", metavar="DIR", help="corpus directory")
     p.add_argument("--out", required=True, help="HTML file to write")
-    p.add_argument("--samples", "-n", type=int, default=48, help="how many samples to show (default 48)")
+    p.add_argument("--samples", "-n", type=int, default=48, help="how many samples to show (default: 48)")
     p.set_defaults(func=_cmd_view)
     return parser
 
@@ -77,8 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except SchemaError as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (SchemaError, FileNotFoundError, PermissionError, IsADirectoryError) as e:
+        # Not a corpus, a missing path: the user's to fix, one line (--debug shows where).
+        if args.debug:
+            traceback.print_exc()
+        print(f"kosmos-shards: error: {e}", file=sys.stderr)
         return 2
 
 

@@ -11,6 +11,8 @@ import html
 from collections.abc import Iterable
 from itertools import islice
 
+import fsspec
+
 from schemas.foreign import is_foreign_target, iter_foreign_samples
 from schemas.images import thumbnail_jpeg
 from schemas.manifest import read_manifest
@@ -79,7 +81,7 @@ def view_corpus(root: str, out_path: str, n: int = 48) -> int:
     """Write the contact sheet of the first `n` samples; returns how many it shows."""
     if is_foreign_target(root):
         picked = list(islice(iter_foreign_samples(root), n))
-        with open(out_path, "w", encoding="utf-8") as f:
+        with fsspec.open(out_path, "w", encoding="utf-8") as f:
             f.write(render_page(f"foreign image_text folder: {root}", picked))
         return len(picked)
     manifest = read_manifest(root)
@@ -92,6 +94,6 @@ def view_corpus(root: str, out_path: str, n: int = 48) -> int:
         if len(picked) >= n:
             break
     page = render_page(f"{manifest.kind.value} corpus: {root}", picked)
-    with open(out_path, "w", encoding="utf-8") as f:
+    with fsspec.open(out_path, "w", encoding="utf-8") as f:
         f.write(page)
     return len(picked)

@@ -15,6 +15,7 @@ import ast
 import dataclasses
 import functools
 import inspect
+import re
 import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,12 +31,16 @@ CLIP_PRETRAINED = "openai"
 """Weights `--clip-pretrained` names by default (the CLI's choice; ClipConfig's own default is random)."""
 
 
+EXPLICIT_DEFAULT = re.compile(r"\(default[ :]")
+"""A help text that states its default itself (when the value alone would not say it)."""
+
+
 class DefaultsHelpFormatter(argparse.HelpFormatter):
     """Every option's help ends with its default (or says it is required), taken from the parser."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        if not action.option_strings or "default" in text.lower() or action.default is argparse.SUPPRESS:
+        if not action.option_strings or EXPLICIT_DEFAULT.search(text) or action.default is argparse.SUPPRESS:
             return text
         if action.required:
             return f"{text} (required)"
@@ -184,6 +189,7 @@ def add_output_group(p: argparse.ArgumentParser, per_shard: str | None = "sample
         g.add_argument(
             "--samples-per-shard",
             type=int,
+            metavar="N",
             default=DEFAULT_SAMPLES_PER_SHARD,
             help=f"{per_shard} per shard",
         )
@@ -263,11 +269,13 @@ def add_clip_group(p: argparse.ArgumentParser, enabled: bool, title: str = "CLIP
     g = p.add_argument_group(title)
     g.add_argument(
         "--clip-model",
+        metavar="NAME",
         default=defaults.model if enabled else "none",
         help="open_clip architecture, 'local-dir:PATH' or 'hf-hub:ORG/REPO'; 'none' skips CLIP",
     )
     g.add_argument(
         "--clip-pretrained",
+        metavar="TAG|PATH",
         default=CLIP_PRETRAINED,
         help="pretrained tag or local checkpoint path (ignored for local-dir:/hf-hub: models)",
     )
@@ -312,6 +320,7 @@ def add_language_group(p: argparse.ArgumentParser, what: str, defaults: Language
     g.add_argument(
         "--lang-threshold",
         type=float,
+        metavar="X",
         default=defaults.threshold,
         help="minimum score of an accepted language",
     )

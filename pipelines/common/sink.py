@@ -232,7 +232,7 @@ class WriteDrops(beam.PTransform):
             drops
             | "ByFile" >> beam.Map(lambda d: (shard_of(str(d["key"]), FSSPEC_DROP_FILES), d))
             | "GroupByFile" >> beam.GroupByKey()
-            | "WriteFile" >> beam.MapTuple(_write_drop_file, drops_dir)
+            | "WriteFile" >> beam.Map(lambda group, out=drops_dir: _write_drop_file(*group, out))
         )
 
 
