@@ -18,16 +18,22 @@ with a fixed seed from a pool that excludes the query, separated by a blank line
 
 from __future__ import annotations
 
+import io
+import logging
 import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from PIL import Image
 
 from kosmos_train.eval.report import TaskResult
 
 if TYPE_CHECKING:  # the model side (torch) is only needed by the real scorer
     from kosmos_train.eval.scoring import Scored, Scorer, Segment
 
+log = logging.getLogger(__name__)
+IMAGE_ERRORS = (OSError, SyntaxError, Image.DecompressionBombError)  # PIL's failures to open/decode
 NORMS = ("none", "token", "char")
 DEFAULT_NORM = "char"
 SHOT_SEPARATOR = "\n\n"
@@ -49,6 +55,31 @@ class MCItem:
             raise ValueError(f"item {self.id}: label {self.label} out of range")
         if not self.names:
             self.names = [c.strip() for c in self.continuations]
+
+
+@dataclass
+class Dropped:
+    """An item that could not be built (its image does not open), counted instead of scored."""
+
+    id: str
+    reason: str
+
+
+def image_reason(e: BaseException) -> str:
+    """A drop reason that groups alike failures (the exception type, not each file's message)."""
+    return f"image does not open: {type(e).__name__}"
+
+
+def image_problem(image: Any) -> str | None:
+    """None when `image` (a path, bytes or PIL image) opens and decodes, else the drop reason."""
+    if isinstance(image, Image.Image):
+        return None
+    try:
+        with Image.open(io.BytesIO(image) if isinstance(image, bytes) else image) as img:
+            img.load()
+    except IMAGE_ERRORS as e:
+        return image_reason(e)
+    return None
 
 
 def shared(context: list[Segment], continuations: Sequence[str], **kw: Any) -> MCItem:
@@ -133,7 +164,7 @@ def accuracy_metrics(predictions: Sequence[dict[str, Any]], norm: str) -> dict[s
 def run_choices(
     scorer: Scorer,
     task: str,
-    items: Iterable[MCItem],
+    items: Iterable[MCItem | Dropped],
     norm: str = DEFAULT_NORM,
     shots: int = 0,
     pool: Sequence[MCItem] | None = None,
@@ -144,7 +175,8 @@ def run_choices(
     """Rank each item's candidates; predictions hold every candidate's scores and the choice per norm.
 
     `pool` (few-shot) defaults to the items themselves (which are then read into a list); `row`
-    adds task-specific fields to each prediction.
+    adds task-specific fields to each prediction. An item whose image does not open is dropped and
+    counted by reason (`metrics["dropped"]`, `settings["dropped"]`): input = predictions + dropped.
     """
     if norm not in NORMS:
         raise ValueError(f"unknown length normalisation {norm!r}; expected one of {', '.join(NORMS)}")
@@ -152,9 +184,19 @@ def run_choices(
         items = list(items)
         pool = items if pool is None else pool
     predictions = []
+    dropped: dict[str, int] = {}
     for i, item in enumerate(items):
+        if isinstance(item, Dropped):
+            dropped[item.reason] = dropped.get(item.reason, 0) + 1
+            continue
         query = with_demonstrations(item, pick_demonstrations(i, item, pool or [], shots, seed))
-        scores = score_item(scorer, query)
+        try:
+            scores = score_item(scorer, query)
+        except IMAGE_ERRORS as e:
+            reason = image_reason(e)
+            log.warning("%s: item %s dropped: %s", task, item.id, reason)
+            dropped[reason] = dropped.get(reason, 0) + 1
+            continue
         choice = {n: max(range(len(scores)), key=lambda j, n=n: normalised(scores[j], n)) for n in NORMS}
         predictions.append(
             {
@@ -169,5 +211,10 @@ def run_choices(
                 **(row(item) if row else {}),
             }
         )
+    metrics = accuracy_metrics(predictions, norm)
+    if dropped:
+        metrics["dropped"] = sum(dropped.values())
     out_settings = {"shots": shots, "norm": norm, "seed": seed, **(settings or {})}
-    return TaskResult(task, accuracy_metrics(predictions, norm), predictions, out_settings)
+    if dropped:
+        out_settings["dropped"] = dropped
+    return TaskResult(task, metrics, predictions, out_settings)

@@ -21,7 +21,7 @@ import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from kosmos_train.eval.choice import MCItem, normalised, run_choices, shared
+from kosmos_train.eval.choice import Dropped, MCItem, image_problem, normalised, run_choices, shared
 from kosmos_train.eval.data import EvalDataError
 from kosmos_train.eval.metrics import auroc
 from kosmos_train.eval.render import read_sst2, render_text
@@ -39,6 +39,15 @@ COT_TOKENS = 50  # rationale length (stage 1)
 def rationales(scorer: Scorer, images: Sequence[Segment], max_new_tokens: int = COT_TOKENS) -> list[str]:
     """Stage 1 of multimodal chain-of-thought: a description of each picture."""
     return scorer.generate([[image, COT_PROMPT] for image in images], max_new_tokens)
+
+
+def cot_rationales(scorer: Scorer, rows: Sequence[tuple[str, Segment, int | None]]) -> list[str | Dropped]:
+    """Stage 1 for every row whose image opens; the others become drops (one bad file, one drop)."""
+    problems = [image_problem(image) for _, image, _ in rows]
+    texts = iter(
+        rationales(scorer, [image for (_, image, _), p in zip(rows, problems, strict=True) if p is None])
+    )
+    return [next(texts) if p is None else Dropped(row[0], p) for row, p in zip(rows, problems, strict=True)]
 
 
 def task_context(image: Segment, prompt: str, rationale: str | None) -> list[Segment]:
@@ -81,10 +90,13 @@ def _items(
     rows: Sequence[tuple[str, Segment, int | None]],
     prompt: str,
     candidates: Sequence[str],
-    thoughts: Sequence[str] | None,
-) -> Iterator[MCItem]:
+    thoughts: Sequence[str | Dropped] | None,
+) -> Iterator[MCItem | Dropped]:
     for n, (id_, image, label) in enumerate(rows):
         rationale = thoughts[n] if thoughts is not None else None
+        if isinstance(rationale, Dropped):
+            yield rationale
+            continue
         yield shared(
             task_context(image, prompt, rationale),
             candidates,
@@ -104,7 +116,7 @@ def run_binary_image_task(
     norm: str = "none",
 ) -> TaskResult:
     """Two candidates after an image prompt (optionally with a chain-of-thought rationale first)."""
-    thoughts = rationales(scorer, [image for _, image, _ in rows]) if cot else None
+    thoughts = cot_rationales(scorer, rows) if cot else None
     return run_choices(
         scorer,
         task,

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from kosmos_train.eval.choice import MCItem, run_choices
+from kosmos_train.eval.choice import IMAGE_ERRORS, Dropped, MCItem, image_reason, run_choices
 from kosmos_train.eval.data import IMAGE_SUFFIXES, EvalDataError
 from kosmos_train.eval.report import TaskResult
 from kosmos_train.eval.scoring import Scorer
@@ -129,12 +129,16 @@ def compose(
     return grid
 
 
-def mc_items(items: Sequence[RavenItem], prompt: str = PROMPT) -> Iterator[MCItem]:
+def mc_items(items: Sequence[RavenItem], prompt: str = PROMPT) -> Iterator[MCItem | Dropped]:
     """One choice item per Raven item: six filled-in matrices, each followed by the question."""
     for item in items:
-        context = [Image.open(p) for p in item.context] if item.context else None
-        matrix = Image.open(item.matrix) if item.matrix else None
-        contexts = [[compose(Image.open(c), context, matrix), prompt] for c in item.candidates]
+        try:
+            context = [Image.open(p) for p in item.context] if item.context else None
+            matrix = Image.open(item.matrix) if item.matrix else None
+            contexts = [[compose(Image.open(c), context, matrix), prompt] for c in item.candidates]
+        except IMAGE_ERRORS as e:
+            yield Dropped(item.id, image_reason(e))
+            continue
         yield MCItem(item.id, contexts, [ANSWER] * CANDIDATES, item.answer, names=[str(k) for k in range(6)])
 
 

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from kosmos_train.eval.choice import image_problem
 from kosmos_train.eval.data import EvalDataError
 from kosmos_train.eval.metrics import squad_exact, squad_f1
 from kosmos_train.eval.report import TaskResult
@@ -85,6 +86,11 @@ def fit_text(scorer: Scorer, item: WebQAItem, prompt: str, max_new_tokens: int) 
 def run_webqa(
     scorer: Scorer, items: Sequence[WebQAItem], prompt: str = PROMPT, max_new_tokens: int = MAX_NEW_TOKENS
 ) -> TaskResult:
+    problems = [image_problem(it.image) for it in items]
+    dropped: dict[str, int] = {}
+    for reason in filter(None, problems):
+        dropped[reason] = dropped.get(reason, 0) + 1
+    items = [it for it, p in zip(items, problems, strict=True) if p is None]
     contexts = [
         [it.image, prompt.format(text=fit_text(scorer, it, prompt, max_new_tokens), question=it.question)]
         for it in items
@@ -98,11 +104,14 @@ def run_webqa(
             row["f1"] = squad_f1(out, it.answers)
         predictions.append(row)
     scored = [p for p in predictions if "exact" in p]
-    metrics = {}
+    metrics: dict[str, float] = {}
     if scored:
         metrics = {
             "exact_match": 100 * sum(p["exact"] for p in scored) / len(scored),
             "f1": 100 * sum(p["f1"] for p in scored) / len(scored),
         }
-    settings = {"prompt": prompt, "decoding": "greedy", "max_new_tokens": max_new_tokens, "shots": 0}
+    settings: dict = {"prompt": prompt, "decoding": "greedy", "max_new_tokens": max_new_tokens, "shots": 0}
+    if dropped:  # a screenshot that does not open: counted, not scored
+        metrics["dropped"] = sum(dropped.values())
+        settings["dropped"] = dropped
     return TaskResult("webqa", metrics, predictions, settings)

@@ -430,3 +430,36 @@ def test_eval_does_not_import_the_trainer():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_an_image_that_does_not_open_is_a_counted_drop(raven_items, sst2, tmp_path):
+    (raven_items / "q2" / "candidate_3.png").write_bytes(b"not a png")
+    result = run("raven", [raven_items / "items.jsonl"], tmp_path, rule_scorer())
+    assert result.metrics["dropped"] == 1 and len(result.predictions) == 2  # input 3 = 2 scored + 1 dropped
+    assert result.settings["dropped"] == {"image does not open: UnidentifiedImageError": 1}
+    assert result.metrics["accuracy"] == 50.0  # q1 right, q3 wrong
+
+    tsv, by_pixels = sst2
+    assert render_main([str(tsv), str(tmp_path / "rendered")]) == 0
+    (tmp_path / "rendered" / "images" / "1.png").unlink()
+    for cot in (False, True):
+        result = run(
+            "rendered-sst2",
+            [tmp_path / "rendered" / "rendered_sst2.jsonl"],
+            tmp_path,
+            sentiment_scorer(by_pixels, cot),
+            cot=cot,
+        )
+        assert result.metrics["dropped"] == 1 and [p["id"] for p in result.predictions] == ["1", "3", "4"]
+
+    shots = tmp_path / "web"
+    shots.mkdir()
+    (shots / "ok.png").write_bytes(b"")
+    Image.new("RGB", (8, 8)).save(shots / "ok.png")
+    (shots / "bad.png").write_bytes(b"\x89PNG truncated")
+    rows = [
+        {"id": i, "image": f"{i}.png", "text": "t", "question": "q?", "answer": "a"} for i in ("ok", "bad")
+    ]
+    (shots / "dev.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = run("webqa", [shots / "dev.jsonl"], tmp_path, ScriptedScorer(answer=lambda ctx: "a"))
+    assert result.metrics == {"exact_match": 100.0, "f1": 100.0, "dropped": 1}
