@@ -197,6 +197,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from PIL import Image
 
     from kosmos_train.inference.api import caption_images, load_run, train_tiny
+    from schemas.images import IMAGE_FORMATS
     from schemas.reader import iter_corpus
 
     run = train_tiny(args.data, args.output, steps=args.steps, threads=1, progress=False)
@@ -205,7 +206,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for root in args.data:
         for sample in iter_corpus(root):
             if getattr(sample, "kind", None) is not None and sample.kind.value == "image_text":
-                pairs.append((Image.open(io.BytesIO(sample.image)).convert("RGB"), sample.caption))
+                image = Image.open(io.BytesIO(sample.image), formats=IMAGE_FORMATS).convert("RGB")
+                pairs.append((image, sample.caption))
             if len(pairs) >= args.captions:
                 break
     if not pairs:

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -79,10 +79,15 @@ class Plan:
 
 
 def parameter_counts(config: KosmosConfig) -> tuple[int, int]:
-    """(all parameters, trainable parameters), counted on the meta device."""
+    """(all parameters, trainable parameters), counted on the meta device (once per config)."""
+    return _counts(json.dumps(config.to_dict(), sort_keys=True))
+
+
+@functools.lru_cache(maxsize=16)
+def _counts(config_json: str) -> tuple[int, int]:
     from kosmos_train.model.info import count_parameters
 
-    counts = count_parameters(config)
+    counts = count_parameters(KosmosConfig.from_dict(json.loads(config_json)))
     return counts["total"], counts["trainable"]
 
 

@@ -10,6 +10,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import pytest
 
 from kosmos_train.model import kosmos1
+from kosmos_train.train.config import load_train_config
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_model_bench.py"
 
@@ -33,10 +34,25 @@ def test_flops_follow_6_n_t_for_kosmos1(bench):
     assert clip_fwd < with_image - text_only < 2 * clip_fwd
 
 
-def test_cpu_mode_runs_the_tiny_config_and_writes_json(bench, tmp_path, monkeypatch):
+def test_the_bench_uses_the_recipe_micro_batch(bench):
+    """kosmos1: 16,384 padded positions = 8 rows of 2048 for text; one image per caption row."""
+    train = load_train_config("kosmos1")
+    cfg = train.model_config()
+    assert bench.micro_batch_shape(train, cfg, "text") == (8, 2048, 0)
+    rows, seq, images = bench.micro_batch_shape(train, cfg, "image_text")
+    assert images == 1 and rows * seq <= 16_384 and seq == 1 + 64 + 2 + 16 + 1
+    rows, seq, images = bench.micro_batch_shape(train, cfg, "interleaved")
+    assert (rows, seq) == (8, 2048) and images * 66 <= 2048 and images >= 5
+
+
+@pytest.mark.parametrize("mode", ["none", "full"])
+def test_cpu_mode_runs_the_tiny_training_step_and_writes_json(bench, tmp_path, monkeypatch, mode):
     monkeypatch.setenv("OUT", str(tmp_path))
-    result = bench.main(["--device", "cpu", "--config", "tiny", "--steps", "1", "--warmup", "0"])
-    written = json.loads((tmp_path / "model_bench.json").read_text())
+    argv = ["--device", "cpu", "--config", "tiny", "--steps", "1", "--warmup", "0", "--stream", "interleaved"]
+    result = bench.main([*argv, "--activation-checkpointing", mode, "--name", mode])
+    written = json.loads((tmp_path / f"model_bench-{mode}.json").read_text())
     assert written == result
     assert result["config"] == "tiny" and result["step_s"] > 0 and result["tokens_per_s"] > 0
-    assert result["mfu"] is None and result["clip_images_per_s"] > 0
+    assert result["mfu"] is None and result["weights_dtype"] == "bfloat16"
+    assert result["activation_checkpointing"] == mode and result["engine"] == "deepspeed"
+    assert result["micro_batch"]["padded"] <= 512 and result["images_per_s"] > 0
