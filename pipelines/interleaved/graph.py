@@ -36,7 +36,16 @@ from filters.interleaved_rules import (
     drop_pattern_images,
     drop_spam_paragraphs,
 )
-from filters.langid import LanguageConfig, LanguageFilter
+from filters.langid import LanguageConfig
+from filters.node_rules import (
+    LanguageFilter,
+    NodeRulesConfig,
+    apply_node_rules,
+    domain_paragraph_keys,
+    drop_domain_boilerplate,
+    paragraph_rules,
+)
+from filters.record_filters import document_text
 from filters.text_quality import (
     GopherQualityConfig,
     GopherRepetitionConfig,
@@ -80,6 +89,7 @@ class InterleavedConfig:
     url_dedup: bool = True
     near_dedup: NearDedupConfig | None = field(default_factory=NearDedupConfig)
     boilerplate_image_docs: int | None = 10  # OBELICS: image URLs in more than 10 documents
+    node_rules: NodeRulesConfig = field(default_factory=NodeRulesConfig)  # OBELICS paragraph rules
     fetch: FetchConfig = field(default_factory=FetchConfig)
     image: ImageConfig = field(default_factory=ImageConfig)
     rules: DocumentRulesConfig = field(default_factory=DocumentRulesConfig)
@@ -158,6 +168,9 @@ class ExtractDocuments(beam.DoFn):
         nodes, pattern_drops = drop_pattern_images(document.nodes, self.cfg.image_urls)
         images["images_dropped_image_url_pattern"] += len(pattern_drops)
         nodes = drop_spam_paragraphs(nodes, self.cfg.spam)
+        nodes, para_drops = apply_node_rules(nodes, paragraph_rules(self.cfg.node_rules))
+        for reason, n in para_drops.items():
+            images[f"paragraphs_dropped_{reason}"] += n
         spam = check_spam(nodes, self.cfg.spam)
         if isinstance(spam, Drop):
             return spam
@@ -213,6 +226,35 @@ def _remove_boilerplate(element: tuple[str, dict[str, list[Any]]]):
         yield doc
 
 
+def _doc_domain_keys(doc: dict[str, Any], cfg: Any):
+    for fingerprint in domain_paragraph_keys(doc["url"] or "", doc["nodes"], cfg):
+        yield fingerprint, doc["key"]
+
+
+def _domain_boilerplate_pairs(element: tuple[str, Any], min_pages: int):
+    """(doc key, paragraph key) for every page holding a paragraph seen on `min_pages` pages of its site."""
+    fingerprint, keys = element
+    keys = sorted(set(keys))
+    if len(keys) >= min_pages:
+        for key in keys:
+            yield key, fingerprint
+
+
+def _remove_domain_boilerplate(element: tuple[str, dict[str, list[Any]]], cfg: Any):
+    _, grouped = element
+    bad = set(grouped["boilerplate"])
+    for doc in grouped["doc"]:
+        if bad:
+            nodes, removed = drop_domain_boilerplate(doc["url"] or "", doc["nodes"], bad, cfg)
+            doc = {
+                **doc,
+                "nodes": nodes,
+                "text": document_text(nodes),
+                "domain_boilerplate_paragraphs": removed,
+            }
+        yield doc
+
+
 def _route_drops(element: tuple[str, dict[str, list[Any]]]):
     """Dedup drops carry no shard; the document records (by key) know it."""
     _, grouped = element
@@ -252,6 +294,9 @@ class DownloadDocuments(beam.DoFn):
             extra.update(counts)
         docs = list(grouped["doc"])
         extra["images_dropped_boilerplate"] += sum(d.get("boilerplate_images", 0) for d in docs)
+        extra["paragraphs_dropped_domain_boilerplate"] += sum(
+            d.get("domain_boilerplate_paragraphs", 0) for d in docs
+        )
         stats, drops = self.downloader.run(index, docs, list(grouped["drop"]), dict(extra), source)
         log.info("%s: %d of %d pages kept", name, stats.samples, stats.input)
         count_shard(stats)
@@ -288,6 +333,22 @@ def build_interleaved_pipeline(p: beam.Pipeline, cfg: InterleavedConfig) -> None
         docs = near.kept
         dedup_drops.append(near.dropped)
         extra = near.cc_unconverged | "DedupExtra" >> beam.Map(cc_extra, cfg.near_dedup.cc_rounds)
+    if cfg.node_rules.domain_lines.enabled:
+        lines = cfg.node_rules.domain_lines
+        domain_pairs = (
+            docs
+            | "DomainParagraphs" >> beam.FlatMap(_doc_domain_keys, lines)
+            | "GroupByDomainParagraph" >> beam.GroupByKey()
+            | "DomainBoilerplate" >> beam.FlatMap(_domain_boilerplate_pairs, lines.min_pages)
+        )
+        docs = (
+            {
+                "doc": docs | "DocByKeyForDomain" >> beam.Map(lambda d: (d["key"], d)),
+                "boilerplate": domain_pairs,
+            }
+            | "JoinDomainBoilerplate" >> beam.CoGroupByKey()
+            | "RemoveDomainBoilerplate" >> beam.FlatMap(_remove_domain_boilerplate, lines)
+        )
     if cfg.boilerplate_image_docs is not None:
         pairs = (
             docs

@@ -99,6 +99,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_flags(g, defaults.gopher_quality, QUALITY_FLAGS, "quality")
     add_flags(g, defaults.spam, SPAM_FLAGS, "spam")
     add_flags(g, defaults.rules, RULE_FLAGS, "rules")
+    add_node_rule_flags(p.add_argument_group("paragraph rules (OBELICS node level)"), defaults.node_rules)
     add_flags(p.add_argument_group("dedup"), defaults, RUN_FLAGS[:2], "run")
     add_near_dedup_group(p, defaults.near_dedup)
     add_fetch_group(p, defaults.fetch)
@@ -106,6 +107,52 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g = add_clip_group(p, enabled=False, title="CLIP alignment of images with paragraphs")
     add_flags(g, defaults, RUN_FLAGS[2:], "run")
     add_output_group(p, per_shard=None)
+
+
+def add_node_rule_flags(g: argparse._ArgumentGroup, d: Any) -> None:
+    """Switches and thresholds of filters.node_rules (each removes and counts paragraphs)."""
+    g.add_argument("--no-node-rules", action="store_true", help="switch off the three paragraph rules below")
+    g.add_argument(
+        "--max-flagged-word-ratio",
+        type=optional_number(float),
+        default=d.flagged_words.max_ratio,
+        help="adult/spam words per word above which a paragraph is removed; none = off (default %(default)s)",
+    )
+    g.add_argument(
+        "--max-paragraph-repetition",
+        type=optional_number(float),
+        default=d.repetition.max_ratio,
+        help="share of a paragraph's words in repeated 3-grams above which it is removed; none = off "
+        "(default %(default)s)",
+    )
+    g.add_argument(
+        "--domain-boilerplate-pages",
+        type=optional_number(int),
+        default=d.domain_lines.min_pages,
+        help="remove paragraphs found on at least this many pages of one site; none = off (default %(default)s)",
+    )
+
+
+def node_rules_config(args: argparse.Namespace, d: Any) -> Any:
+    off = args.no_node_rules
+    return dataclasses.replace(
+        d,
+        flagged_words=dataclasses.replace(
+            d.flagged_words,
+            enabled=not off and args.max_flagged_word_ratio is not None,
+            max_ratio=args.max_flagged_word_ratio if args.max_flagged_word_ratio is not None else 1.0,
+        ),
+        repetition=dataclasses.replace(
+            d.repetition,
+            enabled=not off and args.max_paragraph_repetition is not None,
+            max_ratio=args.max_paragraph_repetition if args.max_paragraph_repetition is not None else 1.0,
+        ),
+        domain_lines=dataclasses.replace(
+            d.domain_lines,
+            enabled=not off and bool(args.domain_boilerplate_pages),
+            min_pages=args.domain_boilerplate_pages or d.domain_lines.min_pages,
+        ),
+    )
 
 
 def config_from_args(args: argparse.Namespace):  # -> InterleavedConfig
@@ -127,6 +174,7 @@ def config_from_args(args: argparse.Namespace):  # -> InterleavedConfig
         image=image_config(args, defaults.image),
         clip=clip_config(args),
         clip_accelerator=args.clip_accelerator,
+        node_rules=node_rules_config(args, defaults.node_rules),
     )
     cfg = build(cfg, args, RUN_FLAGS, "run")
     return dataclasses.replace(cfg, boilerplate_image_docs=cfg.boilerplate_image_docs or None)  # 0 = off too
