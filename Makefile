@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 OUT    ?= out/demo
 
-.PHONY: setup demo test lint clean
+.PHONY: setup demo test lint install-check clean
 
 setup: $(VENV)/.installed
 
@@ -24,8 +24,14 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest -q
 
+# Style is checked, not just advised: lint errors and unformatted files fail CI.
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# A fresh virtual environment with only .[pipelines] (a Dataflow worker's install) runs the text pipeline.
+install-check:
+	PYTHON=$(PYTHON) .ci/fresh_install
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
