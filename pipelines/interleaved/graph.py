@@ -26,19 +26,17 @@ from apache_beam import pvalue
 
 from filters.base import Drop
 from filters.clip_score import ClipConfig
-from filters.html_document import HtmlConfig, ImageNode, Paragraph, extract_document
+from filters.html_document import HtmlConfig, ImageNode, extract_document
 from filters.image import ImageConfig
 from filters.interleaved_rules import (
     DocumentRulesConfig,
     ImageUrlConfig,
     SpamConfig,
-    check_spam,
     drop_pattern_images,
     drop_spam_paragraphs,
 )
 from filters.langid import LanguageConfig
 from filters.node_rules import (
-    LanguageFilter,
     NodeRulesConfig,
     apply_node_rules,
     domain_paragraph_keys,
@@ -46,11 +44,10 @@ from filters.node_rules import (
     paragraph_rules,
 )
 from filters.record_filters import document_text
+from filters.registry import apply_filters, build_filters
 from filters.text_quality import (
     GopherQualityConfig,
     GopherRepetitionConfig,
-    gopher_quality,
-    gopher_repetition,
 )
 from pipelines.common.drops import drop_of, guarded
 from pipelines.common.inputs import expand_inputs, is_warc_file, open_input
@@ -122,7 +119,7 @@ class ExtractDocuments(beam.DoFn):
 
     def __init__(self, cfg: InterleavedConfig) -> None:
         self.cfg = cfg
-        self.language = LanguageFilter(cfg.language) if cfg.language else None
+        self.filters = build_filters("interleaved", cfg)
 
     def process(self, element: tuple[int, str, str]):
         shard, url, name = element
@@ -171,29 +168,8 @@ class ExtractDocuments(beam.DoFn):
         nodes, para_drops = apply_node_rules(nodes, paragraph_rules(self.cfg.node_rules))
         for reason, n in para_drops.items():
             images[f"paragraphs_dropped_{reason}"] += n
-        spam = check_spam(nodes, self.cfg.spam)
-        if isinstance(spam, Drop):
-            return spam
-        text = "\n\n".join(n.text for n in nodes if isinstance(n, Paragraph))
-        if not text.strip():
-            return Drop("empty_text", "no text after boilerplate removal")
-        lang = score = None
-        if self.language is not None:
-            decision, lang = self.language.identify(text)
-            if isinstance(decision, Drop):
-                return decision
-            score = decision.score
-        for rule, config in (
-            (gopher_quality, self.cfg.gopher_quality),
-            (gopher_repetition, self.cfg.gopher_repetition),
-        ):
-            if config is not None:
-                decision = rule(text, config)
-                if isinstance(decision, Drop):
-                    return decision
-        if not any(isinstance(n, ImageNode) for n in nodes):
-            return Drop("no_images", "no image left before download")
-        return {**doc, "nodes": nodes, "text": text, "lang": lang, "lang_score": score}
+        record = {**doc, "nodes": nodes, "text": document_text(nodes), "lang": None, "lang_score": None}
+        return apply_filters(self.filters, record)  # spam, text, language, Gopher, images left
 
 
 # --- 2. corpus-wide -------------------------------------------------------------------------------
