@@ -37,12 +37,13 @@ def test_text_pipeline_picks_it_up_from_the_registration(tmp_path) -> None:
     from pipelines.text.graph import TextPipelineConfig
 
     assert "max_line_length" in [n for n, _ in build_filters("text", TextPipelineConfig((), ""))]
-    minified = english_document(1) + "\n" + "var a=1;" * (DEFAULT_MAX_LINE_CHARS // 8 + 1) + "."
-    rows = [{"id": "prose", "text": english_document(2)}, {"id": "minified", "text": minified}]
+    one_line = english_document(1, words=5000).replace("\n\n", " ")  # a scraped page without breaks
+    assert len(one_line) > DEFAULT_MAX_LINE_CHARS
+    rows = [{"id": "prose", "text": english_document(2)}, {"id": "one-line", "text": one_line}]
     src = tmp_path / "docs.jsonl"
     src.write_text("".join(json.dumps(r) + "\n" for r in rows))
     args = ["text", "--input", str(src), "--output", str(tmp_path / "out"), "--drops", str(tmp_path / "d")]
     assert corpus_main([*args, "--no-near-dedup"]) == 0
     drops = {d["id"]: d for d in read_drops(str(tmp_path / "d")).values()}
-    assert list(drops) == ["minified"] and drops["minified"]["reason"] == "line_too_long"
-    assert drops["minified"]["stage"] == "filter"
+    assert list(drops) == ["one-line"] and drops["one-line"]["reason"] == "line_too_long"
+    assert drops["one-line"]["stage"] == "filter"
