@@ -14,7 +14,7 @@ from typing import Any
 from kosmos_train.eval.data import ClassItem, open_image
 from kosmos_train.eval.metrics import caption_tokens
 from kosmos_train.eval.report import TaskResult
-from kosmos_train.eval.scoring import build_prompt, continuation_logprobs, generate
+from kosmos_train.eval.scoring import ModelScorer, build_prompt, generate
 from kosmos_train.tokenizer import Tokenizer
 
 PROMPT = "The photo of the"
@@ -34,11 +34,11 @@ def run_classify(
     batch_size: int = 16,
 ) -> TaskResult:
     names = [tok.encode(c) for c in classes]
-    prompts = [build_prompt(model, tok, [open_image(it.image), prompt]) for it in items]
+    scorer = ModelScorer(model, tok, batch_size)
     predictions = []
     top1 = top5 = 0
-    for item, p in zip(items, prompts, strict=True):
-        scores = continuation_logprobs(model, p, names)
+    for item in items:
+        scores = [s.logprob for s in scorer.loglikelihoods([open_image(item.image), prompt], classes)]
         ranked = sorted(range(len(classes)), key=lambda j: -scores[j])
         top1 += classes[ranked[0]] == item.label
         top5 += item.label in [classes[j] for j in ranked[:5]]
@@ -53,6 +53,7 @@ def run_classify(
         )
     metrics = {"accuracy/constrained": 100 * top1 / len(items), "top5/constrained": 100 * top5 / len(items)}
     if unconstrained:
+        prompts = [build_prompt(model, tok, [open_image(it.image), prompt]) for it in items]
         longest = max(len(n) for n in names)
         outputs = generate(model, tok, prompts, longest + 2, 1, batch_size)
         right = 0

@@ -10,35 +10,35 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from kosmos_train.eval.choice import run_choices, shared
 from kosmos_train.eval.data import ChoiceItem
 from kosmos_train.eval.report import TaskResult
-from kosmos_train.eval.scoring import build_prompt, continuation_logprobs
-from kosmos_train.tokenizer import Tokenizer
 
 
-def run_commonsense(model: Any, tok: Tokenizer, items: Sequence[ChoiceItem]) -> TaskResult:
-    predictions, by_kind = [], {}
-    for item in items:
-        scores = continuation_logprobs(
-            model, build_prompt(model, tok, [item.prompt]), [tok.encode(c) for c in item.choices]
+def run_commonsense(scorer: Any, items: Sequence[ChoiceItem]) -> TaskResult:
+    """Summed log-likelihood of each choice after the question (`choice.run_choices`, norm none)."""
+    mc = [
+        shared(
+            [it.prompt],
+            [" " + c for c in it.choices],
+            id=it.id,
+            label=it.choices.index(it.answer),
+            names=list(it.choices),
+            extra={"kind": it.kind, "prompt": it.prompt},
         )
-        best = item.choices[max(range(len(scores)), key=scores.__getitem__)]
-        right = best == item.answer
-        by_kind.setdefault(item.kind, []).append(right)
-        predictions.append(
-            {
-                "id": item.id,
-                "kind": item.kind,
-                "prompt": item.prompt,
-                "prediction": best,
-                "answer": item.answer,
-                "correct": right,
-                "scores": {c: round(s, 4) for c, s in zip(item.choices, scores, strict=True)},
-            }
-        )
-    metrics = {f"accuracy/{k}": 100 * sum(v) / len(v) for k, v in sorted(by_kind.items())}
-    if predictions:
-        metrics["accuracy"] = 100 * sum(p["correct"] for p in predictions) / len(predictions)
-    return TaskResult(
-        "commonsense", metrics, predictions, {"shots": 0, "prompt": "as in the paper, per item kind"}
+        for it in items
+    ]
+    result = run_choices(
+        scorer,
+        "commonsense",
+        mc,
+        norm="none",
+        settings={"prompt": "as in the paper, per item kind"},
+        row=lambda item: dict(item.extra),
     )
+    by_kind: dict[str, list[bool]] = {}
+    for p in result.predictions:
+        by_kind.setdefault(p["kind"], []).append(p["correct"])
+    per_kind = {f"accuracy/{k}": 100 * sum(v) / len(v) for k, v in sorted(by_kind.items())}
+    result.metrics = {**per_kind, **result.metrics}
+    return result

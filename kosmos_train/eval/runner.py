@@ -106,7 +106,7 @@ def _perplexity(r: Request) -> TaskResult:
 def _commonsense(r: Request) -> TaskResult:
     from kosmos_train.eval.commonsense import run_commonsense
 
-    return run_commonsense(r.model, r.tok, list(D.load_commonsense(r.one()))[: r.limit])
+    return run_commonsense(r.the_scorer(), list(D.load_commonsense(r.one()))[: r.limit])
 
 
 def _raven(r: Request) -> TaskResult:

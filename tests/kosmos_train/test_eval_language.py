@@ -337,3 +337,17 @@ def test_bad_rows_name_the_file_and_line(tmp_path):
         run("boolq", [data], tmp_path, ScriptedScorer(), cot=True)
     with pytest.raises(ValueError, match="--prompt does not apply to boolq"):
         run("boolq", [data], tmp_path, ScriptedScorer(), prompt="Q:")
+
+
+def test_commonsense_goes_through_the_shared_choice_runner(tmp_path):
+    lines = [
+        {"item1": "an elephant", "item2": "a cat", "label": True},
+        {"item1": "a coin", "item2": "the moon", "label": False},
+        {"object": "the moon", "color": "white"},
+    ]
+    data = write_jsonl(tmp_path / "cs.jsonl", lines)
+    scorer = likes("elephant larger than a cat? Yes", "coin larger than the moon? Yes", "is? white")
+    result = run("commonsense", [data], tmp_path, scorer)
+    # size: right, wrong; colour: right (11 basic colours ranked)
+    assert result.metrics["accuracy/size"] == 50.0 and result.metrics["accuracy/color"] == 100.0
+    assert result.metrics["accuracy"] == pytest.approx(200 / 3) and len(scorer.scored[2][1]) == 11
