@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/extraction_quality.py [--pages DIR] [--repeat 3] [--split all|tune|holdout]
 
-Each of the 40 real pages in ../shared/data/webpages has 5-6 must-keep and 5-6 must-drop
+Each of the 40 real web pages (tests/real_pages.py) has 5-6 must-keep and 5-6 must-drop
 snippets (benchmarks/data/webpages_annotations.jsonl, chosen by reading the pages). A snippet
 counts as found when it is a substring of the extracted text after Unicode NFC, removal of soft
 hyphens and zero-width characters, and whitespace collapsing. Found keep snippet = TP, missed
@@ -29,8 +29,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests import real_pages  # noqa: E402
+
 ANNOTATIONS = ROOT / "benchmarks" / "data" / "webpages_annotations.jsonl"
-DEFAULT_PAGES = ROOT.parent / "shared" / "data" / "webpages"
+DEFAULT_PAGES = real_pages.PAGES_DIR
 _INVISIBLE = re.compile("[\u00ad\u200b\u200c\u200d\u2060\ufeff]")
 
 

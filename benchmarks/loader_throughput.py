@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/loader_throughput.py [--seconds 20]
 
 Builds one corpus per kind through the real `schemas` writer: text documents from real web pages
-(../shared/data/webpages, tags stripped), image-caption pairs and interleaved documents with real
+(the real web pages of tests/real_pages.py, tags stripped), image-caption pairs and interleaved documents with real
 photographs from scikit-image re-encoded as ~500 px JPEGs (LAION-like sizes). Then runs one
 stream's worker pipeline (shard reading, schema checks, JPEG decode, CLIP resize/crop at 224,
 SentencePiece, packing, collation) in this process on one thread, at the kosmos1 shapes
@@ -37,6 +37,7 @@ from kosmos_train.model.config import kosmos1  # noqa: E402
 from kosmos_train.tokenizer import train_tokenizer  # noqa: E402
 from kosmos_train.train.metrics import PEAK_BF16_TFLOPS, image_flops, token_flops  # noqa: E402
 from schemas.kinds import Kind  # noqa: E402
+from tests import real_pages  # noqa: E402
 
 MFU = 0.40
 BUDGET = {"text": 500_000, "image_text": 500_000, "interleaved": 200_000}
@@ -133,9 +134,7 @@ def demand(images_per_token: dict[str, float]) -> tuple[float, dict[str, float]]
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seconds", type=float, default=20.0, help="measuring time per stream")
-    p.add_argument(
-        "--webpages", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/webpages"
-    )
+    p.add_argument("--webpages", type=Path, default=real_pages.PAGES_DIR)
     args = p.parse_args()
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,6 +1,6 @@
 """MinHash signature throughput, docs/s on one core: ours vs datasketch, rensa and a text-dedup-style loop.
 
-Same documents for every method: the main text of the real pages in ../shared/data/webpages
+Same documents for every method: the main text of the real web pages (tests/real_pages.py)
 cut into ~300-word documents (repeated to --docs), num_perm 128, word 5-grams, seed 1. Every
 method's time includes normalisation and shingling (text_normalize's words for all). The
 datasketch-compatible methods' signatures are checked equal to ours (scheme affine32) before a
@@ -38,8 +38,8 @@ from datasketch.minhash import _fmix  # noqa: E402
 
 from filters.minhash import MinHashConfig, MinHasher  # noqa: E402
 from filters.text_normalize import shingles  # noqa: E402
+from tests.real_pages import PAGES_DIR as PAGES  # noqa: E402
 
-PAGES = Path(__file__).resolve().parents[2] / "shared" / "data" / "webpages"
 CFG = MinHashConfig(scheme="affine32")  # 128 perms, seed 1, 5-grams: the datasketch-compatible scheme
 NATIVE = MinHashConfig()  # the default scheme
 

@@ -1,7 +1,7 @@
 """WARC -> extracted documents, pages/s per core (no image download), and WARC reader speed.
 
 Builds a .warc.gz (one gzip member per record, as Common Crawl) from the real pages in
-../shared/data/webpages repeated to --records records, then times, in this one process (so
+the real web pages (tests/real_pages.py) repeated to --records records, then times, in this one process (so
 figures are per core), each over the same file:
 
   reading:    warcio ArchiveIterator | FastWARC ArchiveIterator | ours (pipelines.io.warc,
@@ -34,8 +34,7 @@ from resiliparse.parse.encoding import bytes_to_str, detect_encoding  # noqa: E4
 
 from filters.html_document import _Builder, _walk, extract_document, parse_html  # noqa: E402
 from pipelines.io.warc import WarcPage, iter_warc_records, write_test_warc  # noqa: E402
-
-PAGES_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "webpages"
+from tests.real_pages import PAGES_DIR  # noqa: E402
 
 
 def build_warc(path: str, records: int) -> tuple[int, int]:
