@@ -1,7 +1,7 @@
 """KOSMOS-1 interleaved-document rules on node lists (text and URL level), each with its reason.
 
 Pure functions over the `Paragraph | ImageNode` lists of filters.html_document. The pipeline
-applies them in this order (KOSMOS1.md section 4, issue 5):
+applies them in this order (docs/DATA_RULES.md, interleaved documents):
 
   1. `drop_pattern_images`  URL patterns of non-content images, before download  -> image_url_pattern
   2. (download + filters.image.process_image, optional CLIP: the pipeline's part)
@@ -32,7 +32,7 @@ from filters.html_document import ImageNode, Node, Paragraph
 # 1. Image URL patterns
 # ------------------------------------------------------------------------------------------------
 
-# Path/file-name tokens of non-content images. MMC4 drops logo/button/icon/plugin/widget (ANCHORS.md);
+# Path/file-name tokens of non-content images. MMC4 drops logo/button/icon/plugin/widget (docs/DATA_RULES.md);
 # the rest are the usual tracker, ad, sprite, avatar and placeholder names.
 NON_CONTENT_TOKENS: tuple[str, ...] = (
     "logo",
@@ -271,7 +271,7 @@ def drop_spam_paragraphs(nodes: Sequence[Node], config: SpamConfig = SpamConfig(
 
 @dataclass(frozen=True)
 class DocumentRulesConfig:
-    """KOSMOS-1 document rules (KOSMOS1.md section 4)."""
+    """KOSMOS-1 document rules (docs/DATA_RULES.md)."""
 
     max_images: int = 5
     """At most this many images per document; the first ones in document order are kept."""

@@ -1,4 +1,4 @@
-"""Evaluation of a trained (or converted) run the way KOSMOS-1 reported it (KOSMOS1.md section 5).
+"""Evaluation of a trained (or converted) run the way KOSMOS-1 reported it (docs/MODEL.md, evaluation prompts).
 
 Tasks (`kosmos_train eval --task ...`, registered in `runner.TASKS`): caption, vqa, classify,
 perplexity, commonsense, raven, rendered-sst2, hateful-memes, describe, webqa and the language

@@ -1,4 +1,4 @@
-"""Zero- and few-shot captioning (KOSMOS1.md 5): "An image of", beam 5, CIDEr-D and BLEU-4.
+"""Zero- and few-shot captioning (docs/MODEL.md, evaluation prompts): "An image of", beam 5, CIDEr-D and BLEU-4.
 
 A few-shot prompt puts k demonstrations before the query, each `<image> prompt caption`, drawn
 from a pool (another caption set, or the evaluated set without the query's image) with a fixed

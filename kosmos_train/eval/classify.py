@@ -1,4 +1,4 @@
-"""Zero-shot image classification (KOSMOS1.md 5): "The photo of the" + a class name.
+"""Zero-shot image classification (docs/MODEL.md, evaluation prompts): "The photo of the" + a class name.
 
 Constrained: the class whose name has the highest log-likelihood after the prompt (the paper's
 ImageNet setting; ranking whole names equals decoding restricted to the names' token paths when

@@ -1,4 +1,4 @@
-"""Text-only visual commonsense (KOSMOS1.md 5): RelativeSize, MemoryColor, ColorTerms.
+"""Text-only visual commonsense (docs/MODEL.md, evaluation prompts): RelativeSize, MemoryColor, ColorTerms.
 
 Each question is a text prompt ("Is {Item1} larger than {Item2}?", "The color of {Object} is?")
 answered by the most likely choice (Yes/No, or a colour term), no image in the prompt, as the

@@ -1,4 +1,4 @@
-"""Open-ended VQA (KOSMOS1.md 5): "Question: {q} Answer:", greedy until `</s>`, VQA accuracy.
+"""Open-ended VQA (docs/MODEL.md, evaluation prompts): "Question: {q} Answer:", greedy until `</s>`, VQA accuracy.
 
 Few-shot demonstrations (from a pool, fixed seed per question) are `<image> Question: q Answer: a`
 with a the most common human answer.

@@ -1,6 +1,6 @@
 """Process-group set-up that works the same alone, under torchrun and under the deepspeed launcher.
 
-On a machine without CUDA: DeepSpeed's CPU accelerator and the gloo backend (DESIGN.md). A plain
+On a machine without CUDA: DeepSpeed's CPU accelerator and the gloo backend. A plain
 single process gets RANK/WORLD_SIZE/LOCAL_RANK defaults and a free local port.
 """
 
@@ -62,7 +62,7 @@ def init_distributed() -> DistInfo:
 
 
 def teardown(info: DistInfo) -> None:
-    """Barrier first: without it two-process gloo runs sometimes abort at exit (DESIGN.md)."""
+    """Barrier first: without it two-process gloo runs sometimes abort at exit."""
     import torch.distributed as dist
 
     if info.created and dist.is_initialized():

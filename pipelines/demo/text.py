@@ -1,5 +1,5 @@
 """Generated English prose for demos and tests: distinct per seed, and passing the Gopher and C4
-quality rules (real sentences cannot be bundled; the tests also read real pages from ../shared)."""
+quality rules (real sentences cannot be bundled; tests/generated_text.py makes longer, more varied prose)."""
 
 from __future__ import annotations
 

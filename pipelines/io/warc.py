@@ -7,7 +7,7 @@ were read and how many non-HTML or non-response records were skipped: those are 
 they are neither kept nor dropped, only counted.
 
 Why FastWARC (resiliparse) and not warcio: measured in benchmarks/warc_extraction.py it reads the
-same .warc.gz several times faster (see benchmarks/RESULTS.md, "WARC extraction (issue 5)").
+same .warc.gz several times faster (see benchmarks/RESULTS.md, "WARC extraction").
 
 How a bad record is found and skipped. Common Crawl writes one gzip member per record, so for a
 .warc.gz each member is decompressed on its own (zlib, in C) and handed to FastWARC as one

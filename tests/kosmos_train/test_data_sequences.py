@@ -1,4 +1,4 @@
-"""Sequence layouts and loss masks of every stream kind, read from real shards (KOSMOS1.md 1.3)."""
+"""Sequence layouts and loss masks of every stream kind, read from real shards (docs/MODEL.md, sequence formats)."""
 
 import os
 
