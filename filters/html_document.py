@@ -2,16 +2,18 @@
 
 Pure and Beam-free: `extract_document(raw_html, url, config, declared_charset=...)` is what a
 pipeline calls per WARC response record. It never raises for bad markup; lexbor (through
-resiliparse) parses any byte soup the way a browser does (unclosed tags, nested tables, stray
+selectolax) parses any byte soup the way a browser does (unclosed tags, nested tables, stray
 end tags), and the walk below is iterative so a page nested 100,000 levels deep cannot blow
 the Python stack.
 
-Why resiliparse's DOM: it is lexbor (C) behind a thin Cython layer, parses 10 MB of tag soup in
-milliseconds, and exposes first_child/next_sibling so one Python walk does everything. `benchmarks/warc_extraction.py`
-measures it against the standard library's html.parser (the only other HTML parser installed; it
-only tokenizes, builds no tree) and against resiliparse's `extract_plain_text` (see benchmarks/RESULTS.md, "WARC extraction (issue 5)").
+Why selectolax's lexbor DOM: lexbor (C) parses 10 MB of tag soup in milliseconds, and
+selectolax's node objects are cheap to step through (child/next/parent): the bare walk over the
+40 shared pages runs at ~1,500 pages/s per core, against ~90 for resiliparse's binding of the
+same parser (whose DOM nodes go through a Python weak-value cache), so one Python walk does
+everything (benchmarks/extraction_quality.py, benchmarks/RESULTS.md). Decoding still uses
+resiliparse's encoding detection.
 
-Steps, as in OBELICS' "HTML simplification" (ANCHORS.md):
+Steps, as in OBELICS' "HTML simplification" (docs/DATA_RULES.md):
   1. decode: valid UTF-8 wins, else the declared charset (HTTP header, then <meta>) if the bytes
      decode strictly with it, else uchardet's guess (a wrong declaration is common on the web);
   2. skip boilerplate subtrees during the walk: script/style/nav/footer/aside/forms/iframes...,
@@ -30,7 +32,7 @@ from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 from resiliparse.parse.encoding import bytes_to_str, detect_encoding
-from resiliparse.parse.html import HTMLTree, NodeType
+from selectolax.lexbor import LexborHTMLParser
 
 from filters.main_content import NEGATIVE, MainContentConfig, PageStructure, class_evidence, select_main
 
@@ -338,11 +340,11 @@ def resolve_url(base: str, ref: str) -> str | None:
     return url
 
 
-def _base_url(tree: HTMLTree, page_url: str) -> str:
+def _base_url(tree: LexborHTMLParser, page_url: str) -> str:
     head = tree.head
-    base = head.query_selector("base[href]") if head is not None else None
+    base = head.css_first("base[href]") if head is not None else None
     if base is not None:
-        resolved = resolve_url(page_url, base.getattr("href") or "")
+        resolved = resolve_url(page_url, base.attributes.get("href") or "")
         if resolved:
             return resolved
     return page_url
@@ -355,20 +357,20 @@ def _int_attr(value: str | None) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-def image_source(el, cfg: HtmlConfig) -> str | None:
-    """The raw (unresolved) URL to fetch for an <img>: lazy-load attributes first (their `src` is a
-    placeholder), then a srcset candidate, then src; data:/javascript: values are skipped."""
+def image_source(attrs: dict, cfg: HtmlConfig) -> str | None:
+    """The raw (unresolved) URL to fetch for an <img> (its attributes): lazy-load attributes first
+    (their `src` is a placeholder), then a srcset candidate, then src; data:/javascript: skipped."""
     for attr in LAZY_SRC_ATTRS:
-        v = el.getattr(attr)
+        v = attrs.get(attr)
         if v and not v.strip().lower().startswith(_SKIP_SCHEMES):
             return v.strip()
     for attr in LAZY_SRCSET_ATTRS:
-        v = el.getattr(attr)
+        v = attrs.get(attr)
         if v:
             picked = pick_srcset(v, cfg.srcset_target_width, cfg.max_density)
             if picked:
                 return picked
-    v = el.getattr("src")
+    v = attrs.get("src")
     if v and not v.strip().lower().startswith(_SKIP_SCHEMES):
         return v.strip()
     return None
@@ -378,7 +380,7 @@ def image_source(el, cfg: HtmlConfig) -> str | None:
 # Boilerplate decisions and the walk
 # ------------------------------------------------------------------------------------------------
 # Boilerplate is skipped during the walk rather than removed with CSS selectors first: measured
-# on the shared pages, resiliparse's query_selector_all grows quadratically with the number of
+# on the shared pages, resiliparse's query_selector_all grew quadratically with the number of
 # matches (`*` on a 1,450-element page took 7.8 s; a selector list with ~60 parts 0.12 s), while the
 # walk touches every element once anyway.
 
@@ -398,12 +400,12 @@ class _Rules:
         self._hits: dict[str, bool] = {}
         self.names = ""
 
-    def hidden(self, el, attrs: tuple) -> bool:
+    def hidden(self, attrs: dict) -> bool:
         if "hidden" in attrs:
             return True
-        if "aria-hidden" in attrs and (el.getattr("aria-hidden") or "").strip().lower() == "true":
+        if (attrs.get("aria-hidden") or "").strip().lower() == "true":
             return True
-        return "style" in attrs and bool(_HIDDEN_STYLE.search(el.getattr("style") or ""))
+        return bool(_HIDDEN_STYLE.search(attrs.get("style") or ""))
 
     def names_hit(self, joined: str) -> bool:
         """Whether class/id names mark menus, banners or ads (cached per distinct string)."""
@@ -416,7 +418,7 @@ class _Rules:
                 self._hits[joined] = hit
         return hit
 
-    def skip(self, el, tag: str, in_article: int) -> bool:
+    def skip(self, el, tag: str, attrs: dict, in_article: int) -> bool:
         """Whether the element's subtree is boilerplate; leaves its class/id in `self.names`."""
         self.names = ""
         if tag in self.skip_tags:
@@ -424,21 +426,18 @@ class _Rules:
             return not (tag == "aside" and self.cfg.main_content)
         if tag == "header" and self.cfg.remove_site_headers and not in_article:
             return True
-        attrs = el.attrs
         if not attrs:
             return False
-        if self.cfg.remove_hidden and self.hidden(el, attrs):
+        if self.cfg.remove_hidden and self.hidden(attrs):
             return True
-        names = ""
-        if "class" in attrs:
-            names = el.getattr("class") or ""
+        names = attrs.get("class") or ""
         if "id" in attrs:
-            names += " " + (el.getattr("id") or "")
+            names += " " + (attrs.get("id") or "")
         self.names = names
         if not names or tag in ("body", "main", "article"):
             return False
         # Class/id names are trusted only for elements with little text.
-        return self.names_hit(names) and len(el.text) <= self.cfg.max_class_boilerplate_chars
+        return self.names_hit(names) and len(el.text(deep=True)) <= self.cfg.max_class_boilerplate_chars
 
 
 _WS = re.compile(r"[ \t\r\f\v\u00a0\u200b]+")
@@ -474,6 +473,8 @@ class _Builder:
         self.node_owner: list[int] = []
         self.node_href: list[str | None] = []
         self.hrefs: list[str] = []
+        self.link_stack: list[bool] = []
+        """One entry per open <a>: whether it had an href (leave() pops it)."""
 
     def text(self, value: str) -> None:
         if not self.in_pre:
@@ -494,8 +495,8 @@ class _Builder:
         self.link_chars = 0
         self.links = 0
 
-    def image(self, el) -> None:
-        ref = image_source(el, self.cfg)
+    def image(self, attrs: dict) -> None:
+        ref = image_source(attrs, self.cfg)
         url = resolve_url(self.base, ref) if ref else None
         if url is None:
             return
@@ -504,10 +505,10 @@ class _Builder:
                 return
             self.seen_images.add(url)
         self.flush()
-        alt = _normalise(el.getattr("alt") or "")
-        title = _normalise(el.getattr("title") or "")
+        alt = _normalise(attrs.get("alt") or "")
+        title = _normalise(attrs.get("title") or "")
         self.nodes.append(
-            ImageNode(url, alt, title, _int_attr(el.getattr("width")), _int_attr(el.getattr("height")))
+            ImageNode(url, alt, title, _int_attr(attrs.get("width")), _int_attr(attrs.get("height")))
         )
         self.node_owner.append(self.stack[-1])
         self.node_href.append(self.hrefs[-1] if self.in_link and self.hrefs else None)
@@ -536,7 +537,8 @@ class _Builder:
 
     def enter(self, el, tag: str) -> bool:
         """Handle an element's start; False when its subtree is boilerplate and is skipped."""
-        if self.rules.skip(el, tag, self.in_article):
+        attrs = el.attributes
+        if self.rules.skip(el, tag, attrs, self.in_article):
             if tag in BLOCK_TAGS:
                 self.flush()  # removed block content still separates the text around it
             return False
@@ -550,11 +552,14 @@ class _Builder:
         elif tag == "br":
             self.parts.append("\n")
         elif tag == "img":
-            self.image(el)
-        elif tag == "a" and el.hasattr("href"):
-            self.in_link += 1
-            self.links += 1
-            self.hrefs.append(el.getattr("href") or "")
+            self.image(attrs)
+        elif tag == "a":
+            has_href = "href" in attrs
+            self.link_stack.append(has_href)
+            if has_href:
+                self.in_link += 1
+                self.links += 1
+                self.hrefs.append(attrs.get("href") or "")
         return True
 
     def leave(self, el, tag: str) -> None:
@@ -567,7 +572,7 @@ class _Builder:
                 self.in_pre -= 1
             elif tag in ("article", "main"):
                 self.in_article -= 1
-        elif tag == "a" and el.hasattr("href"):
+        elif tag == "a" and self.link_stack and self.link_stack.pop():
             self.in_link -= 1
             if self.hrefs:
                 self.hrefs.pop()
@@ -575,17 +580,15 @@ class _Builder:
 
 def _walk(root, b: _Builder) -> None:
     """Iterative pre-order walk with enter/leave events (no recursion: hostile nesting is deep)."""
-    TEXT, ELEMENT = NodeType.TEXT, NodeType.ELEMENT
-    node = root.first_child
+    node = root.child
     depth = 1
     while node is not None:
-        ntype = node.type
-        if ntype == TEXT:
-            b.text(node.value)
-        elif ntype == ELEMENT:
-            tag = node.tag
+        tag = node.tag
+        if tag == "-text":
+            b.text(node.text_content or "")
+        elif tag and tag[0] != "-":  # elements; "-comment", "-doctype" ... are not content
             if b.enter(node, tag):
-                child = node.first_child
+                child = node.child
                 if child is not None:
                     node = child
                     depth += 1
@@ -593,7 +596,7 @@ def _walk(root, b: _Builder) -> None:
                 b.leave(node, tag)
         # Move on: next sibling, else climb (leaving each entered parent) until one has a sibling.
         while True:
-            sib = node.next_sibling
+            sib = node.next
             if sib is not None:
                 node = sib
                 break
@@ -609,12 +612,19 @@ def _walk(root, b: _Builder) -> None:
 # ------------------------------------------------------------------------------------------------
 
 
-def parse_html(raw: bytes | str, declared_charset: str | None = None) -> tuple[HTMLTree, str]:
+def _parse(text: str) -> LexborHTMLParser:
+    try:
+        return LexborHTMLParser(text)
+    except UnicodeError:  # lone surrogates in a caller's string
+        return LexborHTMLParser(text.encode("utf-8", "replace").decode("utf-8"))
+
+
+def parse_html(raw: bytes | str, declared_charset: str | None = None) -> tuple[LexborHTMLParser, str]:
     """(lexbor tree, encoding) of an HTML body given as bytes (decoded here) or text."""
     if isinstance(raw, str):
-        return HTMLTree.parse(raw), "utf-8"
+        return _parse(raw), "utf-8"
     text, enc = decode_html(raw, declared_charset)
-    return HTMLTree.parse(text), enc
+    return _parse(text), enc
 
 
 def extract_document(
@@ -630,11 +640,12 @@ def extract_document(
     `content_language` the HTTP Content-Language header, used when <html lang> is absent.
     """
     tree, enc = parse_html(raw, declared_charset)
-    title = _normalise(tree.title or "")
-    html_el = tree.document.first_element_child if tree.document is not None else None
+    title_el = tree.css_first("title")
+    title = _normalise(title_el.text() if title_el is not None else "")
+    html_el = tree.root
     lang = ""
     if html_el is not None:
-        lang = (html_el.getattr("lang") or "").strip().lower()
+        lang = (html_el.attributes.get("lang") or "").strip().lower()
     if not lang and content_language:
         lang = content_language.split(",")[0].strip().lower()
     base = _base_url(tree, url)

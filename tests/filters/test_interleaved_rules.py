@@ -7,7 +7,7 @@ from itertools import pairwise
 import pytest
 
 from filters.base import Drop, Keep
-from filters.html_document import ImageNode, Paragraph, extract_document
+from filters.html_document import HtmlConfig, ImageNode, Paragraph, extract_document
 from filters.interleaved_rules import (
     DocumentRulesConfig,
     ImageUrlConfig,
@@ -169,7 +169,20 @@ def test_rules_on_real_english_pages():
     nodes = drop_spam_paragraphs(nodes)
     assert isinstance(check_spam(nodes), Keep)
     nodes, removed = cap_images(nodes)
-    assert removed > 0 and sum(isinstance(n, ImageNode) for n in nodes) == 5
+    # main content keeps the article's four photographs only (not the "You might also like" thumbnails)
+    assert removed == 0 and [n.url.rsplit("/", 1)[1] for n in nodes if isinstance(n, ImageNode)] == [
+        "rewilding-redonda.jpg",
+        "redonda-tree-lizard.jpg",
+        "goats-redonda.jpg",
+        "before-after-redonda.jpg",
+    ]
+    whole = extract_document(
+        (PAGES_DIR / name).read_bytes(),
+        "https://www.nationalgeographic.co.uk/a/b",
+        HtmlConfig(main_content=False),
+    )
+    capped, removed_whole = cap_images(drop_pattern_images(whole.nodes)[0])
+    assert removed_whole > 0 and sum(isinstance(n, ImageNode) for n in capped) == 5
     assert isinstance(check_interspersed(nodes), Keep)
     merged = merge_paragraphs(nodes)
     assert not any(isinstance(a, Paragraph) and isinstance(b, Paragraph) for a, b in pairwise(merged))
