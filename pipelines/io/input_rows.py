@@ -21,6 +21,7 @@ from typing import IO, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipelines.io.compressed import codec_of, decompressed
 from pipelines.io.row_check import load_json, value_problem
 
 JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")
@@ -42,8 +43,9 @@ class RowError:
 
 
 def format_of(name: str) -> tuple[str, bool]:
-    """(suffix without .gz, gzipped?) of a file name; ValueError for unsupported formats."""
-    lower = name.lower()
+    """(suffix without .gz, gzipped?) of a file name (a .zst/.xz/.bz2 suffix is left out:
+    pipelines.io.compressed streams those); ValueError for unsupported formats."""
+    lower = codec_of(name)[0].lower()
     gzipped = lower.endswith(".gz")
     if gzipped:
         lower = lower[:-3]
@@ -51,7 +53,7 @@ def format_of(name: str) -> tuple[str, bool]:
         if lower.endswith(suffix):
             return suffix, gzipped
     raise ValueError(
-        f"{name}: unsupported input format (expected one of {', '.join(SUPPORTED_SUFFIXES)}, optionally .gz)"
+        f"{name}: unsupported input format (expected one of {', '.join(SUPPORTED_SUFFIXES)}, optionally .gz/.zst/.xz/.bz2)"
     )
 
 
@@ -78,6 +80,7 @@ def _checked(row: dict[str, Any] | RowError, name: str, index: int) -> dict[str,
 def _format_rows(
     stream: IO[bytes], name: str, txt_mode: str
 ) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
+    stream = decompressed(stream, name)[0]  # .zst/.xz/.bz2, streamed
     suffix, gzipped = format_of(name)
     if gzipped:
         stream = gzip.GzipFile(fileobj=stream)  # type: ignore[assignment]

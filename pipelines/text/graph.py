@@ -15,19 +15,20 @@ from operator import itemgetter
 from typing import Any
 
 import apache_beam as beam
+import ftfy
 from apache_beam import pvalue
 
 from filters.base import Drop
-from filters.decontamination import DecontaminationConfig
-from filters.langid import LanguageConfig
-from filters.registry import apply_filters, build_filters
-from filters.text_quality import TextQualityConfig, describe_language_rules
+from filters.decontamination import DecontaminationConfig, Decontaminator
+from filters.langid import LanguageConfig, LanguageFilter
+from filters.text_quality import TextQualityConfig, TextQualityFilter, describe_language_rules
 from pipelines.common.drops import drop_of, guarded
 from pipelines.common.inputs import expand_inputs, open_input
 from pipelines.common.progress import count
 from pipelines.common.sink import WriteCorpus, cc_extra, config_dict
 from pipelines.dedup import Dedup, NearDedupConfig, RecordFields
-from pipelines.io.input_rows import RowError, iter_rows
+from pipelines.io.documents import is_document_file, iter_document_rows, nested_value
+from pipelines.io.input_rows import RowError
 from schemas.keys import make_key, row_identity
 from schemas.kinds import Kind
 from schemas.samples import TextSample
@@ -47,6 +48,9 @@ class TextPipelineConfig:
     text_col: str = "text"
     id_col: str = "id"
     url_col: str = "url"
+    subset_field: str = "meta.pile_set_name"  # where a row names its subset (The Pile's field; dotted path)
+    # KOSMOS-1 trained on The Pile without these subsets; rows from them are excluded_subset drops.
+    exclude_subsets: tuple[str, ...] = ("Github", "ArXiv", "StackExchange", "PubMed Central")
     fix_encoding: bool = True  # ftfy: mojibake, HTML entities left by scrapers, odd whitespace
     max_doc_chars: int = 1_000_000
     language: LanguageConfig | None = field(default_factory=LanguageConfig)
@@ -76,7 +80,7 @@ class ReadRows(beam.DoFn):
         # Compression is handled by iter_rows so that a cut gzip is a counted drop, not a crash.
         rows = 0
         with open_input(url) as stream:
-            for index, row in iter_rows(stream, relpath, txt_mode="document"):
+            for index, row in iter_document_rows(stream, relpath):
                 rows += 1
                 count("read", "rows")
                 if (index + 1) % PROGRESS_EVERY == 0:
@@ -109,14 +113,19 @@ def _record(
         return RowError(
             "malformed_row", f"{where}: column {cfg.text_col!r} is {type(text).__name__}, not text"
         )
+    subset = nested_value(row, cfg.subset_field) if cfg.exclude_subsets else None
+    if isinstance(subset, str) and subset.casefold() in {s.casefold() for s in cfg.exclude_subsets}:
+        return RowError("excluded_subset", f"{where}: subset {subset!r} is excluded (--exclude-subsets)")
     ident = row.get(cfg.id_col)
     url = row.get(cfg.url_col)
+    meta = row.get("meta")  # The Pile's {"pile_set_name": ...}: kept in the sample's `extra`
     return {
         "key": key,
         "id": None if ident is None else str(ident),
         "url": url if isinstance(url, str) else None,
         "source": relpath,
         "text": text,
+        "extra": {"meta": meta} if isinstance(meta, dict) and meta else None,
     }
 
 
@@ -124,19 +133,19 @@ def _record(
 
 
 class FilterText(beam.DoFn):
-    """The text filters registered in filters/record_filters.py, in their order: length cap, encoding
-    fix, language, quality rules (of the identified language), line length, decontamination."""
+    """Encoding fix, length cap, language, quality rules and decontamination, in that order."""
 
     def __init__(self, config: TextPipelineConfig) -> None:
         self.cfg = config
-        self.filters = build_filters("text", config)
+        self.language = LanguageFilter(config.language) if config.language else None
+        self.quality = TextQualityFilter(config.quality) if config.quality else None
+        self.decontaminate = Decontaminator(config.decontamination) if config.decontamination else None
 
     def setup(self) -> None:
-        # Build indexes here (the decontamination n-grams), outside the per-record guard: a worker
-        # that cannot read the evaluation files must fail the job loudly, not drop every document.
-        for _, f in self.filters:
-            if hasattr(f, "setup"):
-                f.setup()
+        # Build the decontamination index here, outside the per-record guard: a worker that cannot
+        # read the evaluation files must fail the job loudly, not drop every document as an error.
+        if self.decontaminate is not None:
+            _ = self.decontaminate.index
 
     def process(self, record: dict[str, Any]):
         verdict = guarded(lambda: self._filter(record), f"text filters of {record['source']}")
@@ -146,7 +155,29 @@ class FilterText(beam.DoFn):
             yield verdict
 
     def _filter(self, record: dict[str, Any]) -> dict[str, Any] | Drop:
-        return apply_filters(self.filters, {"lang": None, "lang_score": None, **record})
+        text = record["text"]
+        if len(text) > self.cfg.max_doc_chars:  # before any other work on a huge document
+            return Drop("too_long", f"{len(text)} characters > {self.cfg.max_doc_chars}")
+        if self.cfg.fix_encoding:
+            text = ftfy.fix_text(text)
+        text = text.strip()
+        if not text:
+            return Drop("empty_text", "no text after normalisation")
+        lang, score = None, None
+        if self.language is not None:
+            decision, lang = self.language.identify(text)
+            if isinstance(decision, Drop):
+                return decision
+            score = decision.score
+        if self.quality is not None:
+            decision, text = self.quality(text, lang)  # the rules of the identified language
+            if isinstance(decision, Drop):
+                return decision
+        if self.decontaminate is not None:
+            decision = self.decontaminate(text)
+            if isinstance(decision, Drop):
+                return decision
+        return {**record, "text": text, "lang": lang, "lang_score": score}
 
 
 def _to_sample(record: dict[str, Any]) -> TextSample:
@@ -158,6 +189,7 @@ def _to_sample(record: dict[str, Any]) -> TextSample:
         source=record["source"],
         lang=record.get("lang"),
         lang_score=record.get("lang_score"),
+        extra=record.get("extra"),
     )
 
 
@@ -168,7 +200,7 @@ def build_text_pipeline(p: beam.Pipeline, cfg: TextPipelineConfig) -> None:
     """Add the text pipeline to `p`."""
     if cfg.quality is not None and cfg.language is not None:
         print(describe_language_rules(cfg.language.languages))
-    files = expand_inputs(cfg.inputs)
+    files = expand_inputs(cfg.inputs, is_document_file)
     read = (
         p
         | "Files" >> beam.Create(files)
