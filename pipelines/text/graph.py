@@ -15,13 +15,13 @@ from operator import itemgetter
 from typing import Any
 
 import apache_beam as beam
-import ftfy
 from apache_beam import pvalue
 
 from filters.base import Drop
-from filters.decontamination import DecontaminationConfig, Decontaminator
-from filters.langid import LanguageConfig, LanguageFilter
-from filters.text_quality import TextQualityConfig, TextQualityFilter, describe_language_rules
+from filters.decontamination import DecontaminationConfig
+from filters.langid import LanguageConfig
+from filters.registry import apply_filters, build_filters
+from filters.text_quality import TextQualityConfig, describe_language_rules
 from pipelines.common.drops import drop_of, guarded
 from pipelines.common.inputs import expand_inputs, open_input
 from pipelines.common.progress import count
@@ -133,19 +133,19 @@ def _record(
 
 
 class FilterText(beam.DoFn):
-    """Encoding fix, length cap, language, quality rules and decontamination, in that order."""
+    """The text filters registered in filters/record_filters.py, in their order: length cap, encoding
+    fix, language, quality rules (of the identified language), line length, decontamination."""
 
     def __init__(self, config: TextPipelineConfig) -> None:
         self.cfg = config
-        self.language = LanguageFilter(config.language) if config.language else None
-        self.quality = TextQualityFilter(config.quality) if config.quality else None
-        self.decontaminate = Decontaminator(config.decontamination) if config.decontamination else None
+        self.filters = build_filters("text", config)
 
     def setup(self) -> None:
-        # Build the decontamination index here, outside the per-record guard: a worker that cannot
-        # read the evaluation files must fail the job loudly, not drop every document as an error.
-        if self.decontaminate is not None:
-            _ = self.decontaminate.index
+        # Build indexes here (the decontamination n-grams), outside the per-record guard: a worker
+        # that cannot read the evaluation files must fail the job loudly, not drop every document.
+        for _, f in self.filters:
+            if hasattr(f, "setup"):
+                f.setup()
 
     def process(self, record: dict[str, Any]):
         verdict = guarded(lambda: self._filter(record), f"text filters of {record['source']}")
@@ -155,29 +155,7 @@ class FilterText(beam.DoFn):
             yield verdict
 
     def _filter(self, record: dict[str, Any]) -> dict[str, Any] | Drop:
-        text = record["text"]
-        if len(text) > self.cfg.max_doc_chars:  # before any other work on a huge document
-            return Drop("too_long", f"{len(text)} characters > {self.cfg.max_doc_chars}")
-        if self.cfg.fix_encoding:
-            text = ftfy.fix_text(text)
-        text = text.strip()
-        if not text:
-            return Drop("empty_text", "no text after normalisation")
-        lang, score = None, None
-        if self.language is not None:
-            decision, lang = self.language.identify(text)
-            if isinstance(decision, Drop):
-                return decision
-            score = decision.score
-        if self.quality is not None:
-            decision, text = self.quality(text, lang)  # the rules of the identified language
-            if isinstance(decision, Drop):
-                return decision
-        if self.decontaminate is not None:
-            decision = self.decontaminate(text)
-            if isinstance(decision, Drop):
-                return decision
-        return {**record, "text": text, "lang": lang, "lang_score": score}
+        return apply_filters(self.filters, {"lang": None, "lang_score": None, **record})
 
 
 def _to_sample(record: dict[str, Any]) -> TextSample:
