@@ -42,7 +42,8 @@ def stored_as_is(data: bytes, mode: Reencode, config: ImageConfig) -> tuple[str,
     """(member extension, width, height) to store `data` under unchanged, or None to re-encode it.
 
     never: any JPEG/PNG/WebP is kept (other formats cannot be stored and are re-encoded);
-    needed: kept when it already meets the size and format rules; always: never kept."""
+    needed: kept when it already meets the size rules and is in the encode format (one member
+    extension per corpus, which Hugging Face's webdataset loader needs); always: never kept."""
     if mode == "always":
         return None
     try:
@@ -51,7 +52,9 @@ def stored_as_is(data: bytes, mode: Reencode, config: ImageConfig) -> tuple[str,
             if ext is None or getattr(im, "n_frames", 1) != 1:
                 return None
             size = im.size
-            if mode != "never" and not meets_stored_form(*size, _orientation(im), im.mode, config):
+            if mode != "never" and (
+                ext != config.encode_format or not meets_stored_form(*size, _orientation(im), im.mode, config)
+            ):
                 return None
     except Exception:  # noqa: BLE001 - bytes Pillow cannot read are the decode path's to judge
         return None

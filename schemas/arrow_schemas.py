@@ -6,6 +6,8 @@ is a JSON field of the same name and type (interleaved samples add the `texts`/`
 
 from __future__ import annotations
 
+import json
+
 import pyarrow as pa
 
 from schemas.kinds import Kind
@@ -76,6 +78,17 @@ INTERLEAVED_METADATA = pa.schema(
     ]
 )
 
+# The interleaved Parquet also holds each document's content in order, so that
+# `datasets.load_dataset("parquet", data_files="<corpus>/*.parquet")` gives texts and images (a tar's
+# member set varies with the image count, which its webdataset loader refuses). The image struct and
+# the `huggingface` schema metadata are those of `datasets.Image()`, so the column loads as images.
+HF_IMAGE = pa.struct([pa.field("bytes", pa.binary()), pa.field("path", pa.string())])
+INTERLEAVED_CONTENT = [pa.field("texts", pa.list_(pa.string())), pa.field("images", pa.list_(HF_IMAGE))]
+HF_FEATURES = {
+    "texts": {"feature": {"dtype": "string", "_type": "Value"}, "_type": "List"},
+    "images": {"feature": {"_type": "Image"}, "_type": "List"},
+}
+
 # Fields added after the first shards were written: older samples may lack them.
 OPTIONAL_FIELDS = frozenset({"original_sha256", "uid"})
 
@@ -124,6 +137,14 @@ DROPS = pa.schema(
         pa.field("stage", pa.string(), nullable=False),
     ]
 )
+
+
+def parquet_schema(kind: Kind) -> pa.Schema:
+    """The per-shard Parquet schema of a kind: its metadata columns (plus the interleaved content)."""
+    if kind is not Kind.INTERLEAVED:
+        return METADATA_SCHEMAS[kind]
+    schema = pa.schema(list(METADATA_SCHEMAS[kind]) + INTERLEAVED_CONTENT)
+    return schema.with_metadata({b"huggingface": json.dumps({"info": {"features": HF_FEATURES}}).encode()})
 
 
 def _column_type(values: list[object]) -> pa.DataType:

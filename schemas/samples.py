@@ -239,6 +239,11 @@ def parquet_row(sample: Sample) -> dict[str, Any]:
     """The sample's row in the per-shard Parquet (`extra` as a JSON string)."""
     row = sample.metadata()
     row["extra"] = None if row["extra"] is None else json.dumps(row["extra"], sort_keys=True)
+    if isinstance(
+        sample, InterleavedSample
+    ):  # the content in order (schemas.arrow_schemas.INTERLEAVED_CONTENT)
+        row["texts"] = list(sample.texts)
+        row["images"] = [None if i is None else {"bytes": i.data, "path": i.member} for i in sample.images]
     return row
 
 
@@ -250,8 +255,8 @@ def parse_sample_json(raw: bytes) -> dict[str, Any]:
     """The `<key>.json` member as a dict; SchemaError when it is not a JSON object."""
     try:
         obj = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise SchemaError(f"invalid JSON: {e}") from None
+    except (ValueError, RecursionError) as e:  # bad UTF-8 or JSON, 5000-digit integers, nesting 100k deep
+        raise SchemaError(f"invalid JSON: {type(e).__name__}: {e}") from None
     if not isinstance(obj, dict):
         raise SchemaError(f"JSON member is a {type(obj).__name__}, expected an object")
     return obj
