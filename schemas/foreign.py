@@ -18,6 +18,7 @@ from typing import Any
 from PIL import Image
 from webdataset.shardlists import expand_urls
 
+from schemas.images import IMAGE_FORMATS
 from schemas.kinds import SchemaError
 from schemas.manifest import MANIFEST_NAME
 from schemas.reader import TAR_READ_ERRORS, ShardReadError, group_samples, iter_members
@@ -88,7 +89,7 @@ def _meta(fields: dict[str, bytes]) -> dict[str, Any]:
 def _header_size(data: bytes) -> tuple[int, int]:
     """(width, height) from the image header (no pixels decoded); SchemaError when it is no image."""
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as img:
             return img.size
     except Exception as e:  # noqa: BLE001 - Pillow raises many types for bad bytes; each is a finding
         raise SchemaError(f"image member is not an image: {type(e).__name__}: {e}") from None

@@ -9,9 +9,9 @@ from typing import Any
 
 from schemas.foreign import foreign_shard_urls, foreign_stats, is_foreign_target, iter_foreign_samples
 from schemas.manifest import Manifest, read_manifest
-from schemas.reader import iter_shard, shard_urls
+from schemas.reader import iter_shard
 from schemas.samples import ImageTextSample, InterleavedSample, Sample, TextSample
-from schemas.storage import filesystem
+from schemas.storage import filesystem, join
 
 SIDE_BUCKETS = (64, 128, 256, 512, 1024)
 
@@ -117,8 +117,8 @@ def inspect_corpus(root: str, limit: int | None = None) -> dict[str, Any]:
 
     def samples() -> Iterable[Sample]:
         count = 0
-        for url in shard_urls(root, manifest):
-            for sample in iter_shard(url, manifest.kind):
+        for entry in manifest.shards:  # only the listed shards, at their listed size and sha256
+            for sample in iter_shard(join(root, entry.path), manifest.kind, entry):
                 if limit is not None and count >= limit:
                     return
                 count += 1

@@ -99,6 +99,8 @@ class Manifest:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Manifest:
+        if not isinstance(d, dict):
+            raise SchemaError(f"manifest is a JSON {type(d).__name__}, expected an object")
         if d.get("schema") != MANIFEST_SCHEMA:
             raise SchemaError(f"manifest schema {d.get('schema')!r} is not {MANIFEST_SCHEMA!r}")
         try:
@@ -109,6 +111,10 @@ class Manifest:
                 ShardEntry(str(s["path"]), int(s["samples"]), int(s["bytes"]), str(s["sha256"]))
                 for s in d["shards"]
             ]
+            for entry in shards:
+                problem = shard_path_problem(entry.path)
+                if problem:
+                    raise SchemaError(f"manifest lists {entry.path!r}: {problem}")
             return cls(
                 kind=kind,
                 shards=shards,
@@ -130,16 +136,32 @@ class Manifest:
         return join(root, MANIFEST_NAME)
 
 
+MAX_MANIFEST_BYTES = 1 << 30
+"""A manifest larger than this is refused (a million shards take about 200 MB)."""
+
+
+def shard_path_problem(path: str) -> str | None:
+    """Why a manifest's shard path is unsafe, or None: shards are plain `.tar` names beside the manifest
+    (an absolute path such as /dev/zero, `..` or a folder would send readers outside the corpus)."""
+    if not path or "/" in path or "\\" in path or path in (".", "..") or path.startswith("."):
+        return "a shard path must be a plain file name in the corpus folder"
+    if not path.endswith(".tar"):
+        return "a shard path must end in .tar"
+    return None
+
+
 def read_manifest(root: str) -> Manifest:
     """The manifest of the corpus at `root` (a directory URL); SchemaError if absent or broken."""
     url = join(root, MANIFEST_NAME)
     try:
-        raw = read_bytes(url)
+        raw = read_bytes(url, limit=MAX_MANIFEST_BYTES)
     except FileNotFoundError:
         raise SchemaError(
             f"no {MANIFEST_NAME} in {root}: not a corpus directory (or the run has not finished)"
         ) from None
+    except OSError as e:  # not a regular file (FIFO, device), too large, unreadable
+        raise SchemaError(f"{url} cannot be read: {e}") from None
     try:
         return Manifest.from_dict(json.loads(raw))
-    except json.JSONDecodeError as e:
-        raise SchemaError(f"{url} is not valid JSON: {e}") from None
+    except (ValueError, RecursionError) as e:  # JSONDecodeError, 5000-digit integers, deep nesting
+        raise SchemaError(f"{url} is not valid JSON: {type(e).__name__}: {e}") from None

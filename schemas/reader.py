@@ -9,20 +9,24 @@ image bytes only.
 
 from __future__ import annotations
 
+import hashlib
 import tarfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 
 from schemas.keys import split_member_name
 from schemas.kinds import Kind, SchemaError
-from schemas.manifest import Manifest, read_manifest
+from schemas.manifest import Manifest, ShardEntry, read_manifest
 from schemas.samples import Sample, sample_from_members
-from schemas.storage import join, open_binary
+from schemas.storage import filesystem, join, open_binary
 
-# Everything a damaged tar stream can raise while being read.
-TAR_READ_ERRORS = (tarfile.TarError, EOFError, OSError, zlib.error, ValueError)
+# Everything a damaged tar stream can raise while being read (RecursionError: JSON nested too deep).
+TAR_READ_ERRORS = (tarfile.TarError, EOFError, OSError, zlib.error, ValueError, RecursionError)
+MAX_MEMBER_BYTES = 256 * 1024 * 1024
+"""Largest member a reader loads into memory (stored images are a few hundred KB, documents a few MB);
+a larger one (e.g. a 16 GiB sparse member in a 10 KB tar) is a reported fault, never a MemoryError."""
 
 
 class ShardReadError(SchemaError):
@@ -33,18 +37,31 @@ class ShardReadError(SchemaError):
 class Member:
     name: str
     info: tarfile.TarInfo
-    data: bytes | None  # None for non-regular members (directories, links, devices)
+    data: bytes | None  # None for non-regular, sparse or oversized members (see `problem`)
+    problem: str | None = None
 
 
-def iter_members(stream: IO[bytes]) -> Iterator[Member]:
-    """Every member of an uncompressed tar stream, in order, with its bytes."""
+def member_problem(info: tarfile.TarInfo, max_bytes: int = MAX_MEMBER_BYTES) -> str | None:
+    """Why a member's bytes are not loaded: not a regular file, sparse, or larger than `max_bytes`."""
+    if not info.isreg():
+        return f"member {info.name!r} is not a regular file"
+    if info.issparse():
+        return f"member {info.name!r} is a sparse file (shards never hold one)"
+    if info.size > max_bytes:
+        return f"member {info.name!r} claims {info.size} bytes, over the {max_bytes}-byte member limit"
+    return None
+
+
+def iter_members(stream: IO[bytes], max_bytes: int = MAX_MEMBER_BYTES) -> Iterator[Member]:
+    """Every member of an uncompressed tar stream, in order, with its bytes (bounded by `max_bytes`)."""
     with tarfile.open(fileobj=stream, mode="r|") as tar:
         for info in tar:
+            problem = member_problem(info, max_bytes)
             data = None
-            if info.isreg():
+            if problem is None:
                 extracted = tar.extractfile(info)
                 data = extracted.read() if extracted is not None else b""
-            yield Member(info.name, info, data)
+            yield Member(info.name, info, data, problem)
 
 
 def group_samples(members: Iterator[Member], shard: str) -> Iterator[tuple[str, dict[str, bytes]]]:
@@ -53,7 +70,9 @@ def group_samples(members: Iterator[Member], shard: str) -> Iterator[tuple[str, 
     fields: dict[str, bytes] = {}
     for member in members:
         if member.data is None:
-            raise ShardReadError(f"{shard}: member {member.name!r} is not a regular file")
+            raise ShardReadError(
+                f"{shard}: {member.problem or f'member {member.name!r} is not a regular file'}"
+            )
         member_key, field = split_member_name(member.name)
         if member_key != key:
             if key is not None:
@@ -66,16 +85,52 @@ def group_samples(members: Iterator[Member], shard: str) -> Iterator[tuple[str, 
         yield key, fields
 
 
-def iter_shard(url: str, kind: Kind | None = None) -> Iterator[Sample]:
-    """Typed samples of one shard; ShardReadError (naming shard and key) on the first fault."""
+class _Verified:
+    """A read-through stream that hashes and counts what is read, to compare with the manifest."""
+
+    def __init__(self, inner: IO[bytes]) -> None:
+        self.inner, self.size, self.digest = inner, 0, hashlib.sha256()
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.inner.read(n)
+        self.size += len(data)
+        self.digest.update(data)
+        return data
+
+    def rest(self) -> None:
+        while self.read(1 << 20):
+            pass
+
+
+def _check_size(url: str, entry: ShardEntry) -> None:
+    fs, path = filesystem(url)
+    size = fs.size(path)
+    if size != entry.bytes:
+        raise ShardReadError(
+            f"{url}: {size} bytes but the manifest lists {entry.bytes}: not the shard the manifest describes"
+        )
+
+
+def iter_shard(url: str, kind: Kind | None = None, entry: ShardEntry | None = None) -> Iterator[Sample]:
+    """Typed samples of one shard; ShardReadError (naming shard and key) on the first fault.
+
+    With the manifest's `entry`, the file must have the listed size before anything is read and
+    the listed sha256 once read (ShardReadError otherwise): a shard replaced behind the manifest's
+    back (a killed rerun, a copy gone wrong) is never passed off as the listed one."""
     key = None
     try:
-        with open_binary(url) as stream:
+        if entry is not None:
+            _check_size(url, entry)
+        with open_binary(url) as raw:
+            stream: Any = _Verified(raw)
             for key, fields in group_samples(iter_members(stream), url):
                 sample = sample_from_members(key, fields)
                 if kind is not None and sample.kind is not kind:
                     raise SchemaError(f"sample {key!r} is {sample.kind.value}, expected {kind.value}")
                 yield sample
+            stream.rest()
+            if entry is not None and (stream.size, stream.digest.hexdigest()) != (entry.bytes, entry.sha256):
+                raise ShardReadError(f"{url}: sha256 differs from the manifest's: the shard was changed")
     except ShardReadError:
         raise
     except SchemaError as e:
@@ -91,7 +146,8 @@ def shard_urls(root: str, manifest: Manifest) -> list[str]:
 
 
 def iter_corpus(root: str) -> Iterator[Sample]:
-    """Every sample of the corpus at `root`, shard by shard in manifest order."""
+    """Every sample of the corpus at `root`, shard by shard in manifest order; only the listed shards,
+    each checked against its listed size and sha256."""
     manifest = read_manifest(root)
-    for url in shard_urls(root, manifest):
-        yield from iter_shard(url, manifest.kind)
+    for entry in manifest.shards:
+        yield from iter_shard(join(root, entry.path), manifest.kind, entry)

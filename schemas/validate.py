@@ -25,10 +25,11 @@ from schemas.kinds import IMAGE_EXTENSIONS, Kind, SchemaError
 from schemas.manifest import MANIFEST_NAME, Manifest, read_manifest
 from schemas.reader import TAR_READ_ERRORS, iter_members
 from schemas.samples import parse_sample_json, sample_problems
-from schemas.storage import filesystem, join
+from schemas.storage import filesystem, join, open_regular, read_bytes
 from schemas.writer import ShardStats, sidecar
 
 TAR_BLOCK = 512
+MAX_STATS_BYTES = 16 * 1024 * 1024  # a shard stats file is a few KB
 
 
 @dataclass
@@ -174,7 +175,7 @@ def _grouped(
         position["member"] = m.name
         name_problem = member_name_problem(m.name)
         if name_problem or m.data is None:
-            report.add(shard, None, name_problem or f"member {m.name!r} is not a regular file")
+            report.add(shard, None, name_problem or m.problem or f"member {m.name!r} is not a regular file")
             continue
         member_key, field_name = split_member_name(m.name)
         if member_key != key:
@@ -196,9 +197,8 @@ def check_shard(
 ) -> ShardResult:
     """Read one tar to its end, checking every sample; returns what it holds."""
     result = ShardResult(name)
-    fs, path = filesystem(url)
     try:
-        stream = fs.open(path, "rb")
+        stream = open_regular(url)  # a FIFO or /dev/zero named like a shard is a problem, not a hang
     except (FileNotFoundError, OSError) as e:
         report.add(name, None, f"cannot open shard: {e}")
         return result
@@ -251,10 +251,8 @@ def check_sidecars(report: Report, shard_url: str, result: ShardResult) -> None:
                 report.add(name, None, f"parquet lacks columns {sorted(missing)}")
     except (OSError, KeyError, ValueError) as e:
         report.add(name, None, f"parquet metadata unreadable or missing: {type(e).__name__}: {e}")
-    fs, path = filesystem(sidecar(shard_url, ".stats.json"))
     try:
-        with fs.open(path, "rb") as f:
-            stats = ShardStats.from_json(f.read())
+        stats = ShardStats.from_json(read_bytes(sidecar(shard_url, ".stats.json"), limit=MAX_STATS_BYTES))
     except (OSError, SchemaError) as e:
         report.add(name, None, f"stats unreadable or missing (shard incomplete?): {e}")
         return

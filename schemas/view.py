@@ -16,8 +16,9 @@ import fsspec
 from schemas.foreign import is_foreign_target, iter_foreign_samples
 from schemas.images import thumbnail_jpeg
 from schemas.manifest import read_manifest
-from schemas.reader import iter_shard, shard_urls
+from schemas.reader import iter_shard
 from schemas.samples import ImageTextSample, InterleavedSample, Sample, TextSample
+from schemas.storage import join
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.5em;background:#fafafa;color:#222}
@@ -86,8 +87,8 @@ def view_corpus(root: str, out_path: str, n: int = 48) -> int:
         return len(picked)
     manifest = read_manifest(root)
     picked: list[Sample] = []
-    for url in shard_urls(root, manifest):
-        for sample in iter_shard(url, manifest.kind):
+    for entry in manifest.shards:  # only the listed shards, at their listed size (and sha256 when read whole)
+        for sample in iter_shard(join(root, entry.path), manifest.kind, entry):
             picked.append(sample)
             if len(picked) >= n:
                 break

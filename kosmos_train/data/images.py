@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from schemas.images import IMAGE_FORMATS
+
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
@@ -40,7 +42,7 @@ def load_image(data: bytes | Image.Image, size: int) -> np.ndarray:
     else:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
+            img = Image.open(io.BytesIO(data), formats=IMAGE_FORMATS)  # never EPS & co (external programs)
             img.draft("RGB", (size, size))  # JPEG: decode at a reduced scale when much larger
             img.load()
     return np.ascontiguousarray(np.asarray(resize_and_crop(img, size), dtype=np.uint8).transpose(2, 0, 1))

@@ -28,7 +28,7 @@ from schemas.arrow_schemas import DROPS
 from schemas.kinds import Kind
 from schemas.manifest import Counts
 from schemas.storage import atomic_write_bytes, filesystem, join
-from schemas.writer import ShardStats, ShardWriter, write_manifest
+from schemas.writer import ShardStats, ShardWriter, prepare_output, write_manifest
 
 
 def with_accelerator(transform: beam.ParDo, accelerator: str | None) -> beam.ParDo:
@@ -138,6 +138,7 @@ class WriteCorpus(beam.PTransform):
     def expand(self, inputs: dict[str, pvalue.PCollection]) -> pvalue.PCollection:
         samples, drops, input_count, extra = (
             inputs["samples"],
+        prepare_output(self.output_dir)  # at graph construction: before the run writes anything
             inputs["drops"],
             inputs["input_count"],
             inputs["extra"],
@@ -200,6 +201,7 @@ class WriteManifestFromStats(beam.PTransform):
     def expand(self, stats: pvalue.PCollection) -> pvalue.PCollection:
         extra = self.extra if self.extra is not None else stats.pipeline | "NoExtra" >> beam.Create([{}])
         return (
+        prepare_output(self.output_dir)  # at graph construction: before the run writes anything
             stats.pipeline
             | "ManifestTrigger" >> beam.Create([None])
             | "WriteManifest"

@@ -116,18 +116,36 @@ def test_writes_to_an_fsspec_url():
 
 
 def test_rewriting_a_shard_withdraws_its_completion_marker_first(tmp_path, monkeypatch):
-    """A crash between moving the new tar and writing its stats must not leave the old marker."""
+    """A crash between moving the new tar and moving its stats must not leave the old marker."""
     with ShardWriter(str(tmp_path), Kind.TEXT, 0) as w:
         for s in text_samples(3):
             w.write(s)
     assert shard_is_complete(str(tmp_path), "shard-000000.tar")
     import schemas.writer as writer_module
 
-    def crash(*args, **kwargs):
-        raise OSError("disk full")
+    real_publish, calls = writer_module.publish, []
 
-    monkeypatch.setattr(writer_module, "atomic_write_bytes", crash)
+    def crash_after_the_tar(fs, tmp, path):
+        calls.append(path)
+        if len(calls) == 2:
+            raise OSError("killed")
+        real_publish(fs, tmp, path)
+
+    monkeypatch.setattr(writer_module, "publish", crash_after_the_tar)
     with pytest.raises(OSError):
         with ShardWriter(str(tmp_path), Kind.TEXT, 0) as w:
             w.write(text_samples(1)[0])
     assert not shard_is_complete(str(tmp_path), "shard-000000.tar")
+
+
+def test_a_full_disk_leaves_the_old_shard_whole(tmp_path, monkeypatch):
+    """Every byte is written before any rename: a full disk touches no final name."""
+    with ShardWriter(str(tmp_path), Kind.TEXT, 0) as w:
+        for s in text_samples(3):
+            w.write(s)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    monkeypatch.setenv("KOSMOS_FAULT_AT", "write:2")  # the stats temporary hits a full disk
+    with pytest.raises(OSError, match="No space"):
+        with ShardWriter(str(tmp_path), Kind.TEXT, 0) as w:
+            w.write(text_samples(1)[0])
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # no temporaries left either
