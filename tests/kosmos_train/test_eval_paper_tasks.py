@@ -463,3 +463,24 @@ def test_an_image_that_does_not_open_is_a_counted_drop(raven_items, sst2, tmp_pa
     (shots / "dev.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     result = run("webqa", [shots / "dev.jsonl"], tmp_path, ScriptedScorer(answer=lambda ctx: "a"))
     assert result.metrics == {"exact_match": 100.0, "f1": 100.0, "dropped": 1}
+
+
+def test_eval_help_lists_every_task(capsys):
+    from kosmos_train import cli
+    from kosmos_train.eval.runner import TASKS
+
+    with pytest.raises(SystemExit):
+        cli.main(["eval", "--help"])
+    text = capsys.readouterr().out
+    for name in [
+        *TASKS,
+        "raven",
+        "rendered-sst2",
+        "hateful-memes",
+        "describe",
+        "webqa",
+        "storycloze",
+        "copa",
+    ]:
+        assert f"\n  {name} " in text, name
+    assert "--cot" in text and "--norm" in text
