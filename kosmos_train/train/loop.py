@@ -404,6 +404,8 @@ def step_metrics(
     metrics["step_s"] = dt
     if run.peak:
         metrics["mfu"] = totals.flops / dt / run.peak  # this rank's model FLOPs over its device's peak
+    if run.dist.device.type == "cuda":
+        metrics["peak_memory_gib"] = round(torch.cuda.max_memory_allocated(run.dist.device) / 2**30, 2)
     return metrics
 
 

@@ -110,11 +110,10 @@ def test_two_processes_train_with_zero2(full_run):
     steps = logged(full_run)
     assert sorted(steps) == list(range(1, STEPS + 1))
     for kind in ("text", "image_text", "interleaved"):
-        # the global budget is met by both ranks together (tiny: 1024 / 1024 / 512 tokens per step)
-        assert all(
-            e[f"tokens/{kind}"] >= {"text": 1024, "image_text": 1024, "interleaved": 512}[kind]
-            for e in steps.values()
-        )
+        # the global budget is met by both ranks together in padded positions (tiny: 1024 / 1024 / 512
+        # per step); rows are packed or bucketed, so most of those positions are real tokens
+        budget = {"text": 1024, "image_text": 1024, "interleaved": 512}[kind]
+        assert all(0.75 * budget <= e[f"tokens/{kind}"] <= budget for e in steps.values())
         assert steps[STEPS][f"loss/{kind}"] < steps[1][f"loss/{kind}"]
     state = json.loads((full_run / "data_state.json").read_text())
     assert state["world_size"] == 2 and len(state["ranks"]) == 2
