@@ -344,41 +344,42 @@ def select_main(s: PageStructure, cfg: MainContentConfig = MainContentConfig()) 
     inside = _grow(sc, best, s, cfg)
     first = inside.index(True)
     last = n - 1 - inside[::-1].index(True)
-    # 3. the headline before the container (the nearest h1, else an h2/h3 under the same parent or
-    # grandparent), and the lead image between it and the container
-    start = _headline(sc, s, cfg, first, best)
+    # 3. the headline before the container (an h1-h3 under its grandparent, else the nearest h1),
+    # and the lead image between the headline and the container
+    own_first = next(i for i in range(n) if sc.inside(s.node_owner[i], best))
+    headline = _headline(sc, s, cfg, own_first, best)
     keep = [False] * n
-    for i in range(start, last + 1):
-        if in_bad[i] or not (inside[i] or i < first):
+    for i in range(min(first, headline), last + 1):
+        if in_bad[i]:
             continue
-        if s.node_is_image[i]:
-            keep[i] = not (cfg.drop_linked_images and _links_elsewhere(s.node_link_href[i], cfg))
-            continue
-        if i < first and i != start:
-            continue  # only the headline is taken from before the container
-        keep[i] = _text_kept(s.node_text[i], s.node_chars[i], s.node_link_chars[i], cfg)
+        image = s.node_is_image[i]
+        if i == headline and not image:  # often a link to the post itself: link density does not count
+            keep[i] = _text_kept(s.node_text[i], s.node_chars[i], 0, cfg)
+        elif inside[i] or (image and headline < i < own_first):
+            if image:
+                keep[i] = not (cfg.drop_linked_images and _links_elsewhere(s.node_link_href[i], cfg))
+            else:
+                keep[i] = _text_kept(s.node_text[i], s.node_chars[i], s.node_link_chars[i], cfg)
     return keep
 
 
 def _headline(sc: Scores, s: PageStructure, cfg: MainContentConfig, first: int, best: int) -> int:
-    """Index of the headline node before `first` (or `first` when there is none)."""
+    """Index of the headline node before `first` (or `first` when there is none): the nearest h1-h3
+    under the container's grandparent, else the nearest h1 (a site-name h1 far up loses to a
+    heading next to the article)."""
     up = s.el_parent[best]
     near = s.el_parent[up] if up > 0 else up
-    fallback = first
+    nearest_h1 = None
+    tags = cfg.headline_tags + cfg.subheadline_tags
     for i in range(first - 1, max(-1, first - cfg.headline_lookback), -1):
         if s.node_is_image[i] or sc.in_bad[i]:
             continue
         tag = s.el_tag[s.node_owner[i]]
-        if tag in cfg.headline_tags:
+        if tag in tags and near >= 0 and sc.inside(s.node_owner[i], near):
             return i
-        if (
-            fallback == first
-            and tag in cfg.subheadline_tags
-            and near >= 0
-            and sc.inside(s.node_owner[i], near)
-        ):
-            fallback = i
-    return fallback
+        if nearest_h1 is None and tag in cfg.headline_tags:
+            nearest_h1 = i
+    return first if nearest_h1 is None else nearest_h1
 
 
 def _grow(sc: Scores, best: int, s: PageStructure, cfg: MainContentConfig) -> list[bool]:
