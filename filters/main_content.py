@@ -193,14 +193,21 @@ SHARE_WORDS: frozenset[str] = frozenset(
 _WORDISH = re.compile(r"[\w'’-]+")
 
 
+_META = re.compile(
+    r"\s\|\s|categor|kategorie|\btags?:|\bcomments?\b|kommentare?\b|\bviews?\b|min read|lesezeit",
+    re.IGNORECASE,
+)
+
+
 def is_byline_or_date(text: str, max_chars: int = 120, max_other_words: int = 4) -> bool:
-    """A short block that is a date, a time or 'By NAME' (publication metadata, not article text)."""
+    """A short block that is a date, a time or 'By NAME', or a date with post metadata ("| categories:
+    ... | 3 comments"): publication metadata, not article text."""
     if len(text) > max_chars:
         return False
     if _BYLINE.match(text) and len(text.split()) <= 8:
         return True
     stripped, n = _DATE.subn(" ", text)
-    return n > 0 and len(_WORDISH.findall(stripped)) <= max_other_words
+    return n > 0 and (len(_WORDISH.findall(stripped)) <= max_other_words or bool(_META.search(stripped)))
 
 
 def is_share_words(text: str) -> bool:

@@ -188,6 +188,7 @@ def test_byline_date_and_share_word_rules() -> None:
         "Veröffentlicht am 1. Mai 2019",
         "von Diane Buckstegge",
         "12.10.2015, 19:16 Uhr",
+        "January 13, 2020 at 08:45 AM | categories: Python, Mercurial | View Comments",
     ):
         assert is_byline_or_date(text), text
     for text in (
