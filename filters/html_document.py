@@ -521,7 +521,7 @@ class _Builder:
         self.el_evidence.append(NEGATIVE if tag == "aside" else (class_evidence(names) if names else 0))
         self.stack.append(len(self.el_parent) - 1)
 
-    def structure(self) -> PageStructure:
+    def structure(self, title: str = "") -> PageStructure:
         paragraphs = [n if isinstance(n, Paragraph) else None for n in self.nodes]
         return PageStructure(
             el_parent=self.el_parent,
@@ -533,6 +533,7 @@ class _Builder:
             node_link_chars=[p.link_chars if p else 0 for p in paragraphs],
             node_text=[p.text if p else "" for p in paragraphs],
             node_link_href=self.node_href,
+            title=title,
         )
 
     def enter(self, el, tag: str) -> bool:
@@ -657,6 +658,6 @@ def extract_document(
     b.flush()
     nodes = b.nodes
     if config.main_content and nodes:
-        keep = select_main(b.structure(), config.main)
+        keep = select_main(b.structure(title), config.main)
         nodes = [n for n, k in zip(nodes, keep, strict=True) if k]
     return Document(url, nodes, title, lang, enc)

@@ -245,6 +245,10 @@ class MainContentConfig:
     """Taken as the headline when no h1 precedes the container and they sit next to it."""
     headline_lookback: int = 40
     """How many nodes before the container the headline is looked for."""
+    several_articles_share: float = 0.2
+    title_match: float = 0.5
+    """Several children of the container each holding this share of its value are separate
+    articles; the one whose headline covers this share of the title's words is the page's."""
     sibling_levels: int = 2
     """How many levels above the best container good siblings are looked for."""
     sibling_min_value: float = 80.0
@@ -275,6 +279,8 @@ class PageStructure:
     node_text: list[str]
     node_link_href: list[str | None]
     """For images: the href of the <a> around it, if any."""
+    title: str = ""
+    """The page's <title>: picks the page's own article when the container holds several."""
 
 
 @dataclass
@@ -349,6 +355,8 @@ def select_main(s: PageStructure, cfg: MainContentConfig = MainContentConfig()) 
         # no article: keep what class evidence does not mark (the spam rules judge link lists later)
         return [not in_bad[i] for i in range(n)]
     inside = _grow(sc, best, s, cfg)
+    for lo, hi in _other_articles(sc, best, s, cfg):
+        inside = [f and not (lo <= s.node_owner[i] <= hi) for i, f in enumerate(inside)]
     first = inside.index(True)
     last = n - 1 - inside[::-1].index(True)
     # 3. the headline before the container (an h1-h3 under its grandparent, else the nearest h1),
@@ -368,6 +376,46 @@ def select_main(s: PageStructure, cfg: MainContentConfig = MainContentConfig()) 
             else:
                 keep[i] = _text_kept(s.node_text[i], s.node_chars[i], s.node_link_chars[i], cfg)
     return keep
+
+
+_TITLE_WORD = re.compile(r"\w+")
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in _TITLE_WORD.findall(text.lower()) if len(w) > 2}
+
+
+def _other_articles(sc: Scores, best: int, s: PageStructure, cfg: MainContentConfig) -> list[tuple[int, int]]:
+    """Element-id ranges of the container to leave out when it holds several articles (infinite
+    scroll appends the next story with its own h1): the container's children are cut into
+    segments at each child holding an h1, and when one segment's h1 shares most of the page
+    title's words, the other segments are other pages' articles."""
+    title = _words(s.title)
+    if not title:
+        return []
+    children = [c for c in range(best + 1, sc.end[best] + 1) if s.el_parent[c] == best]
+    first_h1: dict[int, str] = {}
+    for i in range(len(s.node_owner)):
+        o = s.node_owner[i]
+        if s.el_tag[o] == "h1" and best < o <= sc.end[best]:
+            c = children[bisect.bisect_right(children, o) - 1]
+            first_h1.setdefault(c, s.node_text[i])
+    starts = [c for c in children if c in first_h1]
+    if len(starts) < 2:
+        return []
+    segments = []
+    for k, c in enumerate(starts):
+        lo = children[0] if k == 0 else c
+        hi = sc.end[best] if k == len(starts) - 1 else starts[k + 1] - 1
+        value = sum(sc.subtree[x] for x in children if lo <= x <= hi)
+        overlap = len(_words(first_h1[c]) & title) / len(title)
+        segments.append((overlap, value, lo, hi))
+    if sum(1 for seg in segments if seg[1] >= cfg.several_articles_share * sc.subtree[best]) < 2:
+        return []
+    ranked = sorted(segments, reverse=True)
+    if ranked[0][0] < cfg.title_match or ranked[0][0] == ranked[1][0]:
+        return []
+    return [(lo, hi) for overlap, value, lo, hi in segments if (lo, hi) != (ranked[0][2], ranked[0][3])]
 
 
 def _headline(sc: Scores, s: PageStructure, cfg: MainContentConfig, first: int, best: int) -> int:

@@ -200,3 +200,22 @@ def test_byline_date_and_share_word_rules() -> None:
     assert is_share_words("Share Tweet Facebook 12")
     assert is_share_words("Teilen")
     assert not is_share_words("Share your thoughts on the new breakwater with the council")
+
+
+def test_an_appended_second_article_is_left_out_by_the_page_title() -> None:
+    other = [p.replace("harbour", "airport").replace("breakwater", "runway") for p in ARTICLE]
+    html = (
+        "<html><head><title>Harbour breakwater approved | Example News</title></head><body><div id='stream'>"
+        "<h1>Harbour breakwater approved after three years</h1>"
+        f"<div>{''.join(f'<p>{p}</p>' for p in ARTICLE)}</div>"
+        "<div><h1>New airport runway opens to traffic</h1>"
+        f"{''.join(f'<p>{p}</p>' for p in other)}</div></div></body></html>"
+    )
+    doc = extract_document(html, URL)
+    assert all(p in doc.text for p in ARTICLE)
+    assert "New airport runway" not in doc.text and other[0] not in doc.text
+    # without a title that names one of them, both stay (no evidence which is the page's own)
+    untitled = extract_document(
+        html.replace("<title>Harbour breakwater approved | Example News</title>", ""), URL
+    )
+    assert other[0] in untitled.text and ARTICLE[0] in untitled.text
