@@ -73,6 +73,9 @@ class TrainConfig:
     # Longest row per stream; missing kinds use the model's max_len. Captions: 128 (paper: 6144 x 128).
     max_len: dict[str, int] = field(default_factory=lambda: {"image_text": 128})
     max_images: int = 5
+    # Captions / instructions: rows of this many micro-batches are sorted by length together (bucketing:
+    # 1.03 computed positions per token at 8); a small corpus wants a small pool (fewer repeats per batch).
+    bucket_pool: int = 8
     shuffle_buffer: int = 512
     num_workers: int = 2  # dataloader workers per stream and rank
     log_every: int = 10
@@ -112,6 +115,7 @@ class TrainConfig:
                     max_len=max_len,
                     shuffle_buffer=self.shuffle_buffer,
                     max_images=self.max_images,
+                    bucket_pool=self.bucket_pool,
                 )
             )
         return out
@@ -153,6 +157,7 @@ def tiny() -> TrainConfig:
         micro_batch_tokens={"text": 512, "image_text": 512, "interleaved": 512, "instruction": 256},
         max_len={"image_text": 64},
         shuffle_buffer=64,
+        bucket_pool=1,  # tiny corpora: a pool of 8 micro-batches would repeat each caption many times
         num_workers=0,
         activation_checkpointing="none",
         clip_pretrained=RANDOM_CLIP,  # no pretrained weights exist for the tiny ViT

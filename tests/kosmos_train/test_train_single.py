@@ -169,6 +169,13 @@ def test_single_process_training_learns_logs_checkpoints_and_exports(reference_r
         budget = tiny_recipe().tokens_per_step[kind]
         assert all(0.75 * budget <= e[f"tokens/{kind}"] <= budget for e in h)  # the token budget, padded
     assert all(e["images/image_text"] > 0 and e["images/text"] == 0 for e in h)
+    for e in h:  # `loss` is the token-weighted mean over the streams, not their sum
+        kinds = ("text", "image_text", "interleaved")
+        weighted = sum(e[f"loss/{k}"] * e[f"loss_tokens/{k}"] for k in kinds) / sum(
+            e[f"loss_tokens/{k}"] for k in kinds
+        )
+        assert e["loss"] == pytest.approx(weighted, rel=1e-5)
+        assert len({e[f"loss_tokens/{k}"] for k in kinds}) > 1  # the streams' counts differ
     assert h[9]["lr"] == pytest.approx(1e-3)  # warm-up ends after 10 steps
     assert h[0]["lr"] < h[9]["lr"] and h[-1]["lr"] < h[9]["lr"]
     logged = [json.loads(line) for line in (run / "logs" / "train.jsonl").read_text().splitlines()]
