@@ -4,14 +4,15 @@
     image decode/filter/resize -> CLIP score (optional) -> ShardWriter
 
 Every row leaves as a sample or a drop with its reason; the shard's stats carry the counts.
-The candidates file (`_work/<shard>.candidates.parquet`) records what this phase kept, unchanged by
-the finalize phase, so corpus-wide decisions can be recomputed identically on a rerun.
+The candidates file (`_work/<shard>.candidates.parquet`) records the fate of every row of this
+phase, unchanged by the finalize phase: a kept sample (sha256, CLIP score, pHash) or the reason it
+was dropped. Corpus-wide decisions are recomputed from it identically on a rerun, and the phase's
+counts are the rows counted by fate (pipelines/common/drops.py's rule), not numbers stored apart.
 """
 
 from __future__ import annotations
 
 import io
-import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from filters.base import Drop
 from filters.clip_score import LAION_THRESHOLD, ClipConfig, ClipScorer
 from filters.image import ImageConfig, ProcessedImage, process_image
 from filters.phash import phash
-from pipelines.common.drops import drop_of, is_drop
+from pipelines.common.drops import counts_of, drop_of, is_drop
 from pipelines.common.progress import count_fetched
 from pipelines.image_text.originals import hash_problem, keep_original, with_original_sha256
 from pipelines.io.fetch import FetchConfig, Fetched, Fetcher
@@ -37,7 +38,8 @@ from schemas.writer import WORK_DIR, ShardStats, ShardWriter, shard_name, sideca
 CANDIDATES = pa.schema(
     [
         pa.field("key", pa.string(), nullable=False),
-        pa.field("sha256", pa.string(), nullable=False),
+        pa.field("reason", pa.string()),  # null for a kept sample, else the drop reason
+        pa.field("sha256", pa.string()),  # null for a dropped row
         pa.field("clip_score", pa.float64()),
         pa.field("phash", pa.uint64()),  # null unless near-duplicate images are looked for
     ]
@@ -84,11 +86,9 @@ class ShardDownloader:
         self, index: int, rows: list[dict[str, Any]], source: str | None = None
     ) -> tuple[ShardStats, list[dict[str, Any]]]:
         """Download and write shard `index` from its rows (each row dict or a ready drop dict)."""
-        counts = Counts()
         drops: list[dict[str, Any]] = []
         todo: list[dict[str, Any]] = []
         for row in sorted(rows, key=lambda r: r["key"]):
-            counts.input += 1
             if is_drop(row):  # dropped before this shard (unreadable row, caption, duplicate URL)
                 drops.append(row)
             else:
@@ -107,15 +107,15 @@ class ShardDownloader:
                     candidates.append(
                         {
                             "key": sample.key,
+                            "reason": None,
                             "sha256": sample.sha256,
                             "clip_score": sample.clip_score,
                             "phash": image_hash,
                         }
                     )
-            counts.kept = writer.samples
-            for d in drops:
-                counts.drop(d["reason"])
-            self._write_candidates(shard_name(self.cfg.prefix, index), candidates, counts)
+            counts = counts_of(writer.samples, drops, input_count=len(rows))
+            fates = candidates + [{"key": d["key"], "reason": d["reason"]} for d in drops]
+            self._write_candidates(shard_name(self.cfg.prefix, index), fates)
             stats = writer.close(counts, source=source)
         except BaseException:
             writer.abort()
@@ -194,14 +194,8 @@ class ShardDownloader:
             )
         return samples
 
-    def _write_candidates(self, name: str, candidates: list[dict[str, Any]], counts: Counts) -> None:
-        table = pa.Table.from_pylist(candidates, schema=CANDIDATES)
-        meta = {
-            b"download_counts": json.dumps(
-                {"input": counts.input, "kept": counts.kept, "dropped": counts.dropped}
-            ).encode()
-        }
-        table = table.replace_schema_metadata(meta)
+    def _write_candidates(self, name: str, fates: list[dict[str, Any]]) -> None:
+        table = pa.Table.from_pylist(sorted(fates, key=lambda r: r["key"]), schema=CANDIDATES)
         buf = io.BytesIO()
         pq.write_table(table, buf)
         fs, path = filesystem(candidates_path(self.cfg.output, name))
@@ -210,8 +204,8 @@ class ShardDownloader:
 
 
 def read_candidates(output: str, name: str) -> tuple[list[dict[str, Any]], Counts]:
-    """The download phase's kept samples (key, sha256, clip_score) and counts for one shard."""
-    table = pq.read_table(candidates_path(output, name))
-    raw = (table.schema.metadata or {}).get(b"download_counts")
-    counts = Counts.from_dict(json.loads(raw)) if raw else Counts()
-    return table.to_pylist(), counts
+    """The download phase's kept samples (key, sha256, clip_score, phash) and its counts for one shard
+    (the kept samples plus the dropped rows counted per reason)."""
+    rows = pq.read_table(candidates_path(output, name)).to_pylist()
+    kept = [{k: v for k, v in r.items() if k != "reason"} for r in rows if r["reason"] is None]
+    return kept, counts_of(len(kept), [r for r in rows if r["reason"] is not None])

@@ -27,11 +27,10 @@ from filters.interleaved_rules import (
     check_one_image,
     merge_paragraphs,
 )
-from pipelines.common.drops import drop_of, guarded
+from pipelines.common.drops import counts_of, drop_of, guarded
 from pipelines.common.progress import count_fetched
 from pipelines.io.fetch import FetchConfig, Fetcher
 from schemas.kinds import Kind
-from schemas.manifest import Counts
 from schemas.samples import InterleavedImage, InterleavedSample
 from schemas.writer import ShardStats, ShardWriter
 
@@ -74,7 +73,6 @@ class DocumentDownloader:
         extra_counts: dict[str, int],
         source: str | None = None,
     ) -> tuple[ShardStats, list[dict[str, Any]]]:
-        counts = Counts(input=len(docs) + len(drops))
         images = Counter(extra_counts)
         out_drops = list(drops)
         writer = ShardWriter(self.cfg.output, Kind.INTERLEAVED, index, self.cfg.prefix)
@@ -92,9 +90,7 @@ class DocumentDownloader:
                         out_drops.append(drop_of(doc, result.reason, result.detail, "document"))
                     else:
                         writer.write(result)
-            counts.kept = writer.samples
-            for d in out_drops:
-                counts.drop(d["reason"])
+            counts = counts_of(writer.samples, out_drops, input_count=len(docs) + len(drops))
             stats = writer.close(counts, extra_counts=dict(images), source=source)
         except BaseException:
             writer.abort()
