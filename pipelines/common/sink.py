@@ -22,13 +22,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam import pvalue
 
+from pipelines.common.drops import check_counts
 from pipelines.common.inputs import beam_knows, local_path
 from pipelines.common.progress import count, count_shard
 from schemas.arrow_schemas import DROPS
 from schemas.kinds import Kind
 from schemas.manifest import Counts
 from schemas.storage import atomic_write_bytes, filesystem, join
-from schemas.writer import ShardStats, ShardWriter, prepare_output, write_manifest
+from schemas.writer import ShardStats, ShardWriter, write_manifest
 
 
 def with_accelerator(transform: beam.ParDo, accelerator: str | None) -> beam.ParDo:
@@ -108,9 +109,10 @@ def _write_manifest(
     dropped: dict[str, int],
     extra: dict[str, Any],
 ) -> dict[str, Any]:
-    counts = Counts(
-        input=input_count, kept=sum(s.samples for s in stats), dropped=dict(sorted(dropped.items()))
-    )
+    # The counting rule of pipelines/common/drops.py, with the drop records counted per reason in Beam.
+    kept = sum(s.samples for s in stats)
+    counts = Counts(kept + sum(dropped.values()), kept, dict(sorted(dropped.items())))
+    check_counts(counts, input_count)
     manifest = write_manifest(output_dir, kind, stats, counts, config=config, extra=extra)
     return manifest.to_dict()
 
@@ -138,7 +140,6 @@ class WriteCorpus(beam.PTransform):
     def expand(self, inputs: dict[str, pvalue.PCollection]) -> pvalue.PCollection:
         samples, drops, input_count, extra = (
             inputs["samples"],
-        prepare_output(self.output_dir)  # at graph construction: before the run writes anything
             inputs["drops"],
             inputs["input_count"],
             inputs["extra"],
@@ -201,7 +202,6 @@ class WriteManifestFromStats(beam.PTransform):
     def expand(self, stats: pvalue.PCollection) -> pvalue.PCollection:
         extra = self.extra if self.extra is not None else stats.pipeline | "NoExtra" >> beam.Create([{}])
         return (
-        prepare_output(self.output_dir)  # at graph construction: before the run writes anything
             stats.pipeline
             | "ManifestTrigger" >> beam.Create([None])
             | "WriteManifest"
