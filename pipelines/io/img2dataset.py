@@ -83,7 +83,9 @@ def input_columns(row: dict[str, Any], used: set[str | None], carries_image: boo
         skip |= STORED_IMAGE_FIELDS | {"sha256"}
     out: dict[str, Any] = {}
     for name, value in row.items():
-        if name in skip or value is None or isinstance(value, (bytes, bytearray, memoryview)):
+        # None values stay (every sample of an input then has the same fields: one Parquet schema,
+        # and one JSON layout for Hugging Face's webdataset loader); bytes are the image itself.
+        if name in skip or isinstance(value, (bytes, bytearray, memoryview)):
             continue
         out[f"source_{name}" if name in IMAGE_TEXT_FIELDS else name] = jsonable(value)
     if carries_image and isinstance(row.get("source_key"), str) and "source_key" not in out:
