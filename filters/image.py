@@ -198,6 +198,10 @@ def _decode_fast(
     orientation = decoder.orientation(data, header)
     w, h = (header.height, header.width) if orientation in (5, 6, 7, 8) else header.size
     tw, th = target_size(w, h, config)
+    if not decoder.applies_orientation and orientation in (5, 6, 7, 8):
+        tw, th = th, tw
+    if config.resize_mode == "no":
+        tw, th = header.size if not decoder.applies_orientation else (w, h)
     im = decoder.decode(data, (tw, th), config.background, config.max_decode_seconds)
     return im, w, h, 1 if decoder.applies_orientation else orientation
 
