@@ -62,6 +62,8 @@ def iter_members(stream: IO[bytes], max_bytes: int = MAX_MEMBER_BYTES) -> Iterat
                 extracted = tar.extractfile(info)
                 data = extracted.read() if extracted is not None else b""
             yield Member(info.name, info, data, problem)
+            if problem is not None and info.isreg() and not info.issparse():
+                return  # the claimed size cannot be trusted to find the next member (nor skipped quickly)
 
 
 def group_samples(members: Iterator[Member], shard: str) -> Iterator[tuple[str, dict[str, bytes]]]:
@@ -119,9 +121,9 @@ def iter_shard(url: str, kind: Kind | None = None, entry: ShardEntry | None = No
     back (a killed rerun, a copy gone wrong) is never passed off as the listed one."""
     key = None
     try:
-        if entry is not None:
-            _check_size(url, entry)
-        with open_binary(url) as raw:
+        with open_binary(url) as raw:  # regular files only: a FIFO or /dev/zero is refused unread
+            if entry is not None:
+                _check_size(url, entry)
             stream: Any = _Verified(raw)
             for key, fields in group_samples(iter_members(stream), url):
                 sample = sample_from_members(key, fields)
