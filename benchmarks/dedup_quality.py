@@ -1,6 +1,6 @@
 """Near-dedup quality: precision/recall/F1 of the removed set against an exact all-pairs reference.
 
-Labelled set: the main text of the real pages in ../shared/data/webpages is cut into documents of
+Labelled set: the main text of the real web pages (tests/real_pages.py) is cut into documents of
 about 300 words; each gets one variant per edit rate (random word substitutions, deletions and
 insertions at that rate per word; rate 0 is an exact copy). Every document has a random key, so
 the original is not always the smallest. Ground truth: exact 5-gram Jaccard (same normalisation
@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import apache_beam as beam  # noqa: E402
 from apache_beam.options.pipeline_options import PipelineOptions  # noqa: E402
 
+from filters.minhash import MinHashConfig  # noqa: E402
 from filters.text_normalize import shingle_set  # noqa: E402
 from pipelines.dedup import Dedup, NearDedupConfig  # noqa: E402
 
@@ -39,7 +40,9 @@ DOC_WORDS = 300
 THRESHOLD = 0.8
 
 CONFIGS = {
-    "default": NearDedupConfig(),  # verified, recall-weighted banding
+    "default": NearDedupConfig(),  # verified, recall-weighted banding, native MinHash scheme
+    # the same with datasketch-compatible signatures (the scheme before the native one)
+    "default-affine32": NearDedupConfig(minhash=MinHashConfig(scheme="affine32")),
     "balanced": NearDedupConfig(lsh_weights=(0.5, 0.5)),  # datasketch's default weights, verified
     "unverified": NearDedupConfig(verify=False),  # like datatrove: no candidate check
     "unverified-recall": NearDedupConfig(verify=False, lsh_weights=(0.1, 0.9)),
