@@ -231,11 +231,12 @@ class StreamLoader:
         self.skipped: dict[int, int] = {}
         self.last_skip: str | None = None
         if state is not None:
-            if (
-                state.get("version") != STATE_VERSION
-                or state["workers"] != self.workers
-                or state["world_size"] != world_size
-            ):
+            if state.get("version") != STATE_VERSION:
+                raise DataError(
+                    f"{spec.kind} stream: the saved data state has layout version {state.get('version')}, this "
+                    f"trainer writes {STATE_VERSION} (rows are now packed / bucketed); start a new run directory"
+                )
+            if state["workers"] != self.workers or state["world_size"] != world_size:
                 raise DataError(
                     f"{spec.kind} stream: the saved data state is for {state.get('world_size')} ranks x "
                     f"{state.get('workers')} workers; this run has {world_size} x {self.workers}. Resume with the same "

@@ -4,9 +4,10 @@ config.py       TrainConfig, presets `kosmos1` (the paper's recipe) and `tiny` (
 optim.py        AdamW groups (no decay on norms/biases) and the warm-up/linear-decay schedule
 forward.py      the training loss with an identical graph on every rank
 distributed.py  process group for a single process, torchrun or the deepspeed launcher
-loop.py         `train()`: token-budget mixture, logging, checkpoints, resume
+loop.py         `train()`: setup / step / metrics / save; token-budget mixture, token-weighted loss, resume
 checkpoint.py   save/load with data_state.json, `export` to model.safetensors
-api.py          `train_tiny()` and `caption_image()` for demos
+plan.py         `kosmos_train plan`: memory per rank and roofline MFU before a run
+(`train_tiny()` and the captioning helpers are in kosmos_train.inference)
 """
 
 from kosmos_train.train.config import TrainConfig, load_train_config
