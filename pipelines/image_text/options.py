@@ -33,6 +33,23 @@ COLUMN_FLAGS = (
     Flag("--caption-col", "caption_col", help="caption column"),
     Flag("--id-col", "id_col", type=str, help="id column carried into metadata as `id`"),
 )
+REINGEST_FLAGS = (
+    Flag(
+        "--reencode",
+        "reencode",
+        choices=("never", "needed", "always"),
+        help="store downloaded/carried image bytes as they are: never re-encode (any JPEG/PNG/WebP), only when "
+        "needed (the image does not already meet the size and format rules), or always",
+    ),
+    Flag(
+        "--verify-hash",
+        "verify_hash",
+        type=str,
+        metavar="COLUMN[:TYPE]",
+        help="column of expected hashes of the downloaded bytes (img2dataset's verify_hash; TYPE default "
+        "sha256); a mismatch is a hash_mismatch drop",
+    ),
+)
 CAPTION_FLAGS = (
     Flag("--min-caption-words", "min_words", help="drop captions with fewer words"),
     Flag("--max-caption-words", "max_words", type=optional_number(int)),
@@ -91,6 +108,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "optionally .gz; files, directories or globs",
     )
     add_flags(p.add_argument_group("columns"), defaults, COLUMN_FLAGS, "run")
+    add_flags(p.add_argument_group("img2dataset / LAION / DataComp inputs"), defaults, REINGEST_FLAGS, "run")
     add_fetch_group(p, defaults.fetch)
     add_image_group(p, defaults.image)
     add_flags(p.add_argument_group("captions"), defaults.caption, CAPTION_FLAGS, "caption")
@@ -130,5 +148,5 @@ def config_from_args(args: argparse.Namespace):  # -> ImageTextConfig
         samples_per_shard=args.samples_per_shard,
         drops_dir=args.drops,
     )
-    cfg = build(cfg, args, COLUMN_FLAGS + RUN_FLAGS, "run")
+    cfg = build(cfg, args, COLUMN_FLAGS + RUN_FLAGS + REINGEST_FLAGS, "run")
     return dataclasses.replace(cfg, id_col=cfg.id_col or None)

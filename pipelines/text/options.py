@@ -18,6 +18,7 @@ from pipelines.common.options import (
     add_language_group,
     add_output_group,
     build,
+    comma_list,
     language_config,
     nested_default,
 )
@@ -32,7 +33,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         required=True,
         metavar="PATH",
         help="files, directories or globs: .jsonl/.ndjson, .json (JSON lines or one array), .parquet, "
-        ".csv/.tsv, .txt (one document per file), optionally .gz",
+        ".csv/.tsv, .txt (one document per file), optionally .gz/.zst/.xz/.bz2 (The Pile: .jsonl.zst); "
+        "Hugging Face dataset folders (.arrow/.parquet); WARC (.warc[.gz]: main text of each HTML response) "
+        "and WET (.wet[.gz]: Common Crawl's plain text)",
     )
     g = p.add_argument_group("columns")
     add_flags(g, defaults, COLUMN_FLAGS, "text")
@@ -72,6 +75,15 @@ COLUMN_FLAGS = (
 DOCUMENT_FLAGS = (
     Flag("--max-doc-chars", "max_doc_chars", help="drop longer documents as too_long"),
     Flag("--no-fix-encoding", "fix_encoding", help="skip ftfy's mojibake and entity fixes"),
+    Flag(
+        "--exclude-subsets",
+        "exclude_subsets",
+        type=lambda text: () if text.strip().lower() in ("", "none") else comma_list(text),
+        metavar="NAME,NAME",
+        help="drop rows of these subsets as excluded_subset (The Pile's meta.pile_set_name; the default "
+        "are the four KOSMOS-1 left out); 'none' keeps every subset",
+    ),
+    Flag("--subset-field", "subset_field", help="dotted path of the subset name in a row"),
 )
 DECONTAM_FLAGS = (Flag("--decontam-ngram", "ngram", help="n-gram length (words) for decontamination"),)
 DEDUP_FLAGS = (Flag("--no-exact-dedup", "exact_dedup", help="skip exact (content hash) dedup"),)
