@@ -5,6 +5,13 @@
 #
 #   bash benchmarks/gpu_check.sh                          # on the GPU machine (kosmos1)
 #   CONFIG=tiny DEVICE=cpu OUT=/tmp/gc bash benchmarks/gpu_check.sh   # CPU rehearsal (tiny)
+#
+# The lent machine (Python 3.12, torch, transformers, timm, pyarrow) lacks DeepSpeed, open_clip and
+# SentencePiece. Prepare the wheels on this side, then carry shared/wheels with the run:
+#   pip wheel --no-deps -w shared/wheels deepspeed==0.19.8          # pure Python: ops JIT on first use
+#   pip download --no-deps --only-binary=:all: --python-version 3.12 --platform manylinux2014_x86_64 \
+#       -d shared/wheels open_clip_torch==3.3.0 sentencepiece==0.2.3 ftfy wcwidth hjson ninja py-cpuinfo
+# Without DeepSpeed the model bench falls back to its fp32-master AdamW; the training steps need it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WHEELS="${WHEELS:-shared/wheels}"
