@@ -55,6 +55,8 @@ def test_bf16_engine_accumulates_and_reduces_in_fp32():
     assert engine.communication_data_type == torch.float32
     assert engine.get_data_types()[1] == torch.float32  # (model dtype, gradient accumulation dtype)
     assert engine.get_data_types()[0] == torch.bfloat16
+    zero = engine.optimizer  # the ZeRO-2 optimizer that accumulates the partitioned gradients
+    assert zero.gradient_accumulation_dtype == torch.float32 and zero.communication_data_type == torch.float32
 
 
 def test_token_weighted_loss_matches_a_hand_computation():
