@@ -40,6 +40,14 @@ def env(tmp_path_factory):
         "text_b": S.write_corpus(
             root / "tb", Kind.TEXT, S.text_samples([d.upper() for d in docs], "b"), per_shard=5
         ),
+        "il": S.write_corpus(
+            root / "il",
+            Kind.INTERLEAVED,
+            S.interleaved_samples(
+                [[f"Page {i} text.", pics[i][0], f"More words {i}.", pics[i + 1][0]] for i in range(12)]
+            ),
+            per_shard=3,
+        ),
     }
     tok = train_tokenizer([str(paths["it16"]), str(paths["text_a"])], root / "spm.model", vocab_size=300)
     return root, paths, tok
@@ -244,11 +252,12 @@ def test_no_micro_batch_exceeds_the_padded_budget(env, tmp_path, budget):
             assert int(b.slot_mask.sum()) == N_SLOTS * b.n_images
 
 
-@pytest.mark.parametrize("kind", ["text", "image_text"])
+@pytest.mark.parametrize("kind", ["text", "image_text", "interleaved"])
 def test_resumed_stream_continues_exactly(env, kind):
-    """Two real worker processes, a shuffle buffer, a packer mid-document: state -> identical batches."""
+    """Two real worker processes, a shuffle buffer, a packer mid-document or a half-used bucket pool:
+    state -> identical batches."""
     _, paths, tok = env
-    path = paths["text_a" if kind == "text" else "it16"]
+    path = paths[{"text": "text_a", "image_text": "it16", "interleaved": "il"}[kind]]
     spec = StreamSpec(
         kind, [SourceSpec(kind, str(path))], 1, micro_batch_tokens=60, max_len=40, shuffle_buffer=5
     )
