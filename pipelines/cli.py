@@ -223,7 +223,8 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see {self.prog} --help)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with `only`, the other pipelines' flags are left out (their modules not imported)."""
     parser = _Parser(
         prog="kosmos-corpus",
         description=__doc__,
@@ -250,6 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
             formatter_class=DefaultsHelpFormatter,
             epilog="Other flags must be Beam pipeline options (--runner, --direct_num_workers, ...).",
         )
+        if only not in (None, name):
+            continue
         importlib.import_module(options_module).add_arguments(p)
         g = p.add_argument_group("held-out split")
         g.add_argument(
@@ -275,9 +278,9 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     """Our flags strictly (no abbreviations, img2dataset names translated); the rest must be Beam's."""
     from pipelines.common.beam_args import check_beam_args
 
-    parser = build_parser()
-    subs = subparsers(parser)
     command = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(only=command if command in PIPELINES else "")
+    subs = subparsers(parser)
     ours: set[str] = set()
     if command in subs:
         ours = {o for a in subs[command]._actions for o in a.option_strings}

@@ -17,6 +17,7 @@ Stages and names (what the display knows how to show):
 from __future__ import annotations
 
 import logging
+import shutil
 import sys
 import threading
 import time
@@ -207,8 +208,9 @@ class ProgressDisplay:
             if bar is None:
                 from tqdm import tqdm
 
+                width = shutil.get_terminal_size().columns  # a terminal that reports no size gets 80
                 bar = self._bars[stage] = tqdm(
-                    bar_format="{desc}", position=len(self._bars), file=sys.stderr, leave=True
+                    bar_format="{desc}", position=len(self._bars), file=sys.stderr, leave=True, ncols=width
                 )
             bar.set_description_str(line, refresh=False)
             bar.refresh()
