@@ -26,7 +26,7 @@ from schemas.kinds import Kind
 from schemas.manifest import Counts
 from schemas.reader import iter_shard
 from schemas.storage import join
-from schemas.writer import ShardStats, ShardWriter
+from schemas.writer import WORK_DIR, ShardStats, ShardWriter, shard_is_complete, sidecar
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ class FinalizeShard(beam.DoFn):
             grouped["verdicts"], key=lambda v: (v[0], self.PRIORITY.index(v[1]))
         ):
             verdicts.setdefault(key, (reason, detail, dup_of))
-        _, download_counts = read_candidates(self.output, name)
+        candidates, download_counts = read_candidates(self.output, name)
         final = Counts(download_counts.input, download_counts.kept, dict(download_counts.dropped))
         for reason, _, _ in verdicts.values():
             final.kept -= 1
@@ -157,15 +157,29 @@ class FinalizeShard(beam.DoFn):
         if held:
             final.kept -= held
             final.drop("held_out", held)
-        if current.samples == final.kept and (current.dropped or {}) == final.dropped:
+        allowed = {row["key"] for row in candidates} - set(verdicts)
+        if (
+            current.samples == final.kept
+            and (current.dropped or {}) == final.dropped
+            and _shard_keys(self.output, name) <= allowed
+        ):
             yield current, []
             return
         index = int(name[len(self.prefix) + 1 : -len(".tar")])
-        url = join(self.output, name)
+        # Every download-phase sample of the shard: the ones it holds and the ones an earlier finalize
+        # set aside. A verdict that no longer holds on a rerun (its winner was edited away) brings the
+        # sample back, so a resumed run keeps exactly what a fresh run keeps.
+        pool = {s.key: s for s in _set_aside(self.output, name)}
+        pool.update((s.key, s) for s in iter_shard(join(self.output, name), Kind.IMAGE_TEXT))
+        removed = [s for k, s in sorted(pool.items()) if k in verdicts]
         drops = []
+        # The set-aside samples are written first: a kill between the two writes loses nothing.
+        with ShardWriter(_set_aside_dir(self.output), Kind.IMAGE_TEXT, index, self.prefix) as aside:
+            for sample in removed:
+                aside.write(sample)
         with ShardWriter(self.output, Kind.IMAGE_TEXT, index, self.prefix) as writer:
-            for sample in list(iter_shard(url, Kind.IMAGE_TEXT)):
-                verdict = verdicts.get(sample.key)
+            for key, sample in sorted(pool.items()):
+                verdict = verdicts.get(key)
                 if verdict is None:
                     writer.write(sample)
                 else:
@@ -175,6 +189,27 @@ class FinalizeShard(beam.DoFn):
             stats = writer.close(final, extra_counts=current.extra_counts, source=current.source)
         log.info("%s rewritten: %d samples left", name, stats.samples)
         yield stats, drops
+
+
+def _set_aside_dir(output: str) -> str:
+    """Where the finalize phase keeps the samples it removed (a reader never looks there)."""
+    return join(output, WORK_DIR, "finalize-removed")
+
+
+def _set_aside(output: str, name: str) -> list[Any]:
+    folder = _set_aside_dir(output)
+    if not shard_is_complete(folder, name):
+        return []
+    return list(iter_shard(join(folder, name), Kind.IMAGE_TEXT))
+
+
+def _shard_keys(output: str, name: str) -> set[str]:
+    """The keys a complete shard holds, from its Parquet (no tar read)."""
+    import pyarrow.parquet as pq
+
+    return set(
+        pq.read_table(join(output, sidecar(name, ".parquet")), columns=["key"]).column("key").to_pylist()
+    )
 
 
 class FinalizeResult(NamedTuple):

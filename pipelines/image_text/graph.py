@@ -216,7 +216,9 @@ class DownloadShard(beam.DoFn):
         index, items = element
         items = list(items)
         name = shard_name(self.cfg.prefix, index)
-        source = shard_source(sorted(item["key"] for item in items), self.cfg)
+        # The rows' content (URL, caption, stored bytes, columns; drops with their reasons), not their
+        # paths and row numbers: a URL list edited in place changes the source and the shard is rebuilt.
+        source = shard_source(sorted(items, key=lambda item: item["key"]), self.cfg)
         done = reusable_shard_stats(self.cfg.output, name, source)
         if done is not None:
             log.info("%s is complete; not fetched again", name)

@@ -257,8 +257,13 @@ class DownloadDocuments(beam.DoFn):
     def process(self, element: tuple[int, dict[str, list[Any]]]):
         index, grouped = element
         name = shard_name(self.cfg.prefix, index)
-        warcs = sorted(warc for warc, _ in grouped["warc_stats"])
-        source = shard_source(warcs, self.cfg)
+        # The content after corpus-wide dedup, not the WARC's name: a page that dedup now gives to
+        # another shard (a WARC added beside this one) or an edited page changes the source.
+        warcs = sorted(grouped["warc_stats"], key=lambda ws: ws[0])
+        by_key = lambda d: d["key"]  # noqa: E731
+        source = shard_source(
+            [warcs, sorted(grouped["doc"], key=by_key), sorted(grouped["drop"], key=by_key)], self.cfg
+        )
         done = reusable_shard_stats(self.cfg.output, name, source)
         if done is not None:
             log.info("%s is complete; its images are not fetched again", name)
