@@ -16,6 +16,7 @@ from collections.abc import Iterable
 import fsspec
 import pyarrow.parquet as pq
 
+from pipelines.io.compressed import decompressed
 from pipelines.io.input_rows import (
     JSONL_SUFFIXES,
     PARQUET_SUFFIXES,
@@ -38,6 +39,7 @@ def columns_of(url: str) -> set[str] | None:
         return None
     try:
         with fsspec.open(url, "rb") as raw:
+            raw = decompressed(raw, url)[0]  # .zst/.xz/.bz2: only the head is decompressed
             stream = gzip.GzipFile(fileobj=raw) if gzipped else raw
             if suffix in PARQUET_SUFFIXES:
                 source = stream if not gzipped else io.BytesIO(stream.read())

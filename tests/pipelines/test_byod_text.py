@@ -204,3 +204,13 @@ def test_zst_reading_memory_is_flat_in_file_size(tmp_path):
     peak_small, peak_big = _peak_bytes(small), _peak_bytes(big)
     assert peak_big < 1.5 * peak_small + (256 << 10), (peak_small, peak_big)
     assert peak_big < len(jsonl_bytes(rows)) / 10  # a tenth of the big file's text, at most
+
+
+def test_up_front_column_check_looks_inside_compressed_files(tmp_path):
+    from pipelines.io.columns import missing_columns
+
+    rows = pile_rows(2, 800)
+    write_zst(tmp_path / "p.jsonl.zst", rows)
+    (tmp_path / "p.jsonl.xz").write_bytes(lzma.compress(jsonl_bytes(rows)))
+    for name in ("p.jsonl.zst", "p.jsonl.xz"):
+        assert missing_columns(str(tmp_path / name), ["text", "body"]) == (["body"], {"text", "meta"})
