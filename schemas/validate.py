@@ -237,7 +237,8 @@ def check_sidecars(report: Report, shard_url: str, result: ShardResult) -> None:
     name = result.name
     parquet_url = sidecar(shard_url, ".parquet")
     try:
-        table = pq.read_table(parquet_url)
+        fs, path = filesystem(parquet_url)  # any fsspec URL (memory://, gs://), not only those Arrow knows
+        table = pq.read_table(path, filesystem=fs)
         keys = table.column("key").to_pylist()
         if len(keys) != result.samples or sorted(keys) != sorted(result.keys):
             report.add(
@@ -317,7 +318,7 @@ def _check_img2dataset_sidecars(report: Report, url: str, result: ShardResult) -
     fs, path = filesystem(stem + ".parquet")
     if fs.exists(path):
         try:
-            table = pq.read_table(stem + ".parquet", columns=["status"])
+            table = pq.read_table(path, filesystem=fs, columns=["status"])
             ok = sum(1 for s in table.column("status").to_pylist() if s == "success")
         except (OSError, KeyError, ValueError) as e:
             report.add(result.name, None, f"img2dataset parquet unreadable: {type(e).__name__}: {e}")
