@@ -52,8 +52,10 @@ def carried_facts(row: dict[str, Any], carries_image: bool) -> dict[str, Any]:
     width, height = _positive_int(row.get("original_width")), _positive_int(row.get("original_height"))
     if width and height:
         facts["original_width"], facts["original_height"] = width, height
-    if carries_image and _hex_digest(row.get("sha256")):
-        facts["original_sha256"] = _hex_digest(row.get("sha256"))
+    # Our own shards state original_sha256; img2dataset's `sha256` is its hash of what it downloaded.
+    original = _hex_digest(row.get("original_sha256")) or _hex_digest(row.get("sha256"))
+    if carries_image and original:
+        facts["original_sha256"] = original
     uid = row.get("uid")
     if isinstance(uid, str) and uid.strip():
         facts["uid"] = uid.strip()
@@ -80,7 +82,7 @@ def input_columns(row: dict[str, Any], used: set[str | None], carries_image: boo
     `source_key`); byte values (the image itself) and the stored image's size are left out."""
     skip = set(IMAGE_FIELDS) | {"original_width", "original_height", "uid", "source_key"} | used
     if carries_image:
-        skip |= STORED_IMAGE_FIELDS | {"sha256"}
+        skip |= STORED_IMAGE_FIELDS | {"sha256", "original_sha256"}
     out: dict[str, Any] = {}
     for name, value in row.items():
         # None values stay (every sample of an input then has the same fields: one Parquet schema,
