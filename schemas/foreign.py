@@ -46,8 +46,10 @@ def has_manifest(target: str) -> bool:
     return fs.isdir(path) and fs.exists(join(path, MANIFEST_NAME))
 
 
-def foreign_shard_urls(target: str) -> list[str]:
-    """The tars of a folder (sorted, hidden and temporary files left out), a glob, or a brace pattern."""
+def foreign_shard_urls(target: str, missing: list[str] | None = None) -> list[str]:
+    """The tars of a folder (sorted, hidden and temporary files left out), a glob, or a brace pattern.
+
+    Paths a brace pattern names that do not exist are appended to `missing` when it is given."""
     urls: list[str] = []
     for pattern in expand_urls(target) if "{" in target else [target]:
         fs, path = filesystem(pattern)
@@ -57,6 +59,8 @@ def foreign_shard_urls(target: str) -> list[str]:
             found = fs.glob(path)
         else:
             found = [path] if fs.exists(path) else []
+            if not found and missing is not None:
+                missing.append(pattern)
         found = [p for p in found if not p.rsplit("/", 1)[-1].startswith((".", "_"))]
         urls += [_with_protocol(pattern, p) for p in sorted(found) if p.endswith(".tar")]
     return urls

@@ -331,7 +331,10 @@ def validate_foreign(target: str, decode_images: bool = True) -> Report:
     """Webdataset-level checks and image decoding for a folder, glob or brace pattern of foreign tars."""
     report = Report(target, kind=Kind.IMAGE_TEXT, mode="foreign", not_checked=list(NEEDS_MANIFEST))
     seen: dict[str, str] = {}
-    urls = foreign_shard_urls(target)
+    missing: list[str] = []
+    urls = foreign_shard_urls(target, missing)
+    for path in missing:
+        report.add(path.rsplit("/", 1)[-1], None, "the pattern names this shard but it does not exist")
     if not urls:
         report.add(None, None, f"no shards found at {target}")
     for url in urls:

@@ -25,7 +25,11 @@ class ForeignShards(ShardSet):
 
     def __init__(self, spec: SourceSpec) -> None:
         self.name, self.kind = spec.name, spec.kind
-        self.urls = foreign_shard_urls(spec.path)
+        missing: list[str] = []
+        self.urls = foreign_shard_urls(spec.path, missing)
+        if missing:
+            more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+            raise DataError(f"{spec.kind}={spec.path}: shard {missing[0]} does not exist{more}")
         if not self.urls:
             raise DataError(f"{spec.kind}={spec.path}: no manifest.json and no .tar shards there")
 

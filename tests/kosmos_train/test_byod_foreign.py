@@ -14,7 +14,7 @@ import pytest
 import webdataset as wds
 from PIL import Image
 
-from kosmos_train.data.corpus import SourceSpec, open_source
+from kosmos_train.data.corpus import DataError, SourceSpec, open_source
 from kosmos_train.data.foreign import ForeignShards
 from kosmos_train.data.sources import SkipLog, SourceReader
 from schemas.samples import ImageTextSample
@@ -74,6 +74,8 @@ def test_brace_pattern_and_glob_read_the_tars_and_bad_samples_are_counted(i2d, t
     for pattern in (f"{shards}/{{00000..00001}}.tar", f"{shards}/*.tar", str(shards)):
         source = open_source(SourceSpec("image_text", pattern))
         assert isinstance(source, ForeignShards) and len(source.urls) == 2, pattern
+    with pytest.raises(DataError, match="00002.tar does not exist"):
+        open_source(SourceSpec("image_text", f"{shards}/{{00000..00002}}.tar"))  # named but missing
     source = open_source(SourceSpec("image_text", f"{shards}/{{00000..00001}}.tar"))
     items = [item for url in source.urls for item in source.items(url)]
     good = [s for _, _, s in items if isinstance(s, ImageTextSample)]

@@ -145,6 +145,10 @@ def test_kosmos_shards_on_a_foreign_folder_reports_what_needs_a_manifest(tmp_pat
         p.key == "000000009" and "not an image" in p.message for p in report.problems
     )
     assert shards_main(["validate", f"{broken}/{{00000..00000}}.tar"]) == 1  # a brace pattern works too
+    report = validate(f"{clean}/{{00000..00001}}.tar")
+    assert [(p.shard, p.message) for p in report.problems] == [
+        ("00001.tar", "the pattern names this shard but it does not exist")
+    ]
 
     info = inspect_corpus(str(clean))
     assert info["counts"]["kept"] == 3 and info["counts"]["dropped"] == {"HTTP Error 404": 1}
