@@ -100,6 +100,7 @@ class ShardDownloader:
             pending = self._fetch_thread.submit(self._fetch, batches[0]) if batches else None
             for i, batch in enumerate(batches):
                 fetched = pending.result()
+                count_fetched([f for f in fetched if f is not None])  # here: Beam counts in the DoFn's thread
                 if i + 1 < len(batches):
                     pending = self._fetch_thread.submit(self._fetch, batches[i + 1])
                 for sample, image_hash in self._process_batch(batch, fetched, drops):
@@ -125,9 +126,7 @@ class ShardDownloader:
     def _fetch(self, batch: list[dict[str, Any]]) -> list[Fetched | Drop | None]:
         """One result per row: None for rows that carry their image bytes (re-filtering a shard)."""
         to_fetch = [row["url"] for row in batch if row.get("image") is None]
-        results = self.fetcher.fetch(to_fetch) if to_fetch else []
-        count_fetched(results)
-        fetched = iter(results)
+        fetched = iter(self.fetcher.fetch(to_fetch) if to_fetch else [])
         return [next(fetched) if row.get("image") is None else None for row in batch]
 
     def _process_batch(

@@ -127,3 +127,31 @@ def test_beam_counters_and_memory_urls_end_to_end(capsys) -> None:
     assert b"<html" in fs.cat("/cli-out/view.html").lower()
     out = capsys.readouterr().out
     assert f"{c.kept} samples" in out
+
+
+def test_fetch_counters_on_the_direct_runners_metrics(tmp_path: Path, http_server) -> None:
+    """Downloads are counted in the DoFn's thread, so the runner's metrics hold them (the Dataflow UI)."""
+    from pipelines.image_text.graph import build_image_text_pipeline
+    from pipelines.image_text.options import config_from_args as image_text_config
+    from tests.http_server import sample_images
+
+    rows = [
+        ("/img/chelsea.png", "A tabby cat looking to the side of the room."),
+        ("/img/coffee.webp", "A cup of coffee on a saucer with a spoon."),
+        ("/missing", "A photo that the server does not have at all."),
+    ]
+    urls = tmp_path / "urls.jsonl"
+    urls.write_text("".join(json.dumps({"url": http_server.url(p), "caption": c}) + "\n" for p, c in rows))
+    args, beam_args = cli.parse(
+        [
+            *("image-text", "--input", str(urls), "--output", str(tmp_path / "out"), "--clip-model", "none"),
+            *("--allow-private-network", "--timeout", "2", "--retries", "0"),
+        ]
+    )
+    cfg = image_text_config(args)
+    result, _ = run_pipeline(lambda p: build_image_text_pipeline(p, cfg), beam_args)
+    fetch = counter_totals(result)["fetch"]
+    images = sample_images()
+    bodies = len(images["chelsea.png"]) + len(images["coffee.webp"])
+    assert fetch == {"tried": 3, "ok": 2, "bytes": bodies}
+    assert read_manifest(str(tmp_path / "out")).counts.kept == 2
