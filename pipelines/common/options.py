@@ -196,7 +196,7 @@ def add_output_group(p: argparse.ArgumentParser, per_shard: str | None = "sample
     g.add_argument(
         "--overwrite",
         action="store_true",
-        help="remove an existing corpus of another kind or other settings at --output first",
+        help="remove a corpus already at --output first, whatever its kind or settings (a folder holding no corpus is never deleted)",
     )
     g.add_argument(
         "--no-progress",

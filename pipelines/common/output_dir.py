@@ -75,16 +75,18 @@ def holds_corpus(output: str) -> bool:
 
 
 def check_output(output: str, kind: Kind, config: dict[str, Any], overwrite: bool) -> None:
-    """UsageError when `output` holds another corpus; with `overwrite`, that corpus is removed."""
-    problem = _conflict(output, kind, config)
-    if problem is None:
+    """UsageError when `output` holds another corpus. With `overwrite` any corpus there is removed
+    (the run starts over); a directory that holds no corpus is never deleted."""
+    if overwrite:
+        if holds_corpus(output):
+            fs, path = filesystem(output)
+            fs.rm(path, recursive=True)
         return
-    if not overwrite:
+    problem = _conflict(output, kind, config)
+    if problem is not None:
         raise UsageError(
             f"--output {output} {problem}; pass --overwrite to replace it, or choose another --output"
         )
-    fs, path = filesystem(output)
-    fs.rm(path, recursive=True)
 
 
 def _conflict(output: str, kind: Kind, config: dict[str, Any]) -> str | None:
