@@ -73,24 +73,35 @@ class _Sign(beam.DoFn):
             yield key, self.hasher.to_bytes(sig)
 
 
-def _candidates(element: tuple[bytes, Iterable[str]], verify: bool):
-    """One LSH bucket -> star candidates (member, bucket's smallest key), never all pairs.
+BUCKET_GROUP_BYTES = 4
+"""Band keys are grouped by their first 4 bytes (2-byte band index + 2 bytes of the band hash), and
+the buckets are split apart inside the group: 65,536 groups per band instead of one per distinct
+band value, so a shuffle (and the DirectRunner's grouping table) holds a few entries per group, not
+14 keyed entries per document. The bytes shuffled are the same."""
+
+
+def _candidates(element: tuple[bytes, Iterable[tuple[bytes, str]]], verify: bool):
+    """One group of LSH buckets -> star candidates (member, bucket's smallest key), never all pairs.
 
     Unverified: the edges themselves. Verified: routing marks for the signature join, (member,
     ("root", root)) and (root, ("is_root", "")).
     """
     _, members = element
-    keys = sorted(set(members))
-    if len(keys) < 2:
-        return
-    root = keys[0]
-    if not verify:
+    buckets: dict[bytes, set[str]] = {}
+    for rest, key in members:
+        buckets.setdefault(rest, set()).add(key)
+    for rest in sorted(buckets):
+        keys = sorted(buckets[rest])
+        if len(keys) < 2:
+            continue
+        root = keys[0]
+        if not verify:
+            for key in keys[1:]:
+                yield root, key
+            continue
+        yield root, ("is_root", "")
         for key in keys[1:]:
-            yield root, key
-        return
-    yield root, ("is_root", "")
-    for key in keys[1:]:
-        yield key, ("root", root)
+            yield key, ("root", root)
 
 
 def _route_signature(element: tuple[str, Iterable[tuple[str, Any]]]):
@@ -166,7 +177,7 @@ class NearVerdicts(beam.PTransform):
             key, sig_bytes = ks
             keys = band_keys(np.frombuffer(sig_bytes, dtype=sig_dtype), params)
             counter.inc(sum(len(bk) for bk in keys) + len(keys) * len(key))
-            return [(bk, key) for bk in keys]
+            return [(bk[:BUCKET_GROUP_BYTES], (bk[BUCKET_GROUP_BYTES:], key)) for bk in keys]
 
         def counted(kv: tuple[str, Any]) -> tuple[str, Any]:
             counter.inc(len(kv[0]) + sum(len(v) for v in kv[1] if isinstance(v, (str, bytes))))
