@@ -140,7 +140,8 @@ def test_stored_images_and_metadata(fates_run):
         assert min(sample.width, sample.height) == 256  # keep_ratio, shorter side 256
         assert sample.original_width >= 256 and sample.original_height >= 256
         assert sample.lang == "en" and sample.lang_score >= 0.65
-        assert sample.extra == {"source_site": "test"}
+        assert sample.columns == {"source_site": "test"} and sample.extra is None  # input columns, top level
+        assert sample.original_sha256 and len(sample.uid) == 32
         assert sample.clip_model == "none" and sample.clip_score is None
         assert sample.id.startswith("row")
     rotated = next(s for s in iter_corpus(str(fates_run["out"])) if s.id == "row6")
