@@ -78,9 +78,7 @@ def test_what_an_img2dataset_row_carries():
         "similarity": 0.31,
         "source_lang": "en",
     }
-    assert carried_facts({"uid": " 0f ", "original_width": 0, "original_height": 5}, False) == {
-        "uid": "0f"
-    }
+    assert carried_facts({"uid": " 0f ", "original_width": 0, "original_height": 5}, False) == {"uid": "0f"}
 
 
 def test_verify_hash_and_img2dataset_sidecars():
