@@ -33,6 +33,9 @@ OPERATIONAL = (
     "clip.device",
     "clip.num_threads",
     "near_dedup.batch_size",
+    # Recorded by the held-out split after the run, which checks a changed fraction itself.
+    "holdout_fraction",
+    "holdout_output",
 )
 
 

@@ -177,9 +177,13 @@ def test_unconverged_components_fail_the_run(tmp_path, capsys):
     assert "--cc-rounds" in capsys.readouterr().err
 
 
-def test_missing_input_is_a_clear_error(tmp_path):
-    with pytest.raises(FileNotFoundError, match="no input files match"):
-        corpus_main(["text", "--input", str(tmp_path / "nope.jsonl"), "--output", str(tmp_path / "o")])
+def test_missing_input_is_a_clear_error(tmp_path, capsys):
+    assert (
+        corpus_main(["text", "--input", str(tmp_path / "nope.jsonl"), "--output", str(tmp_path / "o")]) == 2
+    )
+    assert (
+        capsys.readouterr().err == f"kosmos-corpus: error: no input files match '{tmp_path / 'nope.jsonl'}'\n"
+    )
 
 
 def test_holdout_fraction_splits_reproducibly(tmp_path):
