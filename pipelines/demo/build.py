@@ -113,6 +113,7 @@ def pipeline_commands(inputs: DemoInputs, output: str) -> dict[str, list[str]]:
             inputs.text,
             "--output",
             os.path.join(output, "text"),
+            "--overwrite",  # the demo's inputs are made anew each time: so is its corpus
             "--drops",
             os.path.join(output, "drops", "text"),
         ],
@@ -122,6 +123,7 @@ def pipeline_commands(inputs: DemoInputs, output: str) -> dict[str, list[str]]:
             inputs.urls,
             "--output",
             os.path.join(output, "image_text"),
+            "--overwrite",  # the demo's inputs are made anew each time: so is its corpus
             "--drops",
             os.path.join(output, "drops", "image_text"),
             "--clip-model",
@@ -134,6 +136,7 @@ def pipeline_commands(inputs: DemoInputs, output: str) -> dict[str, list[str]]:
             inputs.warc,
             "--output",
             os.path.join(output, "interleaved"),
+            "--overwrite",  # the demo's inputs are made anew each time: so is its corpus
             "--drops",
             os.path.join(output, "drops", "interleaved"),
             *CRAWL_FLAGS,
