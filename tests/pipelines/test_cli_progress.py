@@ -155,3 +155,15 @@ def test_fetch_counters_on_the_direct_runners_metrics(tmp_path: Path, http_serve
     bodies = len(images["chelsea.png"]) + len(images["coffee.webp"])
     assert fetch == {"tried": 3, "ok": 2, "bytes": bodies}
     assert read_manifest(str(tmp_path / "out")).counts.kept == 2
+
+
+def test_a_worker_without_a_display_logs_its_counts_periodically(monkeypatch, caplog) -> None:
+    """What a remote worker does: no display runs there, so count() itself logs now and then."""
+    monkeypatch.setattr(progress, "WORKER_LOG_EVERY", 0.0)
+    monkeypatch.setattr(progress._TALLY, "displayed", False)
+    progress._TALLY.reset()
+    with caplog.at_level("INFO", logger="pipelines.common.progress"):
+        progress.count("fetch", "tried", 2)
+        progress.count("fetch", "ok", 1)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("progress: ")]
+    assert len(lines) == 2 and "fetch 2 tried" in lines[-1] and "50.0% ok" in lines[-1]
