@@ -176,3 +176,10 @@ def test_our_own_bugs_keep_their_traceback(
         cli.main(["text", "--input", "a.jsonl", "--output", "o"])
     assert cli.main(["text", "--input", "missing.jsonl", "--output", "o", "--bogus"]) == 2
     assert re.fullmatch(r"kosmos-corpus: error: unknown option --bogus\n", capsys.readouterr().err)
+
+
+def test_debug_adds_the_traceback_of_a_usage_error(capsys: pytest.CaptureFixture) -> None:
+    assert cli.main(["text", "--input", "missing.jsonl", "--output", "o", "--debug"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err
+    assert err.rstrip().endswith("kosmos-corpus: error: no input files match 'missing.jsonl'")
