@@ -53,20 +53,25 @@ def readable_or_absent(root: Path) -> set | None:
     return {s.key for s in samples}
 
 
+def _child(argv: list[str], fault: str) -> None:
+    os.environ[FAULT_ENV] = fault
+    try:
+        code = corpus_main(argv)
+    except BaseException:  # noqa: BLE001 - a failing run is an outcome here, reported by its code
+        code = 3
+    os._exit(code)
+
+
 def _in_child(argv: list[str], fault: str) -> int | None:
-    """Run the pipeline in a forked child with the fault set; its exit code (-9 when killed)."""
+    """Run the pipeline in a child with the fault set; its exit code (-9 when killed).
 
-    def target() -> None:
-        os.environ[FAULT_ENV] = fault
-        try:
-            code = corpus_main(argv)
-        except BaseException:  # noqa: BLE001 - a failing run is an outcome here, reported by its code
-            code = 3
-        os._exit(code)
-
-    proc = multiprocessing.get_context("fork").Process(target=target)
+    The child forks from a forkserver that imported the pipelines once and runs no threads, so it
+    starts fast and cannot inherit a lock held by one of this process's threads (HTTP server, fetcher)."""
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["pipelines.cli", "tests.pipelines.test_faults"])
+    proc = ctx.Process(target=_child, args=(argv, fault))
     proc.start()
-    proc.join(300)
+    proc.join(240)
     if proc.is_alive():
         proc.kill()
         pytest.fail(f"the run with {fault} hung")
@@ -95,7 +100,7 @@ def _image_text(tmp: Path, base: str, version: str) -> list[str]:
     if version == "B":
         rows[2] = ("astronaut.jpg", "An astronaut holding a helmet in front of a flag.")
     src.write_text("".join(json.dumps({"url": f"{base}/img/{p}?f=1", "caption": c}) + "\n" for p, c in rows))
-    return ["image-text", "--input", str(src), "--samples-per-shard", "2", *FAST]
+    return ["image-text", "--input", str(src), "--samples-per-shard", "3", *FAST]
 
 
 def _interleaved(tmp: Path, base: str, version: str) -> list[str]:
@@ -119,6 +124,7 @@ PIPELINES: dict[str, Callable[[Path, str, str], list[str]]] = {
 }
 
 
+@pytest.mark.timeout(1200)  # a pipeline run per rename point, twice: minutes on two shared cores
 @pytest.mark.parametrize("pipeline", list(PIPELINES))
 def test_kill_at_every_rename_point_of_a_rerun(
     pipeline: str, tmp_path: Path, http_server, monkeypatch
