@@ -19,9 +19,12 @@ from __future__ import annotations
 import errno
 import os
 import posixpath
+import re
 import signal
+import socket
 import stat
 import threading
+import time
 import uuid
 from typing import Any
 
@@ -40,10 +43,48 @@ def join(base: str, *parts: str) -> str:
     return posixpath.join(base.rstrip("/"), *parts) if base else posixpath.join(*parts)
 
 
+_HOST = re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname())[:40] or "host"
+
+
 def temporary_name(final_path: str) -> str:
-    """A hidden, unique sibling of `final_path`: readers and the validator skip dot-files."""
+    """A hidden, unique sibling of `final_path`: readers and the validator skip dot-files.
+
+    The name carries the writer's host and process id, so a later run can tell a leftover of a
+    killed writer (remove it) from the temporary of a run still writing (leave it)."""
     folder, name = posixpath.split(final_path)
-    return posixpath.join(folder, f".{name}.tmp-{uuid.uuid4().hex[:12]}")
+    return posixpath.join(folder, f".{name}.tmp-{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:12]}")
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def age_seconds(fs: fsspec.AbstractFileSystem, path: str) -> float | None:
+    """Seconds since `path` was last modified, when the filesystem says."""
+    try:
+        info = fs.info(path)
+    except OSError:
+        return None
+    mtime = info.get("mtime") or info.get("updated") or info.get("LastModified")
+    if hasattr(mtime, "timestamp"):
+        mtime = mtime.timestamp()
+    return time.time() - float(mtime) if isinstance(mtime, (int, float)) else None
+
+
+def abandoned_temporary(fs: fsspec.AbstractFileSystem, path: str, max_age: float = 3600.0) -> bool:
+    """A temporary whose writer is gone: a dead process of this host, or (another host's) older than
+    `max_age`. A concurrent run's temporaries are left alone."""
+    tail = posixpath.basename(path).rsplit(".tmp-", 1)[-1].rsplit("-", 2)
+    if len(tail) == 3 and tail[0] == _HOST and tail[1].isdigit():
+        return not _process_alive(int(tail[1]))
+    age = age_seconds(fs, path)
+    return age is not None and age > max_age
 
 
 FAULT_ENV = "KOSMOS_FAULT_AT"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -23,9 +24,19 @@ import webdataset as wds
 from schemas.arrow_schemas import parquet_schema, schema_with_columns
 from schemas.keys import key_problem
 from schemas.kinds import STATS_SCHEMA, Kind, SchemaError
-from schemas.manifest import Counts, Manifest, ShardEntry, utc_now
+from schemas.manifest import MANIFEST_NAME, Counts, Manifest, ShardEntry, utc_now
 from schemas.samples import Sample, parquet_row
-from schemas.storage import atomic_write_bytes, filesystem, join, remove_quietly, temporary_name
+from schemas.storage import (
+    abandoned_temporary,
+    age_seconds,
+    filesystem,
+    is_temporary,
+    join,
+    publish,
+    remove_quietly,
+    temporary_name,
+    write_temporary,
+)
 
 DEFAULT_SAMPLES_PER_SHARD = 10_000
 # A run's work files (e.g. the image pipeline's candidates) live here, below the corpus root, so
@@ -109,7 +120,9 @@ class ShardStats:
             if d.get("schema") != STATS_SCHEMA:
                 raise SchemaError(f"stats schema {d.get('schema')!r} is not {STATS_SCHEMA!r}")
             return cls(**d)
-        except (json.JSONDecodeError, TypeError, AttributeError) as e:
+        except (ValueError, RecursionError, TypeError, AttributeError) as e:
+            if isinstance(e, SchemaError):
+                raise
             raise SchemaError(f"malformed shard stats: {e}") from None
 
     def entry(self, relative_path: str) -> ShardEntry:
@@ -242,14 +255,22 @@ class ShardWriter:
         table = pa.Table.from_pylist(_fit_columns(self._rows, schema), schema=schema)
         parquet = io.BytesIO()
         pq.write_table(table, parquet)
+        parquet_path = join(self.root, sidecar(self.name, ".parquet"))
+        stats_path = join(self.root, sidecar(self.name, ".stats.json"))
+        temporaries: list[str] = []
         try:
+            # Every byte is written before any rename: a full disk fails here, with no final name touched.
+            temporaries.append(write_temporary(self.fs, parquet_path, parquet.getvalue()))
+            temporaries.append(write_temporary(self.fs, stats_path, stats.to_json()))
             # Rewriting a complete shard: withdraw its completion marker first, so no crash between
             # the moves below can leave a marker (and counts) describing the old tar beside the new one.
-            remove_quietly(self.fs, join(self.root, sidecar(self.name, ".stats.json")))
-            self.fs.mv(self._tmp, self._final)
-            atomic_write_bytes(self.fs, join(self.root, sidecar(self.name, ".parquet")), parquet.getvalue())
-            atomic_write_bytes(self.fs, join(self.root, sidecar(self.name, ".stats.json")), stats.to_json())
+            remove_quietly(self.fs, stats_path)
+            publish(self.fs, self._tmp, self._final)
+            publish(self.fs, temporaries[0], parquet_path)
+            publish(self.fs, temporaries[1], stats_path)  # the completion marker, last
         except BaseException:
+            for tmp in temporaries:
+                remove_quietly(self.fs, tmp)
             self.abort()
             raise
         self._done = True
@@ -340,5 +361,58 @@ def write_manifest(
     manifest = Manifest(
         kind=kind, shards=shards, counts=counts, config=dict(config or {}), extra=dict(extra or {})
     )
-    manifest.write(output_dir)
+    manifest.write(output_dir)  # atomic, and the last file a run writes ...
+    remove_unlisted(output_dir, manifest)  # ... but for removing what it does not list
     return manifest
+
+
+_SHARD_FILE = re.compile(r"^(?P<stem>[^./]+-\d{6})\.(tar|parquet|stats\.json|candidates\.parquet)$")
+
+
+def _stem(name: str) -> str | None:
+    m = _SHARD_FILE.match(name)
+    return m.group("stem") if m else None
+
+
+STALE_SHARD_SECONDS = 600.0
+"""A shard file without its stats this old is a killed run's leftover, not a concurrent writer's."""
+
+
+def prepare_output(output_dir: str) -> list[str]:
+    """Before a run writes: withdraw the manifest and remove leftovers of killed runs; returns what went.
+
+    Leftovers are hidden temporaries and the files of shards without their completion marker (a
+    tar renamed into place whose stats never followed). Complete shards stay: a resumed run reuses
+    those whose source is unchanged. The manifest goes first, so that a run killed from here on
+    leaves no manifest describing files it has begun to replace; the new one is written last."""
+    fs, root = filesystem(output_dir)
+    if not fs.isdir(root):
+        return []
+    names = [p.rsplit("/", 1)[-1] for p in fs.ls(root, detail=False)]
+    complete = {n[: -len(".stats.json")] for n in names if n.endswith(".stats.json") and not is_temporary(n)}
+    doomed = [n for n in names if n == MANIFEST_NAME]
+    # A concurrent run's temporaries and its shard between two renames are not leftovers: only a dead
+    # writer's temporaries go, and stat-less shard files once they are old (the rest are overwritten
+    # by this run or removed as unlisted after its manifest).
+    doomed += [n for n in names if is_temporary(n) and abandoned_temporary(fs, join(root, n))]
+    doomed += [
+        n
+        for n in names
+        if (stem := _stem(n)) is not None
+        and stem not in complete
+        and (age_seconds(fs, join(root, n)) or 0) > STALE_SHARD_SECONDS
+    ]
+    for name in sorted(doomed, key=lambda n: n != MANIFEST_NAME):  # the manifest first
+        remove_quietly(fs, join(root, name))
+    return sorted(doomed)
+
+
+def remove_unlisted(output_dir: str, manifest: Manifest) -> list[str]:
+    """After the manifest is written: remove shard files it does not list (an earlier run's extra shards)."""
+    fs, root = filesystem(output_dir)
+    listed = {e.path[: -len(".tar")] for e in manifest.shards}
+    names = [p.rsplit("/", 1)[-1] for p in fs.ls(root, detail=False)] if fs.isdir(root) else []
+    doomed = sorted(n for n in names if (stem := _stem(n)) is not None and stem not in listed)
+    for name in doomed:
+        remove_quietly(fs, join(root, name))
+    return doomed

@@ -179,3 +179,22 @@ def test_full_disk_at_every_write_point(tmp_path: Path, http_server, monkeypatch
         assert not [p for p in work.iterdir() if p.name.startswith(".")], "a full disk leaves no temporary"
         assert corpus_main([*argv, "--output", str(work)]) == 0
         assert kept(work) == kept(reference)
+
+
+@pytest.mark.timeout(600)
+def test_two_concurrent_runs_into_one_folder(tmp_path: Path) -> None:
+    """A second run starting while the first writes removes none of the first's live temporaries."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    argv = [*_text(inputs, "", "A"), "--output", str(tmp_path / "out")]
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["pipelines.cli", "tests.pipelines.test_faults"])
+    procs = [ctx.Process(target=_child, args=(argv, "none:0")) for _ in range(2)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(300)
+    assert [proc.exitcode for proc in procs] == [0, 0]
+    reference = tmp_path / "reference"
+    assert corpus_main([*_text(inputs, "", "A"), "--output", str(reference)]) == 0
+    assert kept(tmp_path / "out") == kept(reference)
