@@ -29,7 +29,7 @@ from schemas.arrow_schemas import DROPS
 from schemas.kinds import Kind
 from schemas.manifest import Counts
 from schemas.storage import atomic_write_bytes, filesystem, join
-from schemas.writer import ShardStats, ShardWriter, write_manifest
+from schemas.writer import ShardStats, ShardWriter, prepare_output, write_manifest
 
 
 def with_accelerator(transform: beam.ParDo, accelerator: str | None) -> beam.ParDo:
@@ -138,6 +138,7 @@ class WriteCorpus(beam.PTransform):
         self.per_shard, self.drops_dir, self.prefix = samples_per_shard, drops_dir, prefix
 
     def expand(self, inputs: dict[str, pvalue.PCollection]) -> pvalue.PCollection:
+        prepare_output(self.output_dir)  # at graph construction: before the run writes anything
         samples, drops, input_count, extra = (
             inputs["samples"],
             inputs["drops"],
@@ -200,6 +201,7 @@ class WriteManifestFromStats(beam.PTransform):
         self.output_dir, self.kind, self.config, self.extra = output_dir, kind, config, extra
 
     def expand(self, stats: pvalue.PCollection) -> pvalue.PCollection:
+        prepare_output(self.output_dir)  # at graph construction: before the run writes anything
         extra = self.extra if self.extra is not None else stats.pipeline | "NoExtra" >> beam.Create([{}])
         return (
             stats.pipeline
