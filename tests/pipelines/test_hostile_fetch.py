@@ -202,3 +202,40 @@ def test_x_robots_tag_cases_through_the_fetcher(http_server: TestHTTPServer) -> 
 )
 def test_x_robots_tag_grammar(values: list[str], expected: str | None) -> None:
     assert opted_out(values) == expected
+
+
+# ---- end to end ---------------------------------------------------------------------------------------
+
+
+def test_image_text_run_counts_every_hostile_url(tmp_path, http_server) -> None:
+    """The same families through `kosmos-corpus image-text`: exact reasons, counts add up, a valid corpus."""
+    import json
+
+    from pipelines.cli import main as corpus_main
+    from schemas.manifest import read_manifest
+    from schemas.reader import iter_corpus
+    from schemas.validate import validate
+
+    caption = "A tabby cat looking to the side of the room."
+    paths = {
+        "/bomb/br": "too_large",
+        "/bomb/zstd": "too_large",
+        "/bomb/gzip,gzip": "too_large",
+        "/x-robots-tag/noai-then-date": "opted_out",
+        "/x-robots-tag/scoped-list": "opted_out",
+        "/retry-after-odd/e2e": "kept",
+        "/img/chelsea.png?ok=1": "kept",
+        "/encoded/br": "kept",
+    }
+    src = tmp_path / "urls.jsonl"
+    src.write_text("".join(json.dumps({"url": http_server.url(p), "caption": caption}) + "\n" for p in paths))
+    rc = corpus_main(
+        ["image-text", "--input", str(src), "--output", str(tmp_path / "out"), "--no-image-dedup"]
+        + ["--allow-private-network", "--timeout", "2", "--retries", "1", "--clip-model", "none"]
+    )
+    assert rc == 0
+    assert validate(str(tmp_path / "out")).ok
+    counts = read_manifest(str(tmp_path / "out")).counts
+    assert counts.input == len(paths) == counts.kept + sum(counts.dropped.values())
+    assert counts.dropped == {"too_large": 3, "opted_out": 2}
+    assert counts.kept == sum(1 for _ in iter_corpus(str(tmp_path / "out"))) == 3
