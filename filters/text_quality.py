@@ -32,6 +32,10 @@ from filters.base import Decision, Drop, Keep
 # punctuation tokens, like nltk's word_tokenize splits them off.
 _TOKEN = regex.compile(r"[\p{L}\p{N}\p{M}_]+(?:['’\-][\p{L}\p{N}\p{M}_]+)*|[^\s\p{L}\p{N}\p{M}_]+")
 _IS_WORD = regex.compile(r"[\p{L}\p{N}\p{M}_]")
+# _TOKEN's word alternative alone: the same words as tokenize() filtered by _IS_WORD (a
+# punctuation run holds no word character, so it never hides the start of a word).
+_WORD = regex.compile(r"[\p{L}\p{N}\p{M}_]+(?:['’\-][\p{L}\p{N}\p{M}_]+)*")
+_LETTERLESS_LINE = regex.compile(r"^[^\p{L}\n]+$", regex.MULTILINE)
 _HAS_ALPHA = regex.compile(r"\p{L}")
 _PARAGRAPH_SPLIT = regex.compile(r"\n{2,}")
 
@@ -55,7 +59,37 @@ def tokenize(text: str, word_mode: str = "space") -> list[str]:
 
 
 def _words(text: str, word_mode: str) -> list[str]:
+    if word_mode != "chars":
+        return _WORD.findall(text)
     return [t for t in tokenize(text, word_mode) if _IS_WORD.match(t)]
+
+
+class _Parsed:
+    """One text's lines and words, split once and shared by the three rule groups."""
+
+    __slots__ = ("text", "_lines", "_nonblank", "_words")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._lines: list[str] | None = None
+        self._nonblank: list[str] | None = None
+        self._words: dict[str, list[str]] = {}
+
+    def lines(self) -> list[str]:
+        if self._lines is None:
+            self._lines = self.text.splitlines()
+        return self._lines
+
+    def nonblank_lines(self) -> list[str]:
+        if self._nonblank is None:
+            self._nonblank = [ln for ln in self.lines() if ln.strip()]
+        return self._nonblank
+
+    def words(self, word_mode: str) -> list[str]:
+        words = self._words.get(word_mode)
+        if words is None:
+            words = self._words[word_mode] = _words(self.text, word_mode)
+        return words
 
 
 def char_script_share(text: str, sample: int = 2000) -> float:
@@ -99,24 +133,28 @@ class GopherQualityConfig:
     stop words are then counted as substrings)."""
 
 
-def gopher_quality(text: str, config: GopherQualityConfig = GopherQualityConfig()) -> Decision:
+def gopher_quality(
+    text: str, config: GopherQualityConfig = GopherQualityConfig(), parsed: _Parsed | None = None
+) -> Decision:
     """Gopher's document-quality heuristics (Rae et al. 2021, section A.1.1)."""
     c = config
     if not c.enabled:
         return Keep()
+    p = parsed if parsed is not None else _Parsed(text)
     if (
         c.max_doc_words is not None
+        and len(text) > c.max_doc_words  # every word holds a character: a shorter text cannot exceed
         and _count_words_upto(text, c.max_doc_words, c.word_mode) > c.max_doc_words
     ):
         # Checked first and by counting only: a 50 MB text is dropped without tokenising it all.
         return Drop("too_many_words", f"more than {c.max_doc_words} words")
-    words = _words(text, c.word_mode)
+    words = p.words(c.word_mode)
     n_words = len(words)
     if c.min_doc_words is not None and n_words < c.min_doc_words:
         return Drop("too_few_words", f"{n_words} words < {c.min_doc_words}")
     if n_words == 0:
         return Drop("empty_text", "no words")
-    mean_len = sum(len(w) for w in words) / n_words
+    mean_len = sum(map(len, words)) / n_words
     if c.min_avg_word_length is not None and mean_len < c.min_avg_word_length:
         return Drop("mean_word_length", f"mean word length {mean_len:.2f} < {c.min_avg_word_length}")
     if c.max_avg_word_length is not None and mean_len > c.max_avg_word_length:
@@ -128,7 +166,7 @@ def gopher_quality(text: str, config: GopherQualityConfig = GopherQualityConfig(
         ellipsis_ratio = (text.count("...") + text.count("…")) / n_words
         if ellipsis_ratio > c.max_symbol_word_ratio:
             return Drop("symbol_ratio", f"ellipses per word {ellipsis_ratio:.3f} > {c.max_symbol_word_ratio}")
-    lines = [ln for ln in text.splitlines() if ln.strip()]
+    lines = p.nonblank_lines()
     if lines and c.max_bullet_lines_ratio is not None:
         bullets = sum(ln.lstrip().startswith("•") for ln in lines) / len(lines)
         if bullets > c.max_bullet_lines_ratio:
@@ -140,7 +178,8 @@ def gopher_quality(text: str, config: GopherQualityConfig = GopherQualityConfig(
                 "symbol_ratio", f"lines ending in an ellipsis {ell:.2f} > {c.max_ellipsis_lines_ratio}"
             )
     if c.min_alpha_words_ratio is not None:
-        alpha = sum(1 for w in words if _HAS_ALPHA.search(w)) / n_words
+        # words hold no whitespace: one word per line, the letterless lines counted in one pass
+        alpha = (n_words - len(_LETTERLESS_LINE.findall("\n".join(words)))) / n_words
         if alpha < c.min_alpha_words_ratio:
             return Drop("alpha_words", f"words with a letter {alpha:.2f} < {c.min_alpha_words_ratio}")
     if c.min_stop_words is not None and c.stop_words:
@@ -148,7 +187,7 @@ def gopher_quality(text: str, config: GopherQualityConfig = GopherQualityConfig(
             n_stop = sum(text.count(w) for w in c.stop_words)
         else:
             stops = frozenset(c.stop_words)
-            n_stop = sum(1 for w in words if w.lower() in stops)
+            n_stop = sum(n for w, n in Counter(words).items() if w.lower() in stops)
         if n_stop < c.min_stop_words:
             return Drop("stop_words", f"{n_stop} stop words < {c.min_stop_words}")
     return Keep()
@@ -192,30 +231,50 @@ def _duplicates(items: list[str]) -> tuple[int, int]:
     return n_dup, chars
 
 
-def _ngrams(words: list[str], n: int) -> list[str]:
-    return [" ".join(t) for t in zip(*(words[k:] for k in range(n)), strict=False)]
+def _ngrams(words: list[str], n: int) -> list[tuple[str, ...]]:
+    """n-grams as tuples: words hold no space, so tuples are equal exactly when their joined
+    strings are, and hashing a tuple of (hash-cached) words costs less than joining."""
+    return list(zip(*(words[k:] for k in range(n)), strict=False))
+
+
+def _has_repeated_ngram(words: list[str], n: int) -> bool:
+    grams = _ngrams(words, n)
+    return len(set(grams)) < len(grams)
 
 
 def _duplicated_ngram_chars(words: list[str], n: int) -> int:
     """Characters covered by repeated n-grams, a repeated n-gram's span skipped (datatrove's count)."""
-    seen: set[str] = set()
+    grams = _ngrams(words, n)
+    first = dict(zip(reversed(grams), range(len(grams) - 1, -1, -1), strict=True))  # gram -> first position
+    if len(first) == len(grams):
+        return 0
+    # Only a position whose gram occurred before can be a repeat; the stretches between such
+    # positions are all first occurrences, added to `seen` in bulk.
+    repeats = [i for i, f in enumerate(map(first.__getitem__, grams)) if f != i]
+    seen: set[tuple[str, ...]] = set()
     chars = idx = 0
-    while idx < len(words) - n + 1:
-        gram = " ".join(words[idx : idx + n])
+    for pos in repeats:
+        if pos < idx:
+            continue  # inside a skipped span
+        seen.update(grams[idx:pos])
+        gram = grams[pos]
         if gram in seen:
-            chars += len(gram)
-            idx += n
+            chars += sum(map(len, gram)) + n - 1  # len(" ".join(gram))
+            idx = pos + n
         else:
             seen.add(gram)
-            idx += 1
+            idx = pos + 1
     return chars
 
 
-def gopher_repetition(text: str, config: GopherRepetitionConfig = GopherRepetitionConfig()) -> Decision:
+def gopher_repetition(
+    text: str, config: GopherRepetitionConfig = GopherRepetitionConfig(), parsed: _Parsed | None = None
+) -> Decision:
     """Gopher's repetition heuristics: duplicated paragraphs/lines and repeated n-grams."""
     c = config
     if not c.enabled:
         return Keep()
+    p = parsed if parsed is not None else _Parsed(text)
     n_chars = len(text)
     if n_chars == 0:
         return Drop("empty_text", "no characters")
@@ -232,7 +291,7 @@ def gopher_repetition(text: str, config: GopherRepetitionConfig = GopherRepetiti
                 "duplicate_paragraphs",
                 f"chars in duplicated paragraphs {dup_chars / n_chars:.2f} > {c.dup_para_char_frac}",
             )
-    lines = [ln for ln in text.splitlines() if ln.strip()]
+    lines = p.nonblank_lines()
     if lines:
         n_dup, dup_chars = _duplicates(lines)
         if c.dup_line_frac is not None and n_dup / len(lines) > c.dup_line_frac:
@@ -244,19 +303,24 @@ def gopher_repetition(text: str, config: GopherRepetitionConfig = GopherRepetiti
             )
     if not c.top_n_grams and not c.dup_n_grams:
         return Keep()
-    words = _words(text, c.word_mode)
+    words = p.words(c.word_mode)
     for n, frac in c.top_n_grams:
         grams = _ngrams(words, n)
         if not grams:
             continue
-        gram, count = Counter(grams).most_common(1)[0]
+        top, count = Counter(grams).most_common(1)[0]
+        gram = " ".join(top)
         share = len(gram) * count / n_chars
         if count > 1 and share > frac:
             return Drop("top_ngram", f"top {n}-gram {gram!r} x{count} covers {share:.2f} > {frac}")
+    # An n-gram repeats only where its shortest-n prefix does: with no repeated shortest n-gram
+    # every duplicated-n-gram count is 0, found in one set pass instead of one scan per n.
+    shortest = min((n for n, _ in c.dup_n_grams), default=0)
+    any_repeat = shortest < 1 or _has_repeated_ngram(words, shortest)
     for n, frac in c.dup_n_grams:
         if len(words) < n:
             continue
-        share = _duplicated_ngram_chars(words, n) / n_chars
+        share = (_duplicated_ngram_chars(words, n) if any_repeat else 0) / n_chars
         if share > frac:
             return Drop("top_ngram", f"duplicated {n}-grams cover {share:.2f} of chars > {frac}")
     return Keep()
@@ -299,7 +363,7 @@ class C4Config:
 def _c4_line_kept(line: str, c: C4Config) -> str | None:
     """The line after C4's line rules, or None when the line is removed."""
     words = line.split()
-    if c.max_word_length is not None and any(len(w) > c.max_word_length for w in words):
+    if c.max_word_length is not None and max(map(len, words), default=0) > c.max_word_length:
         return None
     if c.remove_citations:
         line = _CITATION.sub("", line)
@@ -315,7 +379,9 @@ def _c4_line_kept(line: str, c: C4Config) -> str | None:
     return line
 
 
-def c4_quality(text: str, config: C4Config = C4Config()) -> tuple[Decision, str]:
+def c4_quality(
+    text: str, config: C4Config = C4Config(), parsed: _Parsed | None = None
+) -> tuple[Decision, str]:
     """(decision, cleaned text): C4 line removal, then the lorem-ipsum and curly-brace rules.
 
     As in C4 and datatrove, the document rules look only at lines that survive the line rules,
@@ -327,7 +393,7 @@ def c4_quality(text: str, config: C4Config = C4Config()) -> tuple[Decision, str]
         return Keep(), text
     kept: list[str] = []
     sentences = 0
-    for raw in text.splitlines():
+    for raw in parsed.lines() if parsed is not None else text.splitlines():
         line = raw.strip()
         if c.filter_lines:
             line = _c4_line_kept(line, c)
@@ -775,13 +841,14 @@ class TextQualityFilter:
 
     def __call__(self, text: str, lang: str | None = None) -> tuple[Decision, str]:
         cfg = self.config_for(lang, text)
-        decision = gopher_quality(text, cfg.gopher_quality)
+        parsed = _Parsed(text)
+        decision = gopher_quality(text, cfg.gopher_quality, parsed)
         if not decision:
             return decision, text
-        decision = gopher_repetition(text, cfg.gopher_repetition)
+        decision = gopher_repetition(text, cfg.gopher_repetition, parsed)
         if not decision:
             return decision, text
-        return c4_quality(text, cfg.c4)
+        return c4_quality(text, cfg.c4, parsed)
 
     def __reduce__(self) -> tuple:
         return (TextQualityFilter, (self.config,))

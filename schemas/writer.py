@@ -19,7 +19,6 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import webdataset as wds
 
 from schemas.arrow_schemas import parquet_schema, schema_with_columns
 from schemas.keys import key_problem
@@ -200,6 +199,8 @@ class ShardWriter:
         self._tmp = temporary_name(self._final)
         self._file = self.fs.open(self._tmp, "wb")
         self._hashing = _HashingFile(self._file)
+        import webdataset as wds  # imports torch: only where a tar is written
+
         self._tar = wds.TarWriter(self._hashing, encoder=False, mtime=0.0)
         self._rows: list[dict[str, Any]] = []
         self._keys: set[str] = set()
