@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from PIL import Image
-from webdataset.shardlists import expand_urls
 
 from schemas.images import IMAGE_FORMATS
 from schemas.kinds import SchemaError
@@ -51,6 +50,8 @@ def foreign_shard_urls(target: str, missing: list[str] | None = None) -> list[st
 
     Paths a brace pattern names that do not exist are appended to `missing` when it is given."""
     urls: list[str] = []
+    from webdataset.shardlists import expand_urls  # webdataset imports torch: only for a foreign target
+
     for pattern in expand_urls(target) if "{" in target else [target]:
         fs, path = filesystem(pattern)
         if fs.isdir(path):

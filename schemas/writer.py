@@ -36,6 +36,7 @@ from schemas.storage import (
     temporary_name,
     write_temporary,
 )
+from schemas.tar_members import TarWriter
 
 DEFAULT_SAMPLES_PER_SHARD = 10_000
 # A run's work files (e.g. the image pipeline's candidates) live here, below the corpus root, so
@@ -199,9 +200,7 @@ class ShardWriter:
         self._tmp = temporary_name(self._final)
         self._file = self.fs.open(self._tmp, "wb")
         self._hashing = _HashingFile(self._file)
-        import webdataset as wds  # imports torch: only where a tar is written
-
-        self._tar = wds.TarWriter(self._hashing, encoder=False, mtime=0.0)
+        self._tar = TarWriter(self._hashing, mtime=0.0)  # webdataset's bytes, without importing torch
         self._rows: list[dict[str, Any]] = []
         self._keys: set[str] = set()
         self._started, self._t0 = utc_now(), time.monotonic()
