@@ -16,7 +16,7 @@ from schemas.kinds import Kind, SchemaError
 from schemas.manifest import MANIFEST_NAME, read_manifest
 from schemas.storage import filesystem, join
 
-# Settings that change how a run works, not what it writes.
+# Settings that change how a run works, not what the corpus holds.
 OPERATIONAL = (
     "output",
     "drops_dir",
@@ -36,6 +36,12 @@ OPERATIONAL = (
     # Recorded by the held-out split after the run, which checks a changed fraction itself.
     "holdout_fraction",
     "holdout_output",
+    # What resume itself handles: a shard is reused only when the content of its input rows and the
+    # settings are unchanged, and dedup runs over the whole corpus, so a run that adds inputs (a
+    # launcher appending WARCs) or re-shards builds exactly the corpus a fresh run would.
+    "inputs",
+    "warcs",
+    "samples_per_shard",
 )
 
 
