@@ -55,6 +55,21 @@ def position_multipliers(n: int) -> np.ndarray:
     return np.array([_fmix64_int((_GOLDEN * (k + 1)) & _MASK64) | 1 for k in range(n)], dtype=np.uint64)
 
 
+def _lowered_alone(chars: str, block: int = 4096) -> np.ndarray:
+    """Each character's str.lower() as a code point where that is one character (else itself), as
+    if lowered alone: no final-sigma context. Lowered a block at a time (the only context rule, final
+    sigma, cannot fire inside the ordered code points: capital sigma sits between two capitals);
+    a block with a character that lowers to several is lowered per character."""
+    out = []
+    for start in range(0, len(chars), block):
+        piece = chars[start : start + block]
+        low = piece.lower()
+        if len(low) != len(piece):
+            low = "".join(lo if len(lo := c.lower()) == 1 else c for c in piece)
+        out.append(low)
+    return np.frombuffer("".join(out).encode("utf-32-le", "surrogatepass"), dtype=np.uint32).copy()
+
+
 @cache
 def fold_table(config: NormalizeConfig) -> np.ndarray:
     """Code point -> folded code point, or BREAK where `text_normalize` would split words.
@@ -64,12 +79,9 @@ def fold_table(config: NormalizeConfig) -> np.ndarray:
     """
     size = sys.maxunicode + 1
     table = np.arange(size, dtype=np.uint32)
-    everything = "".join(map(chr, range(size)))
+    everything = table.tobytes().decode("utf-32-le", "surrogatepass")  # every code point, in order
     if config.lowercase:
-        # "\0"-separated so no character sees a cased neighbour (no final-sigma context); "\0" has no case.
-        lowered = ["\0", *"\0".join(everything[1:]).lower().split("\0")]
-        changed = [cp for cp, low in enumerate(lowered) if len(low) == 1 and low != everything[cp]]
-        table[changed] = [ord(lowered[cp]) for cp in changed]
+        table = _lowered_alone(everything)
     if config.fold_digits:
         digits = [m.start() for m in regex.finditer(r"\d", everything)]
         table[np.isin(table, digits)] = ord("0")
