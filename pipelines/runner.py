@@ -11,6 +11,7 @@ from collections.abc import Callable
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from pipelines.common.dofn_specs import remember_dofn_specs
 from pipelines.common.progress import ProgressDisplay, snapshot, throughput
 from schemas.inspect import format_counts
 from schemas.manifest import Manifest, read_manifest
@@ -44,6 +45,7 @@ def run_pipeline(
 ) -> tuple[object, float]:
     """Build and run the pipeline to completion, with `display` showing progress; (result, seconds)."""
     options = PipelineOptions(with_default_runner(beam_args))
+    remember_dofn_specs()  # about 1.3 CPU-s less per local run
     start = time.monotonic()
     pipeline = beam.Pipeline(options=options)
     build(pipeline)
