@@ -21,15 +21,17 @@ demo: setup
 	$(BIN)/kosmos-corpus demo --output $(OUT)
 	$(BIN)/kosmos_train demo --data $(OUT)/text $(OUT)/image_text $(OUT)/interleaved --output $(OUT)/run
 
-test: setup
+# What CI runs (.ci/run): lint, the test suite, then a fresh `.[pipelines]` install running the text pipeline.
+test: lint
 	$(BIN)/python -m pytest -q
+	PYTHON=$(PYTHON) .ci/fresh_install
 
 # Style is checked, not just advised: lint errors and unformatted files fail CI.
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# A fresh virtual environment with only .[pipelines] (a Dataflow worker's install) runs the text pipeline.
+# Alone: a fresh virtual environment with only .[pipelines] (a Dataflow worker's install) runs the text pipeline.
 install-check:
 	PYTHON=$(PYTHON) .ci/fresh_install
 

@@ -223,7 +223,9 @@ def test_alt_text_pairs_feed_the_image_text_pipeline(tmp_path, http_server):
     )
     assert rc == 0
     assert sorted(s.caption for s in iter_corpus(str(out))) == sorted(alts)
-    assert all(s.columns["page_url"] == f"{base}/gen/alt" for s in iter_corpus(str(out)))  # a top-level column
+    assert all(
+        s.columns["page_url"] == f"{base}/gen/alt" for s in iter_corpus(str(out))
+    )  # a top-level column
     drops = read_drops(str(tmp_path / "d"))
     assert [d["reason"] for d in drops.values()] == ["image_url_pattern"]
     assert http_server.request_count("/static/site-logo.png") == 0, "non-content images are never fetched"
