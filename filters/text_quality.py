@@ -238,8 +238,7 @@ def _ngrams(words: list[str], n: int) -> list[tuple[str, ...]]:
 
 
 def _has_repeated_ngram(words: list[str], n: int) -> bool:
-    grams = _ngrams(words, n)
-    return len(set(grams)) < len(grams)
+    return len(set(zip(*(words[k:] for k in range(n)), strict=False))) < len(words) - n + 1
 
 
 def _duplicated_ngram_chars(words: list[str], n: int) -> int:
@@ -305,10 +304,9 @@ def gopher_repetition(
         return Keep()
     words = p.words(c.word_mode)
     for n, frac in c.top_n_grams:
-        grams = _ngrams(words, n)
-        if not grams:
-            continue
-        top, count = Counter(grams).most_common(1)[0]
+        if n < 1 or len(words) < n:
+            continue  # no n-grams
+        top, count = Counter(zip(*(words[k:] for k in range(n)), strict=False)).most_common(1)[0]
         gram = " ".join(top)
         share = len(gram) * count / n_chars
         if count > 1 and share > frac:
