@@ -2,8 +2,9 @@
 
 Order of appearance: the tar, then its Parquet, then `.stats.json` last. A shard whose
 `.stats.json` exists is complete; a killed writer leaves only hidden temporary files, never a
-file under a final name. Tar members are written by webdataset's TarWriter (the reference
-implementation of the format) with a fixed mtime, so the same samples give byte-identical shards.
+file under a final name. Tar members are written by schemas/tar_members.TarWriter (standard-library
+tarfile, byte-identical to webdataset's TarWriter without importing webdataset and torch) with a
+fixed mtime, so the same samples give byte-identical shards.
 """
 
 from __future__ import annotations
@@ -405,6 +406,22 @@ def prepare_output(output_dir: str) -> list[str]:
     for name in sorted(doomed, key=lambda n: n != MANIFEST_NAME):  # the manifest first
         remove_quietly(fs, join(root, name))
     return sorted(doomed)
+
+
+def remove_corpus(output_dir: str) -> list[str]:
+    """Remove a corpus's own files (manifest, shard files, temporaries, the work folder) and nothing
+    else: `--overwrite` on a folder that also holds a user's other files must leave those alone."""
+    fs, root = filesystem(output_dir)
+    if not fs.isdir(root):
+        return []
+    names = [p.rsplit("/", 1)[-1] for p in fs.ls(root, detail=False)]
+    doomed = sorted(n for n in names if n == MANIFEST_NAME or _stem(n) is not None or is_temporary(n))
+    for name in sorted(doomed, key=lambda n: n != MANIFEST_NAME):  # the manifest first
+        remove_quietly(fs, join(root, name))
+    if WORK_DIR in names:
+        fs.rm(join(root, WORK_DIR), recursive=True)
+        doomed.append(WORK_DIR + "/")
+    return doomed
 
 
 def remove_unlisted(output_dir: str, manifest: Manifest) -> list[str]:

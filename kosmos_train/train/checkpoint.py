@@ -77,7 +77,8 @@ def load(engine: Any, run_dir: Path, tag: str, world_size: int) -> tuple[int, di
             f"checkpoint {tag} was written by {state['world_size']} ranks, this run has {world_size}; "
             "exact resume needs the same world size"
         )
-    path, client = engine.load_checkpoint(str(ckpt), tag=tag)
+    with weights_only_loads():  # resuming a crafted run directory must not execute code either
+        path, client = engine.load_checkpoint(str(ckpt), tag=tag)
     if path is None:
         raise ValueError(f"DeepSpeed could not load checkpoint {ckpt / tag}")
     return int(client["step"]), state

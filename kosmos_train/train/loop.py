@@ -285,7 +285,8 @@ def setup(
     if config.vision is not None:
         pretrained = None if weights == RANDOM_CLIP else weights
         config.vision = dataclasses.replace(config.vision, pretrained=pretrained)
-    if dist.rank == 0:
+    tag = checkpoint.latest_tag(run_dir) if resume else None
+    if dist.rank == 0 and tag is None:  # a resume keeps the records of the run it continues
         config.save(run_dir / CONFIG_FILE)
         checkpoint.write_json_atomic(
             run_dir / TRAIN_CONFIG_FILE, {**cfg.to_dict(), "model": config.to_dict()}
@@ -300,7 +301,6 @@ def setup(
     engine, own_schedule = build_engine(cfg, model, sum(micro.values()), bf16, ds_file)
 
     step, data_state = 0, None
-    tag = checkpoint.latest_tag(run_dir) if resume else None
     if tag is not None:
         step, data_state = checkpoint.load(engine, run_dir, tag, dist.world_size)
         runlog.message(f"resumed from {run_dir}/deepspeed/{tag} at step {step}")

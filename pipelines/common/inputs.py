@@ -12,6 +12,7 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from pipelines.io.input_rows import format_of
+from schemas.storage import filesystem, regular_file_problem
 
 
 def is_row_file(path: str) -> bool:
@@ -45,6 +46,8 @@ def expand_inputs(
         if not matches:
             raise FileNotFoundError(f"no input files match {item!r}")
         for path in matches:
+            if _not_a_file(path):  # a FIFO or device would hang the reader (and the column check)
+                raise ValueError(_not_a_file(path))
             if not accept(path):
                 if not is_dir:
                     raise ValueError(f"{path}: unsupported input file for this pipeline")
@@ -59,6 +62,14 @@ def expand_inputs(
             )
         by_relpath[rel] = path
     return sorted(found.items())
+
+
+def _not_a_file(path: str) -> str | None:
+    """Why a local input must not be opened (FIFO, device, socket), or None; remote objects are files."""
+    if "://" in path:
+        return None
+    fs, local = filesystem(path)
+    return regular_file_problem(fs, local)
 
 
 def local_path(url: str) -> str:

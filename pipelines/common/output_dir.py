@@ -15,6 +15,7 @@ from pipelines.common.options import UsageError
 from schemas.kinds import Kind, SchemaError
 from schemas.manifest import MANIFEST_NAME, read_manifest
 from schemas.storage import filesystem, join
+from schemas.writer import remove_corpus
 
 # Settings that change how a run works, not what the corpus holds.
 OPERATIONAL = (
@@ -54,13 +55,20 @@ def flatten(config: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any
             yield name, value
 
 
+def _operational(name: str) -> bool:
+    return any(name == op or name.startswith(op + ".") for op in OPERATIONAL)
+
+
+def corpus_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """The flattened settings that shape what the corpus holds (OPERATIONAL ones left out)."""
+    return {name: value for name, value in flatten(config) if not _operational(name)}
+
+
 def corpus_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """`name: old -> new` for each setting that differs and changes the corpus."""
-    a, b = dict(flatten(old)), dict(flatten(new))
+    a, b = corpus_settings(old), corpus_settings(new)
     out = []
     for name in sorted(set(a) | set(b)):
-        if any(name == op or name.startswith(op + ".") for op in OPERATIONAL):
-            continue
         if json.dumps(a.get(name), sort_keys=True) != json.dumps(b.get(name), sort_keys=True):
             out.append(f"{name}: {a.get(name, 'unset')} -> {b.get(name, 'unset')}")
     return out
@@ -84,12 +92,11 @@ def holds_corpus(output: str) -> bool:
 
 
 def check_output(output: str, kind: Kind, config: dict[str, Any], overwrite: bool) -> None:
-    """UsageError when `output` holds another corpus. With `overwrite` any corpus there is removed
-    (the run starts over); a directory that holds no corpus is never deleted."""
+    """UsageError when `output` holds another corpus. With `overwrite` the corpus there is removed
+    (the run starts over): its own files only, never anything else the directory holds."""
     if overwrite:
         if holds_corpus(output):
-            fs, path = filesystem(output)
-            fs.rm(path, recursive=True)
+            remove_corpus(output)
         return
     problem = _conflict(output, kind, config)
     if problem is not None:

@@ -42,6 +42,11 @@ def shard_source(rows: Iterable[Any], cfg: Any) -> str:
     """A shard's identity for resuming: the content of its input rows and every setting that shapes it.
 
     `rows` are what the shard is built from (row dicts, ready drop records, documents), sorted by
-    key by the caller. Another --samples-per-shard, an edited row, a row that dedup now assigns
-    elsewhere or other filters give another source, so stale shards are rebuilt."""
-    return hashlib.sha256(repr(cfg).encode() + b"\n" + content_digest(rows).encode()).hexdigest()
+    key by the caller. Another --samples-per-shard (other rows), an edited row, a row that dedup now
+    assigns elsewhere or other filters give another source, so stale shards are rebuilt."""
+    from pipelines.common.output_dir import corpus_settings
+    from pipelines.common.sink import config_dict
+
+    # Only what shapes the corpus: an added input, an output path or a faster fetch reuses the shard.
+    settings = json.dumps(corpus_settings(config_dict(cfg)), sort_keys=True, default=str)
+    return hashlib.sha256(settings.encode() + b"\n" + content_digest(rows).encode()).hexdigest()

@@ -187,7 +187,8 @@ class _ReadBack(beam.DoFn):
 
 def _delete(_count: int, spill_dir: str) -> None:
     try:
-        FileSystems.delete([spill_dir])
+        # A trailing slash makes object stores (gs://, s3://) delete the prefix, not one object of that name.
+        FileSystems.delete([spill_dir.rstrip("/") + "/"])
     except Exception as err:  # noqa: BLE001 - leftover temp files are not worth failing a finished run
         log.warning("could not delete dedup spill files %s: %s", spill_dir, err)
 

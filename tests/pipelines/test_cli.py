@@ -123,6 +123,17 @@ def test_a_missing_input_or_a_bad_value_is_one_line(tmp_path: Path) -> None:
     assert "argument --samples-per-shard: invalid int value: 'many'" in usage_error(result)
 
 
+def test_a_fifo_among_the_inputs_is_one_line_not_a_hang(tmp_path: Path) -> None:
+    import os
+
+    (tmp_path / "in").mkdir()
+    write_jsonl(tmp_path / "in" / "a.jsonl", [{"id": "1", "text": "one"}])
+    os.mkfifo(tmp_path / "in" / "b.jsonl")  # opening it for reading would block forever
+    for given in (str(tmp_path / "in"), str(tmp_path / "in" / "b.jsonl")):
+        result = run("kosmos-corpus", "text", "--input", given, "--output", "out", cwd=tmp_path)
+        assert usage_error(result) == f"kosmos-corpus: error: {tmp_path}/in/b.jsonl is a FIFO"
+
+
 @pytest.fixture(scope="module")
 def empty_corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
     """A text run on German documents with the default --languages en: every document dropped.
@@ -183,8 +194,12 @@ def test_the_same_run_again_resumes_and_overwrite_replaces(empty_corpus: tuple[P
     root, argv = empty_corpus
     again = run("kosmos-corpus", *argv, cwd=root)
     assert again.returncode == 0, again.stderr
+    (root / "out" / "notes.txt").write_text("the user's own file")  # not part of the corpus
     replaced = run("kosmos-corpus", *argv, "--languages", "de", "--overwrite", cwd=root)
     assert replaced.returncode == 0, replaced.stderr
     manifest = json.loads((root / "out" / "manifest.json").read_text())
     assert manifest["config"]["language"]["languages"] == ["de"]
     assert manifest["counts"]["kept"] == 4 and len(manifest["shards"]) == 1
+    assert (
+        root / "out" / "notes.txt"
+    ).read_text() == "the user's own file"  # --overwrite removes only the corpus

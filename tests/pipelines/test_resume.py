@@ -164,12 +164,22 @@ def test_an_added_warc_repeating_a_finished_shards_pages(tmp_path: Path, http_se
 
 @pytest.mark.parametrize("rows", [[{"url": "u", "caption": "c"}], [{"url": "u", "caption": "d"}]])
 def test_shard_source_depends_on_content_not_position(rows: list[dict]) -> None:
-    from pipelines.common.resume import shard_source
+    import dataclasses
 
-    base = shard_source([{"key": "k", "url": "u", "caption": "c"}], cfg="x")
-    same = shard_source([{"key": "k", **rows[0]}], cfg="x")
+    from pipelines.common.resume import shard_source
+    from pipelines.image_text.graph import ImageTextConfig
+
+    x = ImageTextConfig(inputs=("a.jsonl",), output="out")
+    base = shard_source([{"key": "k", "url": "u", "caption": "c"}], x)
+    same = shard_source([{"key": "k", **rows[0]}], x)
     assert (same == base) is (rows[0]["caption"] == "c")
-    assert shard_source([{"key": "k", "image": b"\x00" * 3}], "x") != shard_source(
-        [{"key": "k", "image": b"\x01" * 3}], "x"
+    assert shard_source([{"key": "k", "image": b"\x00" * 3}], x) != shard_source(
+        [{"key": "k", "image": b"\x01" * 3}], x
     )
-    assert shard_source([{"key": "k"}], "x") != shard_source([{"key": "k"}], "y")
+    stricter = dataclasses.replace(x, image=dataclasses.replace(x.image, min_side=128))
+    assert shard_source([{"key": "k"}], x) != shard_source([{"key": "k"}], stricter)
+    # An added input, another output path or a faster fetch does not make a finished shard stale.
+    elsewhere = dataclasses.replace(
+        x, inputs=("a.jsonl", "b.jsonl"), output="other", fetch=dataclasses.replace(x.fetch, timeout=99.0)
+    )
+    assert shard_source([{"key": "k"}], x) == shard_source([{"key": "k"}], elsewhere)

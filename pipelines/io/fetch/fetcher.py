@@ -342,8 +342,9 @@ class Fetcher:
                     RobotsRules(None, Drop("connection_error", f"robots.txt: {type(err).__name__}: {err}")),
                     cfg.robots_error_ttl,
                 )
-            except (BodyDecodeError, UnsupportedEncoding) as err:
-                # An unreadable robots.txt is an unreachable one (RFC 9309 2.3.1.4): disallow all for a while.
+            except (BodyDecodeError, UnsupportedEncoding, BodyTooLarge) as err:
+                # An unreadable robots.txt (corrupt, or a stream that cannot be cut at the limit) is an
+                # unreachable one (RFC 9309 2.3.1.4): disallow all for a while, never fail the host's URLs.
                 drop = Drop(
                     "robots_disallowed", f"robots.txt unreadable ({err}): the host is treated as disallowed"
                 )
