@@ -22,7 +22,7 @@ from schemas.kinds import SchemaError
 from schemas.manifest import MANIFEST_NAME
 from schemas.reader import TAR_READ_ERRORS, ShardReadError, group_samples, iter_members
 from schemas.samples import ImageTextSample
-from schemas.storage import filesystem, join, open_binary
+from schemas.storage import filesystem, join, open_binary, read_bytes
 
 FOREIGN_IMAGE_FIELDS = ("jpg", "jpeg", "png", "webp")
 # What `kosmos-shards validate` can check only with our manifest and sidecars.
@@ -163,11 +163,14 @@ def iter_foreign_samples(target: str) -> Iterator[ImageTextSample]:
                 yield sample
 
 
+STATS_LIMIT = 16 << 20
+"""Largest `_stats.json` read (img2dataset's are a few KB)."""
+
+
 def foreign_stats(url: str) -> dict[str, Any]:
     """img2dataset's `<shard>_stats.json` beside a tar (count, successes, status_dict, ...), or {}."""
-    fs, path = filesystem(url[: -len(".tar")] + "_stats.json")
-    try:
-        stats = json.loads(fs.cat_file(path))
+    try:  # a regular file of bounded size: a FIFO or /dev/zero beside the tar must not hang us
+        stats = json.loads(read_bytes(url[: -len(".tar")] + "_stats.json", limit=STATS_LIMIT))
     except (OSError, ValueError):
         return {}
     return stats if isinstance(stats, dict) else {}

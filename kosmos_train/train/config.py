@@ -213,6 +213,9 @@ def load_train_config(name_or_path: str | Path) -> TrainConfig:
         model = KosmosConfig.from_dict(d)
         base = TRAIN_PRESETS.get(model.name, kosmos1)()
         base.model = model.to_dict()
+        decoder = d["decoder"] if isinstance(d["decoder"], dict) else {}
+        if decoder.get("checkpoint_activations") is not None:  # the file's own choice wins the preset's
+            base.activation_checkpointing = model.decoder.checkpoint_activations
         return base
     preset = d.pop("preset", None) or (d.get("model") if d.get("model") in PRESETS else "kosmos1")
     base = TRAIN_PRESETS.get(preset, kosmos1)().to_dict()

@@ -124,3 +124,28 @@ def test_decoder_imports_and_runs_without_open_clip():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "torch.Size([1, 3, 1007])" in out.stdout
+
+
+def test_a_model_config_files_own_checkpointing_choice_is_kept(tmp_path):
+    """A model config file that names its activation checkpointing trains with it, not the preset's."""
+    import json
+
+    from kosmos_train.model.config import PRESETS
+    from kosmos_train.train.config import load_train_config
+
+    model = PRESETS["tiny"]().to_dict()
+    plain = tmp_path / "plain.json"
+    plain.write_text(
+        json.dumps(
+            {**model, "decoder": {k: v for k, v in model["decoder"].items() if k != "checkpoint_activations"}}
+        )
+    )
+    chosen = tmp_path / "chosen.json"
+    chosen.write_text(
+        json.dumps({**model, "decoder": {**model["decoder"], "checkpoint_activations": "full"}})
+    )
+    assert load_train_config(chosen).activation_checkpointing == "full"
+    assert (
+        load_train_config(plain).activation_checkpointing
+        == load_train_config("tiny").activation_checkpointing
+    )
