@@ -20,9 +20,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
-import psutil
+from process_tree import run_tree  # benchmarks/process_tree.py (scripts run from benchmarks/)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SERVER = r"""
@@ -50,26 +49,6 @@ with site:
     print(site.base_url, flush=True)
     time.sleep(3600)
 """
-
-
-def peak_rss_run(cmd: list[str], env: dict[str, str]) -> tuple[float, float, int, float]:
-    """(seconds, peak RSS in MB of the process tree, exit code, CPU seconds of the tree)."""
-    start = time.monotonic()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    parent = psutil.Process(proc.pid)
-    peak = 0.0
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            break
-        try:
-            rss = sum(p.memory_info().rss for p in [parent, *parent.children(recursive=True)])
-            peak = max(peak, rss / 1e6)
-        except psutil.Error:
-            pass
-        time.sleep(0.05)
-    # wait4's usage covers the child and every descendant it waited for (worker processes)
-    return time.monotonic() - start, peak, os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime
 
 
 def count_samples(folder: str) -> int:
@@ -164,7 +143,7 @@ def main() -> None:
             for name, cmd in commands.items():
                 out = os.path.join(work, "out")
                 shutil.rmtree(out, ignore_errors=True)
-                seconds, peak, rc, cpu = peak_rss_run([*cmd, out], env)
+                seconds, cpu, peak, rc, _ = run_tree([*cmd, out], env)
                 if rc != 0:
                     raise SystemExit(f"{name} failed with exit code {rc}")
                 results[name].append((seconds, peak, count_samples(out), cpu))

@@ -28,39 +28,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from collections import defaultdict
 from pathlib import Path
 
-import psutil
+from process_tree import run_tree  # benchmarks/process_tree.py (scripts run from benchmarks/)
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 
-def run_tree(cmd: list[str], env: dict[str, str]) -> tuple[float, float, float]:
+def run_checked(cmd: list[str], env: dict[str, str]) -> tuple[float, float, float]:
     """(wall s, CPU s of the process tree, peak RSS MB of the tree); fails loudly on a non-zero exit."""
-    start = time.monotonic()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    parent = psutil.Process(proc.pid)
-    peak = 0.0
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            break
-        try:
-            peak = max(
-                peak, sum(p.memory_info().rss for p in [parent, *parent.children(recursive=True)]) / 1e6
-            )
-        except psutil.Error:
-            pass
-        time.sleep(0.05)
-    if os.waitstatus_to_exitcode(status):
-        raise SystemExit(f"{cmd[:3]} failed:\n{proc.stderr.read().decode()[-3000:]}")
-    return time.monotonic() - start, usage.ru_utime + usage.ru_stime, peak
+    run = run_tree(cmd, env, keep_stderr=True)
+    if run.returncode:
+        raise SystemExit(f"{cmd[:3]} failed:\n{run.stderr[-3000:]}")
+    return run.wall_s, run.cpu_s, run.peak_mb
 
 
 # --- datatrove, run in a child process -------------------------------------------------------------
@@ -292,7 +276,7 @@ def main() -> None:
             ]
             dt_cmd = [sys.executable, __file__, "--datatrove-run", str(src), f"{tmp}/dt"]
             for name, cmd in (("kosmos-corpus text", ours_cmd), ("datatrove 0.10.1", dt_cmd)):
-                wall, cpu, rss = run_tree(cmd, env)
+                wall, cpu, rss = run_checked(cmd, env)
                 if label == "startup":
                     startup[name] = (cpu, len(subset))
                     continue
