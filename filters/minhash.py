@@ -22,13 +22,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
 
-# The finalizer datasketch applies before its affine permutations. Private, but this module is
-# pinned to datasketch 2.0.x and the equality test with datasketch's own signatures guards it.
-from datasketch.minhash import _fmix
-
-from filters import minhash_native
 from filters.text_normalize import DEFAULT_NGRAM, DEFAULT_NORMALIZE, NormalizeConfig, iter_shingle_chunks
 
 Scheme = Literal["native", "affine32", "affine64", "legacy"]
@@ -84,10 +78,33 @@ def lsh_params(
         if bands < 1 or rows < 1 or bands * rows > num_perm:
             raise ValueError(f"bands*rows must be in [1, num_perm={num_perm}], got {bands}x{rows}")
         return LSHParams(bands, rows)
+    known = KNOWN_OPTIMA.get((threshold, num_perm, tuple(weights)))
+    if known is not None:
+        return LSHParams(*known)
     # MinHashLSH runs datasketch's optimal-parameter search in its constructor; b and r are
-    # public attributes, whereas the search function itself is private.
+    # public attributes, whereas the search function itself is private. (Imported here: datasketch
+    # loads scipy.integrate, about 0.4 CPU-s and 35 MB, which a run on the defaults never needs.)
+    from datasketch import MinHashLSH
+
     lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=weights)
     return LSHParams(lsh.b, lsh.r)
+
+
+KNOWN_OPTIMA: dict[tuple[float, int, tuple[float, float]], tuple[int, int]] = {
+    (DEFAULT_THRESHOLD, DEFAULT_NUM_PERM, (0.1, 0.9)): (14, 9),  # the default, verifying
+    (DEFAULT_THRESHOLD, DEFAULT_NUM_PERM, (0.5, 0.5)): (9, 13),  # the default with --no-verify
+}
+"""datasketch's optimum (bands, rows) for the default settings, written down so a default run does
+not import datasketch; tests/filters/test_minhash.py checks every entry against datasketch."""
+
+
+def affine32_permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """datasketch 2.0's affine32 permutation parameters (a odd, b) for `seed`, made as datasketch
+    makes them (MinHash._init_permutations), without importing it; tested equal to datasketch's."""
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
 
 
 class MinHasher:
@@ -95,16 +112,25 @@ class MinHasher:
 
     def __init__(self, config: MinHashConfig = MinHashConfig()) -> None:
         self.config = config
-        # The permutation parameters come from datasketch itself, so they follow its seed scheme;
-        # "native" uses affine32's (a, b) for the seed.
-        ds_scheme = "affine32" if config.scheme == "native" else config.scheme
-        ref = MinHash(num_perm=config.num_perm, seed=config.seed, scheme=ds_scheme)
+        self._digest_bytes = 8 if config.scheme == "affine64" else 4
+        self._mult = None
+        if config.scheme == "native":
+            # datasketch's affine32 (a, b) for the seed, made without importing datasketch
+            from filters import minhash_native
+
+            self.dtype = np.dtype(np.uint32)
+            self.empty_value = np.uint32((1 << 32) - 1)
+            self._a, self._b = affine32_permutations(config.num_perm, config.seed)
+            self._mult = minhash_native.position_multipliers(config.ngram)
+            return
+        # The permutation parameters come from datasketch itself, so they follow its seed scheme.
+        from datasketch import MinHash
+
+        ref = MinHash(num_perm=config.num_perm, seed=config.seed, scheme=config.scheme)
         self.dtype = ref.hashvalues.dtype
         self.empty_value = ref.hashvalues[0]
         self._a = ref.permutations[0].astype(self.dtype if config.scheme != "legacy" else np.uint64)
         self._b = ref.permutations[1].astype(self.dtype if config.scheme != "legacy" else np.uint64)
-        self._digest_bytes = 8 if config.scheme == "affine64" else 4
-        self._mult = minhash_native.position_multipliers(config.ngram) if config.scheme == "native" else None
 
     # --- hashing ------------------------------------------------------------------------------
 
@@ -135,6 +161,10 @@ class MinHasher:
         if self.config.scheme == "legacy":
             phv = np.bitwise_and((a * hv + b) % _MERSENNE, _LEGACY_MAX)
         else:
+            # The finalizer datasketch applies before its affine permutations. Private, but this module
+            # is pinned to datasketch 2.0.x and the equality test with its own signatures guards it.
+            from datasketch.minhash import _fmix
+
             width = 64 if self.config.scheme == "affine64" else 32
             phv = a * _fmix(hv, width) + b  # uint wraparound is the intended mod 2^w
         return np.minimum.reduceat(phv, starts, axis=1).T
@@ -186,6 +216,8 @@ class MinHasher:
 
     def _native_signatures(self, texts: list[str], out: np.ndarray) -> np.ndarray:
         """The native scheme over a batch, one compiled call per group of about 2 Mi code points."""
+        from filters import minhash_native
+
         table = minhash_native.fold_table(self.config.normalize)
         ring = np.zeros(self.config.ngram, dtype=np.uint64)
         state = np.zeros(3, dtype=np.uint64)

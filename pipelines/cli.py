@@ -292,6 +292,11 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The console script (argv None: this process is ours, see gc_policy) or a caller's argv list."""
+    from pipelines.common import gc_policy
+
+    if argv is None:
+        gc_policy.own_process()
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         args, beam_args = parse(argv)
@@ -301,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"kosmos-corpus: error: {e}", file=sys.stderr)
         return 2
+    finally:
+        gc_policy.exiting()
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from collections.abc import Callable
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from pipelines.common import gc_policy
 from pipelines.common.dofn_specs import remember_dofn_specs
 from pipelines.common.progress import ProgressDisplay, snapshot, throughput
 from schemas.inspect import format_counts
@@ -49,6 +50,7 @@ def run_pipeline(
     start = time.monotonic()
     pipeline = beam.Pipeline(options=options)
     build(pipeline)
+    gc_policy.graph_built()
     with display or contextlib.nullcontext():
         result = pipeline.run()
         result.wait_until_finish()

@@ -19,13 +19,13 @@ import re
 import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from filters.clip_score import ClipConfig
-from filters.image import ImageConfig
-from filters.langid import LanguageConfig
-from pipelines.io.fetch import FetchConfig
-from schemas.writer import DEFAULT_SAMPLES_PER_SHARD
+if TYPE_CHECKING:  # imported where used: a pipeline's parser loads only its own groups' modules
+    from filters.clip_score import ClipConfig
+    from filters.image import ImageConfig
+    from filters.langid import LanguageConfig
+    from pipelines.io.fetch import FetchConfig
 
 CLIP_PRETRAINED = "openai"
 """Weights `--clip-pretrained` names by default (the CLI's choice; ClipConfig's own default is random)."""
@@ -172,6 +172,8 @@ def comma_list(text: str) -> tuple[str, ...]:
 
 def add_output_group(p: argparse.ArgumentParser, per_shard: str | None = "samples") -> None:
     """--output, --drops, --samples-per-shard (when the pipeline shards by count), --overwrite, progress."""
+    from schemas.writer import DEFAULT_SAMPLES_PER_SHARD
+
     g = p.add_argument_group("output")
     g.add_argument(
         "--output",
@@ -223,10 +225,14 @@ FETCH_FLAGS = (
 
 
 def add_fetch_group(p: argparse.ArgumentParser, defaults: FetchConfig | None = None) -> None:
+    from pipelines.io.fetch import FetchConfig
+
     add_flags(p.add_argument_group("fetching"), defaults or FetchConfig(), FETCH_FLAGS, "fetch")
 
 
 def fetch_config(args: argparse.Namespace, defaults: FetchConfig | None = None) -> FetchConfig:
+    from pipelines.io.fetch import FetchConfig
+
     return build(defaults or FetchConfig(), args, FETCH_FLAGS, "fetch")
 
 
@@ -247,10 +253,14 @@ IMAGE_FLAGS = (
 
 
 def add_image_group(p: argparse.ArgumentParser, defaults: ImageConfig | None = None) -> None:
+    from filters.image import ImageConfig
+
     add_flags(p.add_argument_group("images"), defaults or ImageConfig(), IMAGE_FLAGS, "image")
 
 
 def image_config(args: argparse.Namespace, defaults: ImageConfig | None = None) -> ImageConfig:
+    from filters.image import ImageConfig
+
     return build(defaults or ImageConfig(), args, IMAGE_FLAGS, "image")
 
 
@@ -265,6 +275,8 @@ CLIP_FLAGS = (
 
 def add_clip_group(p: argparse.ArgumentParser, enabled: bool, title: str = "CLIP") -> argparse._ArgumentGroup:
     """--clip-model (`none` = no scoring; the default depends on the pipeline), weights and device."""
+    from filters.clip_score import ClipConfig
+
     defaults = ClipConfig()
     g = p.add_argument_group(title)
     g.add_argument(
@@ -294,6 +306,8 @@ def clip_config(args: argparse.Namespace) -> ClipConfig | None:
     """None for `--clip-model none`; a self-contained model (local-dir:, hf-hub:) brings its weights."""
     if args.clip_model.lower() == "none":
         return None
+    from filters.clip_score import ClipConfig
+
     self_contained = args.clip_model.startswith(("local-dir:", "hf-hub:"))
     return build(
         ClipConfig(model=args.clip_model, pretrained=None if self_contained else args.clip_pretrained),
@@ -308,6 +322,8 @@ def clip_config(args: argparse.Namespace) -> ClipConfig | None:
 
 def add_language_group(p: argparse.ArgumentParser, what: str, defaults: LanguageConfig | None = None) -> None:
     """--languages / --lang-threshold / --no-language, the same in every pipeline."""
+    from filters.langid import LanguageConfig
+
     defaults = defaults or LanguageConfig()
     g = p.add_argument_group("language")
     g.add_argument(
@@ -333,6 +349,8 @@ def language_config(
     """None when the filter is off (`--no-language`, or the older `--languages any`)."""
     if args.no_language or tuple(c.lower() for c in args.languages) in ((), ("any",)):
         return None
+    from filters.langid import LanguageConfig
+
     return dataclasses.replace(
         defaults or LanguageConfig(), languages=tuple(args.languages), threshold=args.lang_threshold
     )

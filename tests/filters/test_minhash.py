@@ -11,9 +11,11 @@ import pytest
 from datasketch import MinHash, MinHashLSH
 
 from filters.minhash import (
+    KNOWN_OPTIMA,
     LSHParams,
     MinHashConfig,
     MinHasher,
+    affine32_permutations,
     band_keys,
     estimated_jaccard,
     lsh_params,
@@ -223,6 +225,25 @@ def test_lsh_params_follow_datasketch_and_can_be_overridden() -> None:
         lsh_params(bands=4)
     p = LSHParams(9, 13)
     assert p.candidate_probability(0.95) > 0.99 > 0.01 > p.candidate_probability(0.5)
+
+
+def test_written_down_optima_are_datasketchs() -> None:
+    """The table that spares a default run the datasketch (and scipy) import holds its answers."""
+    for (threshold, num_perm, weights), (bands, rows) in KNOWN_OPTIMA.items():
+        lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=weights)
+        assert (lsh.b, lsh.r) == (bands, rows)
+    assert lsh_params(0.8, 128, (0.1, 0.9)) == LSHParams(14, 9)
+
+
+@pytest.mark.parametrize(("num_perm", "seed"), [(128, 1), (128, 7), (64, 0), (256, 12345)])
+def test_native_permutations_are_datasketchs_affine32(num_perm: int, seed: int) -> None:
+    a, b = affine32_permutations(num_perm, seed)
+    ref = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
+    assert a.dtype == b.dtype == ref.dtype == np.uint32
+    assert np.array_equal(a, ref[0]) and np.array_equal(b, ref[1])
+    hasher = MinHasher(MinHashConfig(num_perm=num_perm, seed=seed))
+    assert np.array_equal(hasher._a, ref[0]) and np.array_equal(hasher._b, ref[1])
+    assert hasher.empty_value == MinHash(num_perm=num_perm, seed=seed).hashvalues[0]
 
 
 def test_band_keys_match_exactly_the_equal_bands() -> None:
