@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import apache_beam as beam
-import numpy as np
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.timestamp import MIN_TIMESTAMP
+from apache_beam.utils.windowed_value import WindowedValue
 
 from filters.minhash import (
     DEFAULT_THRESHOLD,
@@ -53,25 +55,8 @@ class NearDedupConfig:
         return lsh_params(self.threshold, self.minhash.num_perm, self.weights(), self.bands, self.rows)
 
 
-class _Sign(beam.DoFn):
-    """(key, text) batches -> (key, signature bytes); texts without words are left out of LSH."""
-
-    def __init__(self, config: MinHashConfig, stage: str) -> None:
-        self.config = config
-        self.hasher: MinHasher | None = None
-        self.empty = Metrics.counter(stage, "no_shingles")
-
-    def setup(self) -> None:
-        self.hasher = MinHasher(self.config)
-
-    def process(self, batch: list[tuple[str, str]]):
-        sigs = self.hasher.signatures(text for _, text in batch)
-        for (key, _), sig in zip(batch, sigs, strict=True):
-            if self.hasher.is_empty(sig):
-                self.empty.inc()
-                continue
-            yield key, self.hasher.to_bytes(sig)
-
+SIGS = "sigs"
+"""The tagged output of the signing step that carries each signature to the verification join."""
 
 BUCKET_GROUP_BYTES = 4
 """Band keys are grouped by their first 4 bytes (2-byte band index + 2 bytes of the band hash), and
@@ -80,11 +65,63 @@ band value, so a shuffle (and the DirectRunner's grouping table) holds a few ent
 14 keyed entries per document. The bytes shuffled are the same."""
 
 
-def _candidates(element: tuple[bytes, Iterable[tuple[bytes, str]]], verify: bool):
+def _counted(counter: Any, kv: tuple[str, tuple]) -> tuple[str, tuple]:
+    """kv, its bytes added to the shuffle counter: the key and every str/bytes part of the value."""
+    counter.inc(len(kv[0]) + sum(len(v) for v in kv[1] if isinstance(v, (str, bytes))))
+    return kv
+
+
+class _SignAndBand(beam.DoFn):
+    """records -> LSH band entries (bucket group, (rest of the band key, key)); when verifying, also
+    (key, ("sig", signature bytes)) on SIGS for the star join. One step instead of key/text, batch,
+    sign, band and tag steps: records are signed `batch_size` at a time within a bundle (a signature
+    does not depend on its batch); texts without words are left out of LSH."""
+
+    def __init__(self, fields: RecordFields, config: NearDedupConfig, params: LSHParams, stage: str) -> None:
+        self.key_of, self.text_of = fields.key, fields.text
+        self.minhash, self.batch_size, self.verify = config.minhash, config.batch_size, config.verify
+        self.params = params
+        self.hasher: MinHasher | None = None
+        self.empty = Metrics.counter(stage, "no_shingles")
+        self.shuffled = shuffle_counter(stage)
+
+    def setup(self) -> None:
+        self.hasher = MinHasher(self.minhash)
+
+    def start_bundle(self) -> None:
+        self._batch: list[tuple[str, str]] = []
+
+    def process(self, record: Any):
+        self._batch.append((self.key_of(record), self.text_of(record) or ""))  # None text: no shingles
+        if len(self._batch) >= self.batch_size:
+            yield from self._flush(lambda v: v)
+
+    def finish_bundle(self):
+        yield from self._flush(lambda v: WindowedValue(v, MIN_TIMESTAMP, [GlobalWindow()]))
+
+    def _flush(self, window: Any):
+        batch, self._batch = self._batch, []
+        if not batch:
+            return
+        hasher, params, counter = self.hasher, self.params, self.shuffled
+        for (key, _), sig in zip(batch, hasher.signatures(text for _, text in batch), strict=True):
+            if hasher.is_empty(sig):
+                self.empty.inc()
+                continue
+            bands = band_keys(sig, params)
+            counter.inc(sum(len(bk) for bk in bands) + len(bands) * len(key))
+            for bk in bands:
+                yield window((bk[:BUCKET_GROUP_BYTES], (bk[BUCKET_GROUP_BYTES:], key)))
+            if self.verify:
+                tagged = _counted(counter, (key, ("sig", hasher.to_bytes(sig))))
+                yield pvalue.TaggedOutput(SIGS, window(tagged))
+
+
+def _candidates(element: tuple[bytes, Iterable[tuple[bytes, str]]], verify: bool, counter: Any):
     """One group of LSH buckets -> star candidates (member, bucket's smallest key), never all pairs.
 
     Unverified: the edges themselves. Verified: routing marks for the signature join, (member,
-    ("root", root)) and (root, ("is_root", "")).
+    ("root", root)) and (root, ("is_root", "")), counted as shuffled.
     """
     _, members = element
     buckets: dict[bytes, set[str]] = {}
@@ -99,13 +136,13 @@ def _candidates(element: tuple[bytes, Iterable[tuple[bytes, str]]], verify: bool
             for key in keys[1:]:
                 yield root, key
             continue
-        yield root, ("is_root", "")
+        yield _counted(counter, (root, ("is_root", "")))
         for key in keys[1:]:
-            yield key, ("root", root)
+            yield _counted(counter, (key, ("root", root)))
 
 
-def _route_signature(element: tuple[str, Iterable[tuple[str, Any]]]):
-    """At one key: its signature and marks -> the signature sent to each star it is in."""
+def _route_signature(element: tuple[str, Iterable[tuple[str, Any]]], counter: Any):
+    """At one key: its signature and marks -> the signature sent to each star it is in (counted)."""
     key, values = element
     sig, roots, is_root = None, set(), False
     for tag, value in values:
@@ -118,9 +155,9 @@ def _route_signature(element: tuple[str, Iterable[tuple[str, Any]]]):
     if sig is None:  # marks only come from signed keys
         return
     if is_root:
-        yield key, ("root_sig", key, sig)
+        yield _counted(counter, (key, ("root_sig", key, sig)))
     for root in roots:
-        yield root, ("member", key, sig)
+        yield _counted(counter, (root, ("member", key, sig)))
 
 
 class _VerifyStar(beam.DoFn):
@@ -153,6 +190,13 @@ class _VerifyStar(beam.DoFn):
             yield root_key, key
 
 
+def _near_verdict(label: tuple[str, str], detail: str, stage: str):
+    """A node labelled by another (its component's smallest key) is that one's near duplicate."""
+    key, root = label
+    if key != root:
+        yield key, ("near", "near_duplicate", root, detail, stage)
+
+
 class NearVerdicts(beam.PTransform):
     """records -> (PCollection[(key, ("near", reason, label, detail, stage))], cc_unconverged).
 
@@ -169,42 +213,24 @@ class NearVerdicts(beam.PTransform):
     def expand(self, records: pvalue.PCollection):
         cfg, params, stage = self.config, self.params, self.stage
         verify = cfg.verify
-        key_of, text_of = self.fields.key, self.fields.text
-        sig_dtype = np.dtype(MinHasher(cfg.minhash).dtype).newbyteorder("<")  # MinHasher.to_bytes layout
         counter = shuffle_counter(stage)
-
-        def buckets(ks: tuple[str, bytes]):
-            key, sig_bytes = ks
-            keys = band_keys(np.frombuffer(sig_bytes, dtype=sig_dtype), params)
-            counter.inc(sum(len(bk) for bk in keys) + len(keys) * len(key))
-            return [(bk[:BUCKET_GROUP_BYTES], (bk[BUCKET_GROUP_BYTES:], key)) for bk in keys]
-
-        def counted(kv: tuple[str, Any]) -> tuple[str, Any]:
-            counter.inc(len(kv[0]) + sum(len(v) for v in kv[1] if isinstance(v, (str, bytes))))
-            return kv
-
-        signatures = (
-            records
-            | "KeyText" >> beam.Map(lambda r: (key_of(r), text_of(r) or ""))  # None text: no shingles
-            | "Batch"
-            >> beam.BatchElements(min_batch_size=min(32, cfg.batch_size), max_batch_size=cfg.batch_size)
-            | "Sign" >> beam.ParDo(_Sign(cfg.minhash, stage))
-        )
+        sign = beam.ParDo(_SignAndBand(self.fields, cfg, params, stage))
+        if verify:
+            signed = records | "SignAndBand" >> sign.with_outputs(SIGS, main="bands")
+            bands = signed.bands
+        else:
+            bands = records | "SignAndBand" >> sign
         candidates = (
-            signatures
-            | "Bands" >> beam.FlatMap(buckets)
+            bands
             | "GroupByBucket" >> beam.GroupByKey()
-            | "Candidates" >> beam.FlatMap(_candidates, verify)
+            | "Candidates" >> beam.FlatMap(_candidates, verify, counter)
         )
         if verify:
-            tagged_sigs = signatures | "TagSig" >> beam.MapTuple(lambda k, s: (k, ("sig", s)))
             edges = (
-                [tagged_sigs, candidates]
+                [signed[SIGS], candidates]
                 | "SigsAndMarks" >> beam.Flatten()
-                | "CountSigs" >> beam.Map(counted)
                 | "GroupByDoc" >> beam.GroupByKey()
-                | "RouteSignatures" >> beam.FlatMap(_route_signature)
-                | "CountRouted" >> beam.Map(counted)
+                | "RouteSignatures" >> beam.FlatMap(_route_signature, counter)
                 | "GroupByStar" >> beam.GroupByKey()
                 | "Verify" >> beam.ParDo(_VerifyStar(cfg, stage))
             )
@@ -215,11 +241,7 @@ class NearVerdicts(beam.PTransform):
             f"MinHash LSH {cfg.minhash.ngram}-gram Jaccard >= {cfg.threshold} "
             f"({params.bands}x{params.rows}, {'verified' if verify else 'unverified'}); kept the smallest key"
         )
-        verdicts = (
-            labels
-            | "NotRoot" >> beam.Filter(lambda kv: kv[0] != kv[1])
-            | "Verdict" >> beam.MapTuple(lambda k, root: (k, ("near", "near_duplicate", root, detail, stage)))
-        )
+        verdicts = labels | "Verdicts" >> beam.FlatMap(_near_verdict, detail, stage)
         return verdicts, unconverged
 
 

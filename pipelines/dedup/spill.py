@@ -1,7 +1,8 @@
 """Records wait in temporary files while dedup moves only keys; the verdicts are applied by reading
 the files back, so a record's text never enters a shuffle.
 
-    spilled = records | Spill(spill_dir)          # (file id, record) in memory, fused; files written
+    spilled = records | Spill(spill_dir, fields)   # the records (in memory, fused), (key, file id)
+                                                   # of each, and the files written
     verdicts: PCollection[(key, Verdict)]          # computed from keys, hashes, signatures
     kept, dropped = ApplyVerdicts(...)             # routes verdicts to files, reads each file once
 
@@ -31,6 +32,8 @@ from pipelines.dedup.records import DROPPED, KEPT, RecordFields, drop_record
 
 log = logging.getLogger(__name__)
 FILES = "files"
+KEYS = "keys"
+READ = "read"
 RECORDS_PER_FILE = 20_000
 _LEN_BYTES = 4
 
@@ -65,13 +68,18 @@ def spill_dir_for(pipeline: beam.Pipeline, temp_dir: str | None) -> str:
 
 
 class _Spill(beam.DoFn):
-    """record -> (file id, record), the record appended to the bundle's current spill file."""
+    """record -> the record (main, for the verdicts) and (key, ("file", file id)) on KEYS, the record
+    appended to the bundle's current spill file; the files' paths on FILES when the bundle ends."""
 
-    def __init__(self, spill_dir: str, stage: str, records_per_file: int = RECORDS_PER_FILE) -> None:
+    def __init__(
+        self, spill_dir: str, fields: RecordFields, stage: str, records_per_file: int = RECORDS_PER_FILE
+    ) -> None:
         self.spill_dir = spill_dir
+        self.key_of = fields.key
         self.records_per_file = records_per_file
         self.coder = FastPrimitivesCoder()
         self.spilled = Metrics.counter(stage, "spill_bytes")
+        self.shuffled = shuffle_counter(stage)
 
     def start_bundle(self) -> None:
         self._stream = None
@@ -97,7 +105,10 @@ class _Spill(beam.DoFn):
         self._stream.write(len(data).to_bytes(_LEN_BYTES, "little") + data)
         self._count += 1
         self.spilled.inc(len(data) + _LEN_BYTES)
-        yield self._id, record
+        key = self.key_of(record)
+        self.shuffled.inc(len(key) + len(self._id))
+        yield record
+        yield pvalue.TaggedOutput(KEYS, (key, ("file", self._id)))
 
     def finish_bundle(self):
         self._close()
@@ -109,15 +120,18 @@ class _Spill(beam.DoFn):
 
 
 class Spill(beam.PTransform):
-    """records -> tagged outputs: main (file id, record), FILES (file id, ("path", path))."""
+    """records -> tagged outputs: main the records, KEYS (key, ("file", file id)), FILES (file id,
+    ("path", path))."""
 
-    def __init__(self, spill_dir: str, stage: str) -> None:
+    def __init__(self, spill_dir: str, fields: RecordFields, stage: str) -> None:
         super().__init__()
         self.spill_dir = spill_dir
+        self.fields = fields
         self.stage = stage
 
     def expand(self, records: pvalue.PCollection):
-        return records | beam.ParDo(_Spill(self.spill_dir, self.stage)).with_outputs(FILES, main="records")
+        spill = _Spill(self.spill_dir, self.fields, self.stage)
+        return records | beam.ParDo(spill).with_outputs(FILES, KEYS, main="records")
 
 
 def read_spill_file(path: str) -> Iterable[Any]:
@@ -155,7 +169,8 @@ def _route(element: tuple[str, Iterable[tuple]], stage: str):
 
 
 class _ReadBack(beam.DoFn):
-    """One spill file and its verdicts -> kept records (main) and drop records (DROPPED)."""
+    """One spill file and its verdicts -> kept records (main), drop records (DROPPED), and a 1 on
+    READ once the file is read."""
 
     def __init__(self, fields: RecordFields) -> None:
         self.fields = fields
@@ -183,6 +198,7 @@ class _ReadBack(beam.DoFn):
                     record, self.fields, verdict.reason, verdict.detail, verdict.duplicate_of, verdict.stage
                 ),
             )
+        yield pvalue.TaggedOutput(READ, 1)
 
 
 def _delete(_count: int, spill_dir: str) -> None:
@@ -194,10 +210,11 @@ def _delete(_count: int, spill_dir: str) -> None:
 
 
 class ApplyVerdicts(beam.PTransform):
-    """(spill outputs, verdict PCollections) -> (kept records, drop records).
+    """(key -> file id pairs, the spill files, verdict PCollections) -> (kept records, drop records).
 
     Shuffles (key, file id) per record and the verdicts; the records themselves are read back from
-    their spill file by the worker that reads the file.
+    their spill file by the worker that reads the file. The spill directory is deleted once every
+    file has been read.
     """
 
     def __init__(
@@ -215,39 +232,25 @@ class ApplyVerdicts(beam.PTransform):
         self.files = files
         self.verdicts = verdicts
 
-    def expand(self, spilled: pvalue.PCollection):
-        """`spilled`: the (file id, record) main output of Spill."""
-        fields, stage = self.fields, self.stage
-        counter = shuffle_counter(stage)
-
-        def file_of(item: tuple[str, Any]) -> tuple[str, tuple]:
-            file_id, record = item
-            key = fields.key(record)
-            counter.inc(len(key) + len(file_id))
-            return key, ("file", file_id)
-
-        files_of_keys = spilled | "FileOfKey" >> beam.Map(file_of)
+    def expand(self, files_of_keys: pvalue.PCollection):
+        """`files_of_keys`: the (key, ("file", file id)) output of Spill (KEYS)."""
         routed = (
             [files_of_keys, *self.verdicts]
             | "KeyAndVerdicts" >> beam.Flatten()
             | "GroupByRecordKey" >> beam.GroupByKey()
-            | "RouteToFile" >> beam.FlatMap(_route, stage)
+            | "RouteToFile" >> beam.FlatMap(_route, self.stage)
         )
         out = (
             [self.files, routed]
             | "FileAndVerdicts" >> beam.Flatten()
             | "GroupBySpillFile" >> beam.GroupByKey()
-            | "ReadBack" >> beam.ParDo(_ReadBack(fields)).with_outputs(DROPPED, main=KEPT)
+            | "ReadBack" >> beam.ParDo(_ReadBack(self.fields)).with_outputs(DROPPED, READ, main=KEPT)
         )
-        done = (
-            (
-                out[KEPT] | "CountKept" >> beam.combiners.Count.Globally(),
-                out[DROPPED] | "CountDropped" >> beam.combiners.Count.Globally(),
-            )
-            | "BothCounts" >> beam.Flatten()
-            | "ReadBackDone" >> beam.CombineGlobally(sum)
+        _ = (
+            out[READ]
+            | "ReadBackDone" >> beam.CombineGlobally(sum).without_defaults()  # no files: nothing to delete
+            | "DeleteSpill" >> beam.Map(_delete, self.spill_dir)
         )
-        _ = done | "DeleteSpill" >> beam.Map(_delete, self.spill_dir)
         return out[KEPT], out[DROPPED]
 
 
@@ -267,10 +270,9 @@ class SpillAndApply(beam.PTransform):
         from pipelines.dedup.records import DedupResult
 
         spill_dir = spill_dir_for(records.pipeline, self.temp_dir)
-        spilled = records | "Spill" >> Spill(spill_dir, self.stage)
-        in_memory = spilled.records | "InMemory" >> beam.Values()
-        verdicts, unconverged = self.make_verdicts(in_memory)
-        kept, dropped = spilled.records | "Apply" >> ApplyVerdicts(
+        spilled = records | "Spill" >> Spill(spill_dir, self.fields, self.stage)
+        verdicts, unconverged = self.make_verdicts(spilled.records)
+        kept, dropped = spilled[KEYS] | "Apply" >> ApplyVerdicts(
             self.fields, spill_dir, self.stage, spilled[FILES], verdicts
         )
         return DedupResult(kept, dropped, unconverged)
