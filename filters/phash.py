@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 from PIL import Image
-from scipy.fft import dct
 
 HASH_BITS = 64
 
 
 def phash(image: Image.Image, hash_size: int = 8, highfreq_factor: int = 4) -> int:
     """The 64-bit pHash of an image as an int."""
+    from scipy.fft import dct  # ~0.3 s to import: only runs that look for near-duplicates pay it
+
     size = hash_size * highfreq_factor
     pixels = np.asarray(image.convert("L").resize((size, size), Image.Resampling.LANCZOS), dtype=np.float64)
     freq = dct(dct(pixels, axis=0, norm="ortho"), axis=1, norm="ortho")[:hash_size, :hash_size]

@@ -41,6 +41,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default listen backlog is 5: a client with dozens of connections in flight
+    # (img2dataset's threads, a crawler) would see dropped SYNs and wait a second per retry.
+    request_queue_size = 256
     files: dict[str, tuple[bytes, str, dict[str, str]]]
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import io
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +61,10 @@ class DownloadConfig:
     reencode: str = "needed"  # never | needed | always (filters.stored_form)
 
 
+Prepared = tuple[ProcessedImage | Drop | None, dict[str, Any]]
+"""An image thread's work on one row: its processed image (or why not) and the row with its hash."""
+
+
 def candidates_path(output: str, name: str) -> str:
     return join(output, WORK_DIR, sidecar(name, ".candidates.parquet"))
 
@@ -99,11 +103,11 @@ class ShardDownloader:
             batches = [todo[i : i + self.cfg.fetch_batch] for i in range(0, len(todo), self.cfg.fetch_batch)]
             pending = self._fetch_thread.submit(self._fetch, batches[0]) if batches else None
             for i, batch in enumerate(batches):
-                fetched = pending.result()
+                fetched, images = pending.result()
                 count_fetched([f for f in fetched if f is not None])  # here: Beam counts in the DoFn's thread
                 if i + 1 < len(batches):
                     pending = self._fetch_thread.submit(self._fetch, batches[i + 1])
-                for sample, image_hash in self._process_batch(batch, fetched, drops):
+                for sample, image_hash in self._process_batch(batch, fetched, images, drops):
                     writer.write(sample)
                     candidates.append(
                         {
@@ -123,36 +127,60 @@ class ShardDownloader:
             raise
         return stats, drops
 
-    def _fetch(self, batch: list[dict[str, Any]]) -> list[Fetched | Drop | None]:
-        """One result per row: None for rows that carry their image bytes (re-filtering a shard)."""
-        to_fetch = [row["url"] for row in batch if row.get("image") is None]
-        fetched = iter(self.fetcher.fetch(to_fetch) if to_fetch else [])
-        return [next(fetched) if row.get("image") is None else None for row in batch]
+    def _fetch(
+        self, batch: list[dict[str, Any]]
+    ) -> tuple[list[Fetched | Drop | None], list[Future[Prepared]]]:
+        """Runs on the fetch thread: one fetch result per row (None for a row that carries its image
+        bytes, e.g. re-filtering a shard) and one future of its prepared image. Each body goes to the
+        image threads the moment it lands, so decoding starts while the rest of the batch downloads."""
+        fetched: list[Fetched | Drop | None] = [None] * len(batch)
+        images: list[Future[Prepared] | None] = [None] * len(batch)
+        wanted = [i for i, row in enumerate(batch) if row.get("image") is None]
+        for i, row in enumerate(batch):
+            if row.get("image") is not None:
+                images[i] = self._image_threads.submit(self._prepare, row, row["image"])
+
+        def landed(j: int, result: Fetched | Drop) -> None:
+            i = wanted[j]
+            fetched[i] = result
+            images[i] = self._image_threads.submit(self._prepare, batch[i], getattr(result, "content", None))
+
+        if wanted:
+            self.fetcher.fetch([batch[i]["url"] for i in wanted], on_result=landed)
+        return fetched, images  # type: ignore[return-value]  # every slot is filled by now
+
+    def _prepare(self, row: dict[str, Any], data: bytes | None) -> Prepared:
+        """On an image thread: the processed image (the downloaded bytes kept where allowed) and the row
+        with its `original_sha256`; (None, row) for a row without bytes. Whether the row is kept is
+        decided in order by _process_batch (a fetch drop or a hash mismatch comes first)."""
+        if data is None:
+            return None, row
+        image = process_image(data, self.cfg.image)
+        if isinstance(image, Drop):
+            return image, row
+        return keep_original(data, image, self.cfg.reencode, self.cfg.image), with_original_sha256(row, data)
 
     def _process_batch(
-        self, batch: list[dict[str, Any]], fetched: list[Fetched | Drop | None], drops: list[dict[str, Any]]
+        self,
+        batch: list[dict[str, Any]],
+        fetched: list[Fetched | Drop | None],
+        images: list[Future[Prepared]],
+        drops: list[dict[str, Any]],
     ) -> list[tuple[ImageTextSample, int | None]]:
-        datas = [
-            row["image"] if result is None else getattr(result, "content", None)
-            for row, result in zip(batch, fetched, strict=True)
-        ]
-        images = self._image_threads.map(
-            lambda data: None if data is None else process_image(data, self.cfg.image), datas
-        )
         ready: list[tuple[dict[str, Any], ProcessedImage]] = []
-        for row, result, image, data in zip(batch, fetched, images, datas, strict=True):
+        for row, result, pending in zip(batch, fetched, images, strict=True):
+            image, hashed = pending.result()
             if isinstance(result, Drop):
                 drops.append(drop_of(row, result.reason, result.detail, "fetch"))
                 continue
-            mismatch = hash_problem(row, data)
+            mismatch = hash_problem(row, row["image"] if result is None else result.content)
             if mismatch:
                 drops.append(drop_of(row, "hash_mismatch", mismatch, "fetch"))
                 continue
             if isinstance(image, Drop):
                 drops.append(drop_of(row, image.reason, image.detail, "image"))
                 continue
-            image = keep_original(data, image, self.cfg.reencode, self.cfg.image)
-            ready.append((with_original_sha256(row, data), image))
+            ready.append((hashed, image))
         scores: list[float | None] = [None] * len(ready)
         if self.clip is not None and ready:
             scores = [

@@ -181,6 +181,19 @@ def test_per_host_concurrency_cap(http_server: TestHTTPServer) -> None:
     assert 2 <= http_server.max_in_flight <= 3
 
 
+def test_each_result_is_reported_as_it_lands(http_server: TestHTTPServer) -> None:
+    """on_result gets every URL once, with its index, as soon as it is done: a slow URL does not hold
+    back the report of a quick one (the download phase starts decoding early bodies this way)."""
+    urls = [http_server.url("/slow/a"), http_server.url("/img/astronaut.jpg"), http_server.url("/missing")]
+    reported: list[tuple[int, Fetched | Drop]] = []
+    with Fetcher(LOCAL) as fetcher:
+        results = fetcher.fetch(urls, on_result=lambda i, r: reported.append((i, r)))
+    assert sorted(i for i, _ in reported) == [0, 1, 2]
+    assert all(results[i] is r for i, r in reported)
+    assert reported[-1][0] == 0  # the 0.2 s URL is reported last though it is first in the batch
+    assert isinstance(results[1], Fetched) and isinstance(results[2], Drop)
+
+
 def test_robots_cache_is_shared_by_fetchers_in_a_process(http_server: TestHTTPServer) -> None:
     with Fetcher(LOCAL) as first:
         first.fetch([http_server.url("/img/astronaut.jpg"), http_server.url("/img/chelsea.png")])

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
@@ -30,6 +30,9 @@ from pipelines.io.fetch.config import (
 )
 from pipelines.io.fetch.guard import BlockedAddressError, CheckedTransport, DNSError, Resolver
 from pipelines.io.fetch.robots import ROBOTS_CACHE, RobotsRules, opted_out, parse_robots_txt, robots_allows
+
+OnResult = Callable[[int, Fetched | Drop], None]
+"""Called with (index in the batch, result) as each URL of a batch finishes."""
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -83,15 +86,21 @@ class Fetcher:
 
     # ---- public API ----------------------------------------------------------------------------
 
-    def fetch(self, urls: Sequence[str]) -> list[Fetched | Drop]:
-        """Fetch `urls` concurrently; one result per URL, in order. Blocks until all are done."""
+    def fetch(self, urls: Sequence[str], on_result: OnResult | None = None) -> list[Fetched | Drop]:
+        """Fetch `urls` concurrently; one result per URL, in order. Blocks until all are done.
+
+        `on_result(index, result)` is called on this thread the moment each URL is done, so a
+        caller can start working on early bodies while the slow ones are still downloading; it
+        must be quick (it runs on the event loop)."""
         if self._loop is None:
             self._loop = asyncio.new_event_loop()
             self._executor = ThreadPoolExecutor(self.config.dns_workers, thread_name_prefix="kosmos-dns")
             self._loop.set_default_executor(self._executor)
-        return self._loop.run_until_complete(self.fetch_async(urls))
+        return self._loop.run_until_complete(self.fetch_async(urls, on_result))
 
-    async def fetch_async(self, urls: Sequence[str]) -> list[Fetched | Drop]:
+    async def fetch_async(
+        self, urls: Sequence[str], on_result: OnResult | None = None
+    ) -> list[Fetched | Drop]:
         """The same, on the running event loop."""
         client = self._ensure_client()
         overall = asyncio.Semaphore(self.config.max_concurrency)
@@ -110,7 +119,13 @@ class Fetcher:
                 except Exception as err:  # noqa: BLE001 - a bug must not lose the whole batch
                     return Drop("internal_error", f"fetch: {type(err).__name__}: {err}")
 
-        return list(await asyncio.gather(*(one(u) for u in urls)))
+        async def reported(index: int, url: str) -> Fetched | Drop:
+            result = await one(url)
+            if on_result is not None:
+                on_result(index, result)
+            return result
+
+        return list(await asyncio.gather(*(reported(i, u) for i, u in enumerate(urls))))
 
     def close(self) -> None:
         """Close connections and the event loop (DoFn.teardown)."""
