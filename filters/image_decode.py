@@ -2,28 +2,35 @@
 cut or corrupt file, plus decode-work measures read from the bytes.
 
 * PNG -> libvips (pyvips with its binary wheel): its PNG reader inflates and unfilters faster than
-  Pillow's and OpenCV's, the resize runs fused with the read (`thumbnail_buffer`), and
-  `fail_on=truncated` turns a cut file into an error. The decode runs under a wall-time budget:
-  libvips reports progress and is killed when the budget is spent.
-* WebP -> OpenCV's libwebp (about 1.6x Pillow's decoder here), but only after the RIFF container
-  is checked whole: libwebp fails on a cut bitstream, and the size check makes that explicit.
+  Pillow's and OpenCV's, the resize runs on the rows as they are read, and `fail_on=truncated`
+  turns a cut file into an error. The decode runs under a wall-time budget: libvips reports
+  progress and is killed when the budget is spent.
+* WebP -> libwebp's own scaled decode (filters.webp_scaled): the picture is shrunk to the target
+  while it is converted from YUV, about twice as fast as decoding it whole and resizing. Pictures
+  with alpha and animations go to OpenCV's libwebp at full size (composited before shrinking).
+  Either way only after the RIFF container is checked whole, and libwebp fails on a cut bitstream.
 
-Both libraries are optional: without them (or with `ImageConfig.fast_decoders=False`) every format
+All libraries are optional: without them (or with `ImageConfig.fast_decoders=False`) every format
 goes through Pillow, as before.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Protocol
 
 import numpy as np
 from PIL import Image
 
+from filters import webp_scaled
+
 _EXIF_ORIENTATION = 0x0112
+_MAX_RIFF_CHUNKS = 10_000  # past this many chunks (real files: a few, or one per frame) stop looking
+_XMP_ORIENTATION = re.compile(rb'tiff:Orientation(="|>)([0-9])')
 
 
 class DecodeBudgetExceeded(Exception):
@@ -31,9 +38,8 @@ class DecodeBudgetExceeded(Exception):
 
 
 class Decoder(Protocol):
-    applies_orientation: bool
-    """True when decode() returns the picture upright (EXIF orientation applied), and `target` is then
-    the displayed size; False: the stored picture, `target` in stored orientation."""
+    """decode() returns the stored picture (EXIF orientation not applied), shrunk to `target` (in
+    stored orientation) when that is smaller, else at full size."""
 
     def orientation(self, data: bytes, header: Image.Image) -> int: ...
 
@@ -56,26 +62,87 @@ def riff_complete(data: bytes) -> bool:
     return len(data) >= int.from_bytes(data[4:8], "little") + 8
 
 
+def orientation_from_info(info: dict) -> int:
+    """EXIF orientation (1 = as stored) from a Pillow-style `info` dict, the way Pillow's getexif
+    reads it (EXIF block, PNG "Raw profile type exif" text, XMP tiff:Orientation), without
+    Pillow's PNG fallback of decoding every pixel to look for an eXIf chunk after the data."""
+    exif_bytes = info.get("exif")
+    try:
+        if exif_bytes is None and "Raw profile type exif" in info:
+            exif_bytes = bytes.fromhex("".join(info["Raw profile type exif"].split("\n")[3:]))
+        if exif_bytes:
+            exif = Image.Exif()
+            exif.load(exif_bytes)
+            if _EXIF_ORIENTATION in exif:
+                return int(exif[_EXIF_ORIENTATION] or 1)
+    except Exception:  # noqa: BLE001 - a broken EXIF block means "as stored"
+        return 1
+    xmp = info.get("XML:com.adobe.xmp") or info.get("xmp")
+    if isinstance(xmp, str):
+        xmp = xmp.encode("utf-8", "replace")
+    match = _XMP_ORIENTATION.search(xmp) if xmp else None
+    return int(match[2]) if match else 1
+
+
+def riff_chunks(data: bytes) -> dict[bytes, bytes]:
+    """The first chunk of each kind in a RIFF file (fourcc -> payload), as far as the bytes go."""
+    chunks: dict[bytes, bytes] = {}
+    pos = 12
+    for _ in range(_MAX_RIFF_CHUNKS):
+        if pos + 8 > len(data):
+            break
+        fourcc, size = data[pos : pos + 4], int.from_bytes(data[pos + 4 : pos + 8], "little")
+        chunks.setdefault(fourcc, data[pos + 8 : pos + 8 + size])
+        pos += 8 + size + (size & 1)
+    return chunks
+
+
+@dataclass(frozen=True)
+class WebPHeader:
+    """The parts of a Pillow header that filters.image reads, for a WebP, from libwebp's feature
+    probe and the RIFF chunk list: Pillow's opener builds an animation decoder (~1 ms a file)."""
+
+    size: tuple[int, int]
+    info: dict = field(default_factory=dict)
+    format: str = "WEBP"
+
+
+def webp_header(data: bytes) -> WebPHeader | None:
+    """The header of a RIFF/WEBP file when the scaled libwebp decoder will handle it, else None
+    (not a WebP, or no usable libwebp/OpenCV: Pillow opens it). A WebP whose header libwebp cannot
+    read raises webp_scaled.WebPDecodeError (an undecodable image)."""
+    if data[:4] != b"RIFF" or data[8:12] != b"WEBP" or fast_decoder("WEBP") != LibWebPDecoder():
+        return None
+    features = webp_scaled.features(data)
+    chunks = riff_chunks(data)
+    info = {key: chunks[fourcc] for key, fourcc in (("exif", b"EXIF"), ("xmp", b"XMP ")) if fourcc in chunks}
+    return WebPHeader((features.width, features.height), info)
+
+
 @dataclass(frozen=True)
 class VipsDecoder:
-    """libvips thumbnail decode: shrink fused into the read, orientation applied, killed past budget."""
+    """libvips load + resize (lanczos3, as its thumbnail) in one pass, killed past the budget.
 
-    applies_orientation: bool = True
+    A plain load followed by `resize` is about a quarter cheaper per PNG than `thumbnail_buffer`,
+    which does the same resize; the EXIF orientation (an eXIf chunk before the pixels, which
+    Pillow's header already holds) is left to the caller's resize, on the small picture.
+    """
 
     def orientation(self, data: bytes, header: Image.Image) -> int:
-        pyvips = _pyvips()
-        image = pyvips.Image.new_from_buffer(data, "")  # header only
-        if image.get_typeof("orientation"):
-            return int(image.get("orientation"))
-        return 1
+        return orientation_from_info(header.info)
 
     def decode(
         self, data: bytes, target: tuple[int, int], background: tuple[int, int, int], budget_s: float
     ) -> Image.Image:
         pyvips = _pyvips()
-        image = pyvips.Image.thumbnail_buffer(
-            data, target[0], height=target[1], size="force", option_string="fail_on=truncated"
-        )
+        image = pyvips.Image.new_from_buffer(data, "", access="sequential", fail_on="truncated")
+        if target[0] * target[1] < image.width * image.height:
+            hscale, vscale = target[0] / image.width, target[1] / image.height
+            if image.hasalpha():  # shrink premultiplied, so no halo comes from transparent pixels
+                fmt = image.format
+                image = image.premultiply().resize(hscale, vscale=vscale).unpremultiply().cast(fmt)
+            else:
+                image = image.resize(hscale, vscale=vscale)
         if image.interpretation not in ("srgb", "b-w") or image.format != "uchar":
             image = image.colourspace("srgb")  # 16-bit -> 8-bit sRGB, alpha carried along
         if image.hasalpha():
@@ -108,13 +175,8 @@ class OpenCVWebPDecoder:
     """OpenCV's libwebp, shrunk to the target (stored orientation) by area averaging (as img2dataset);
     our resize applies orientation and any enlargement. A cut RIFF is refused first."""
 
-    applies_orientation: bool = False
-
     def orientation(self, data: bytes, header: Image.Image) -> int:
-        try:
-            return int(header.getexif().get(_EXIF_ORIENTATION, 1) or 1)  # WebP EXIF is a header chunk
-        except Exception:  # noqa: BLE001 - a broken EXIF block means "as stored"
-            return 1
+        return orientation_from_info(header.info)  # WebP EXIF/XMP are RIFF chunks, read with the header
 
     def decode(
         self, data: bytes, target: tuple[int, int], background: tuple[int, int, int], budget_s: float
@@ -133,6 +195,28 @@ class OpenCVWebPDecoder:
             bgr_background = np.asarray(background[::-1], dtype=np.uint16)
             arr = ((arr[:, :, :3] * alpha + bgr_background * (255 - alpha) + 127) // 255).astype(np.uint8)
         return Image.fromarray(cv2.cvtColor(_shrink(arr, target), cv2.COLOR_BGR2RGB), "RGB")
+
+
+@dataclass(frozen=True)
+class LibWebPDecoder:
+    """libwebp's scaled decode (filters.webp_scaled) for still pictures without alpha: shrunk to the
+    target (stored orientation) while decoding, by area averaging as OpenCV's INTER_AREA. Pictures
+    with alpha (libwebp rescales colour and alpha apart, which would leave halos) and animations
+    keep the OpenCV path: full-size decode, composite, shrink. A cut RIFF is refused first."""
+
+    def orientation(self, data: bytes, header: Image.Image) -> int:
+        return orientation_from_info(header.info)
+
+    def decode(
+        self, data: bytes, target: tuple[int, int], background: tuple[int, int, int], budget_s: float
+    ) -> Image.Image:
+        if not riff_complete(data):
+            raise ValueError("WebP file is shorter than its RIFF header declares (truncated)")
+        features = webp_scaled.features(data)
+        if features.has_alpha or features.has_animation:
+            return OpenCVWebPDecoder().decode(data, target, background, budget_s)
+        shrink = target[0] * target[1] < features.width * features.height
+        return Image.fromarray(webp_scaled.decode(data, target if shrink else None))
 
 
 def _shrink(arr: np.ndarray, target: tuple[int, int]) -> np.ndarray:
@@ -160,7 +244,7 @@ def fast_decoder(source_format: str) -> Decoder | None:
     if source_format == "PNG" and _pyvips() is not None:
         return VipsDecoder()
     if source_format == "WEBP" and _has_cv2():
-        return OpenCVWebPDecoder()
+        return LibWebPDecoder() if webp_scaled.available() else OpenCVWebPDecoder()
     return None
 
 

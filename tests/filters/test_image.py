@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -274,7 +275,7 @@ def test_fast_decoders_are_installed_and_chosen() -> None:
     from filters import image_decode
 
     assert isinstance(image_decode.fast_decoder("PNG"), image_decode.VipsDecoder)
-    assert isinstance(image_decode.fast_decoder("WEBP"), image_decode.OpenCVWebPDecoder)
+    assert isinstance(image_decode.fast_decoder("WEBP"), image_decode.LibWebPDecoder)
     assert image_decode.fast_decoder("JPEG") is None  # Pillow's DCT-scaled draft is faster
 
 
@@ -325,6 +326,7 @@ def test_extreme_aspect_ratio_is_dropped_before_any_decode(monkeypatch: pytest.M
     monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
     monkeypatch.setattr(image_decode.VipsDecoder, "decode", no_decoding)
     monkeypatch.setattr(image_decode.OpenCVWebPDecoder, "decode", no_decoding)
+    monkeypatch.setattr(image_decode.LibWebPDecoder, "decode", no_decoding)
     cases = [
         (tall, ImageConfig(), "bad_aspect_ratio"),
         (wide, ImageConfig(), "bad_aspect_ratio"),
@@ -373,3 +375,207 @@ def test_vips_decode_is_stopped_when_the_budget_runs_out() -> None:
     with pytest.raises(image_decode.DecodeBudgetExceeded):
         decoder.decode(big, (256, 256), (255, 255, 255), budget_s=0.0)
     assert decoder.decode(big, (256, 256), (255, 255, 255), budget_s=10.0).size == (256, 256)
+
+
+# --- WebP through libwebp's scaled decode ---------------------------------------------------------
+
+
+def _coffee() -> Image.Image:
+    return Image.open(io.BytesIO(sample_images()["coffee.webp"])).convert("RGB")
+
+
+def _with_alpha(im: Image.Image) -> Image.Image:
+    """An RGBA picture whose left third is fully transparent (black underneath) and the rest opaque."""
+    rgba = im.convert("RGBA")
+    alpha = np.full((im.height, im.width), 255, dtype=np.uint8)
+    alpha[:, : im.width // 3] = 0
+    arr = np.asarray(rgba).copy()
+    arr[:, : im.width // 3, :3] = 0
+    arr[:, :, 3] = alpha
+    return Image.fromarray(arr)
+
+
+def _webp(im: Image.Image, **kw: object) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, "WEBP", **kw)
+    return buf.getvalue()
+
+
+def test_scaled_webp_decode_has_the_size_and_picture_of_a_full_decode_and_area_resize() -> None:
+    import cv2
+
+    from filters import webp_scaled
+
+    assert webp_scaled.available()
+    data = sample_images()["coffee.webp"]  # 600 x 400
+    full = cv2.cvtColor(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    assert webp_scaled.features(data) == webp_scaled.Features(600, 400, False, False)
+    for size in [(384, 256), (150, 100), (599, 399)]:
+        scaled = webp_scaled.decode(data, size)
+        assert scaled.shape == (size[1], size[0], 3) and scaled.dtype == np.uint8
+        reference = cv2.resize(full, size, interpolation=cv2.INTER_AREA)
+        assert _psnr(Image.fromarray(scaled), Image.fromarray(reference)) > 38, size
+    unscaled = webp_scaled.decode(data)
+    assert unscaled.shape == (400, 600, 3) and _psnr(Image.fromarray(unscaled), Image.fromarray(full)) > 45
+
+
+def test_scaled_webp_path_gives_the_picture_of_a_full_decode() -> None:
+    """process_image's scaled WebP decode against one INTER_AREA step from a full decode, and
+    against the Pillow path, in every resize mode (a 1600 px photo shrunk 6x)."""
+    import cv2
+
+    from filters import image_decode
+
+    data = _webp(Image.open(io.BytesIO(sample_images()["astronaut-1600.jpg"])).convert("RGB"), quality=85)
+    full = cv2.cvtColor(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    area = Image.fromarray(cv2.resize(full, (256, 256), interpolation=cv2.INTER_AREA))
+    assert _psnr(image_decode.LibWebPDecoder().decode(data, (256, 256), (255, 255, 255), 5.0), area) > 45
+    for mode in ("keep_ratio", "center_crop", "border", "no"):
+        config = ImageConfig(resize_mode=mode, encode_format="png")  # type: ignore[arg-type]
+        scaled = process_image(data, config)
+        pillow = process_image(data, replace(config, fast_decoders=False))
+        assert isinstance(scaled, ProcessedImage) and isinstance(pillow, ProcessedImage)
+        assert (scaled.width, scaled.height, scaled.original_width) == (pillow.width, pillow.height, 1600)
+        assert _psnr(_open(scaled.data), _open(pillow.data)) > 35, mode
+        if mode == "keep_ratio":
+            assert _psnr(_open(scaled.data), area) > 45
+
+
+@pytest.mark.parametrize("lossless", [False, True])
+def test_webp_with_alpha_keeps_the_full_size_composite(lossless: bool) -> None:
+    """libwebp would rescale colour and alpha apart (a dark halo): alpha pictures are composited whole."""
+    from filters import image_decode, webp_scaled
+
+    data = _webp(_with_alpha(_coffee()), lossless=lossless, quality=90)
+    assert webp_scaled.features(data).has_alpha
+    args = (data, (384, 256), (255, 255, 255), 5.0)
+    ours = image_decode.LibWebPDecoder().decode(*args)
+    assert np.array_equal(np.asarray(ours), np.asarray(image_decode.OpenCVWebPDecoder().decode(*args)))
+    result = process_image(data, ImageConfig(encode_format="png"))
+    assert isinstance(result, ProcessedImage) and (result.width, result.height) == (384, 256)
+    arr = np.asarray(_open(result.data))
+    assert arr[:, :120].min() > 240  # the transparent third is white, not black
+    assert arr[:, 130:].std() > 20  # the photo is there
+
+
+def test_animated_webp_keeps_the_first_frame() -> None:
+    coffee = _coffee()
+    frames = [coffee, coffee.transpose(Image.Transpose.FLIP_LEFT_RIGHT)]
+    buf = io.BytesIO()
+    frames[0].save(buf, "WEBP", save_all=True, append_images=frames[1:], duration=100, quality=90)
+    result = process_image(buf.getvalue(), ImageConfig(encode_format="png"))
+    assert isinstance(result, ProcessedImage) and (result.width, result.height) == (384, 256)
+    stored = _open(result.data)
+    assert _psnr(stored, coffee.resize((384, 256))) > _psnr(stored, frames[1].resize((384, 256))) + 3
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [{"quality": 80}, {"lossless": True}, {"quality": 80, "alpha": True}, {"lossless": True, "alpha": True}],
+    ids=["lossy", "lossless", "lossy-alpha", "lossless-alpha"],
+)
+@pytest.mark.parametrize("cut", [0.05, 0.3, 0.6, 0.9, 0.99])
+def test_truncated_webp_is_undecodable(kw: dict, cut: float) -> None:
+    """Cut WebPs are dropped, by the RIFF check in process_image and by libwebp's own status when
+    the RIFF header is patched to the cut length (the decoder never returns a partial picture)."""
+    from filters import webp_scaled
+
+    kw = dict(kw)
+    im = _with_alpha(_coffee()) if kw.pop("alpha", False) else _coffee()
+    data = _webp(im, **kw)
+    cut_data = data[: int(len(data) * cut)]
+    result = process_image(cut_data)
+    assert isinstance(result, Drop) and result.reason == "undecodable_image", result
+    relabelled = cut_data[:4] + (len(cut_data) - 8).to_bytes(4, "little") + cut_data[8:]
+    result = process_image(relabelled)
+    assert isinstance(result, Drop) and result.reason == "undecodable_image", result
+    if len(cut_data) > 30:
+        with pytest.raises(webp_scaled.WebPDecodeError):
+            webp_scaled.decode(relabelled, (100, 66))
+
+
+def test_webp_exif_orientation_is_applied_from_the_riff_header() -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    data = _webp(_coffee(), quality=90, exif=exif.tobytes())
+    fast = process_image(data, ImageConfig(encode_format="png"))
+    slow = process_image(data, ImageConfig(encode_format="png", fast_decoders=False))
+    assert isinstance(fast, ProcessedImage) and isinstance(slow, ProcessedImage)
+    assert (fast.width, fast.height, fast.original_width, fast.original_height) == (256, 384, 400, 600)
+    assert (slow.width, slow.height) == (256, 384)
+    assert _psnr(_open(fast.data), _open(slow.data)) > 35
+
+
+def test_png_exif_orientation_is_applied_on_the_libvips_path() -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    buf = io.BytesIO()
+    _coffee().save(buf, "PNG", exif=exif.tobytes())
+    fast = process_image(buf.getvalue(), ImageConfig(encode_format="png"))
+    slow = process_image(buf.getvalue(), ImageConfig(encode_format="png", fast_decoders=False))
+    assert isinstance(fast, ProcessedImage) and isinstance(slow, ProcessedImage)
+    assert (fast.width, fast.height) == (slow.width, slow.height) == (256, 384)
+    assert _psnr(_open(fast.data), _open(slow.data)) > 35
+
+
+def test_webp_size_checks_come_from_libwebps_header(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Size, bomb and output-size drops for a WebP are decided before any decoder runs."""
+    from filters import image_decode
+
+    def no_decoding(*_args: object, **_kw: object) -> None:
+        raise AssertionError("pixels were decoded")
+
+    strip = _webp(Image.new("RGB", (16_383, 64), (10, 200, 30)), quality=50)  # 16,383 x 64 -> 65,532 x 256
+    photo = sample_images()["coffee.webp"]
+    monkeypatch.setattr(image_decode.LibWebPDecoder, "decode", no_decoding)
+    monkeypatch.setattr(image_decode.OpenCVWebPDecoder, "decode", no_decoding)
+    cases = [
+        (strip, ImageConfig(), "bad_aspect_ratio"),
+        (photo, ImageConfig(max_pixels=600 * 399), "decompression_bomb"),
+        (photo, ImageConfig(min_side=401), "image_too_small"),
+        (photo, ImageConfig(max_aspect_ratio=1.4), "bad_aspect_ratio"),
+    ]
+    for data, config, reason in cases:
+        result = process_image(data, config)
+        assert isinstance(result, Drop) and result.reason == reason, result
+    assert isinstance(process_image(b"RIFF\x10\x00\x00\x00WEBPVP8 \x04\x00\x00\x00abcd"), Drop)
+
+
+def test_without_a_loadable_libwebp_the_opencv_path_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    from filters import image_decode, webp_scaled
+
+    data = sample_images()["coffee.webp"]
+    expected = process_image(data, ImageConfig(encode_format="png"))
+    webp_scaled._library.cache_clear()
+    monkeypatch.setattr(webp_scaled, "_candidates", lambda: ["/nonexistent/libwebp.so.7"])
+    try:
+        assert not webp_scaled.available()
+        assert isinstance(image_decode.fast_decoder("WEBP"), image_decode.OpenCVWebPDecoder)
+        assert image_decode.webp_header(data) is None  # Pillow reads the header
+        fallback = process_image(data, ImageConfig(encode_format="png"))
+        assert isinstance(fallback, ProcessedImage) and isinstance(expected, ProcessedImage)
+        assert (fallback.width, fallback.height) == (expected.width, expected.height) == (384, 256)
+        assert _psnr(_open(fallback.data), _open(expected.data)) > 38
+        cut = process_image(data[: len(data) // 2])
+        assert isinstance(cut, Drop) and cut.reason == "undecodable_image"
+    finally:
+        webp_scaled._library.cache_clear()
+    monkeypatch.undo()
+    assert webp_scaled.available()
+
+
+def test_single_colour_check_equals_imagestat() -> None:
+    from PIL import ImageStat
+
+    from filters.image import is_single_color
+
+    rng = np.random.default_rng(1)
+    flat = np.full((64, 64, 3), 120, dtype=np.uint8)
+    images = [_coffee(), Image.fromarray(flat)]
+    for spread in (1, 2, 3, 4, 5):  # around the default threshold of 2.0
+        noisy = np.clip(flat.astype(int) + rng.integers(-spread, spread + 1, flat.shape), 0, 255)
+        images.append(Image.fromarray(noisy.astype(np.uint8)))
+    for im in images:
+        for max_std in (0.0, 1.5, 2.0, 2.5, 3.0):
+            assert is_single_color(im, max_std) == (max(ImageStat.Stat(im).stddev) <= max_std)
+    assert is_single_color(images[1], 2.0) and not is_single_color(images[0], 2.0)
