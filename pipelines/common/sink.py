@@ -78,13 +78,15 @@ class WriteShards(beam.PTransform):
         per_shard = self.per_shard
         num_shards = (
             samples
-            | "Count" >> beam.combiners.Count.Globally()
+            | "Count" >> beam.combiners.Count.Globally().without_defaults()  # no samples: nothing to assign
             | "NumShards" >> beam.Map(lambda n: max(1, math.ceil(n / per_shard)))
         )
         return (
             samples
             | "AssignShard"
-            >> beam.Map(lambda s, n: (shard_of(s.key, n), s), n=pvalue.AsSingleton(num_shards))
+            >> beam.Map(
+                lambda s, n: (shard_of(s.key, n), s), n=pvalue.AsSingleton(num_shards, default_value=1)
+            )
             | "GroupByShard" >> beam.GroupByKey()
             | "WriteShard" >> beam.ParDo(_WriteShard(self.output_dir, self.kind, self.prefix))
         )
@@ -95,7 +97,7 @@ def _count_reasons(drops: pvalue.PCollection) -> pvalue.PCollection:
         drops
         | "Reason" >> beam.Map(lambda d: (d["reason"], 1))
         | "SumPerReason" >> beam.CombinePerKey(sum)
-        | "ToDict" >> beam.combiners.ToDict()
+        | "ToDict" >> beam.combiners.ToDict().without_defaults()  # no drops: the side input's default {}
     )
 
 
@@ -158,9 +160,12 @@ class WriteCorpus(beam.PTransform):
                 self.output_dir,
                 self.kind,
                 self.config,
-                stats=pvalue.AsSingleton(stats | "StatsList" >> beam.combiners.ToList()),
-                input_count=pvalue.AsSingleton(input_count),
-                dropped=pvalue.AsSingleton(_count_reasons(drops)),
+                # Combined without defaults (fewer steps), so an empty input is the side input's default.
+                stats=pvalue.AsSingleton(
+                    stats | "StatsList" >> beam.combiners.ToList().without_defaults(), default_value=[]
+                ),
+                input_count=pvalue.AsSingleton(input_count, default_value=0),
+                dropped=pvalue.AsSingleton(_count_reasons(drops), default_value={}),
                 extra=pvalue.AsSingleton(extra),
             )
         )

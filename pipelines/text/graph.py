@@ -203,12 +203,9 @@ def build_text_pipeline(p: beam.Pipeline, cfg: TextPipelineConfig) -> None:
         drops.append(deduped.dropped)
     all_drops = drops | "AllDrops" >> beam.Flatten()
     input_count = (
-        [
-            read.records | "CountRecords" >> beam.combiners.Count.Globally(),
-            read[DROPPED] | "CountReadDrops" >> beam.combiners.Count.Globally(),
-        ]
-        | "InputParts" >> beam.Flatten()
-        | "InputCount" >> beam.CombineGlobally(sum)
+        [read.records, read[DROPPED]]  # every input row is a record or a read drop
+        | "InputRows" >> beam.Flatten()
+        | "InputCount" >> beam.combiners.Count.Globally().without_defaults()  # no rows: the sink's default 0
     )
     if cfg.near_dedup is not None and deduped.cc_unconverged is not None:
         extra_pc = deduped.cc_unconverged | "Extra" >> beam.Map(cc_extra, cfg.near_dedup.cc_rounds)
