@@ -10,6 +10,7 @@ Every URL ends as `Fetched` (body, final URL, headers) or a `Drop` with a reason
     guard.py    network safety: address checks before anything is sent, a connector that only
                 reaches the checked addresses (DNS rebinding), no proxies from the environment
     robots.py   opt-outs: robots.txt by RFC 9309 (protego), X-Robots-Tag by its grammar
+    network.py  httpcore's connections on plain asyncio streams (no anyio cancel scope per read)
     body.py     bodies read raw and decoded by bounded decoders (gzip, deflate, br, zstd, stacked)
     fetcher.py  the Fetcher: concurrency caps (overall, per host), deadlines per attempt and per URL,
                 retries with backoff, Retry-After, redirects with loop detection, content types

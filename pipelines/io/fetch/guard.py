@@ -20,6 +20,7 @@ import httpcore
 import httpx
 
 from pipelines.io.fetch.config import FetchConfig
+from pipelines.io.fetch.network import AsyncioBackend
 
 
 class BlockedAddressError(Exception):
@@ -109,7 +110,7 @@ class _CheckedBackend(httpcore.AsyncNetworkBackend):
 
     def __init__(self, resolver: Resolver) -> None:
         self._resolver = resolver
-        self._inner = httpcore.AnyIOBackend()
+        self._inner = AsyncioBackend()
 
     async def connect_tcp(
         self,
