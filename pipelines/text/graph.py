@@ -36,6 +36,7 @@ from schemas.writer import DEFAULT_SAMPLES_PER_SHARD
 
 log = logging.getLogger(__name__)
 DROPPED = "dropped"
+ROWS = "rows"
 PROGRESS_EVERY = 10_000
 
 
@@ -70,7 +71,8 @@ class TextPipelineConfig:
 
 
 class ReadRows(beam.DoFn):
-    """(file URL, relative path) -> text records, and drop records for rows that cannot be read."""
+    """(file URL, relative path) -> text records, drop records for rows that cannot be read (DROPPED),
+    and the file's row count (ROWS: every row is one record or one drop)."""
 
     def __init__(self, config: TextPipelineConfig) -> None:
         self.cfg = config
@@ -97,6 +99,7 @@ class ReadRows(beam.DoFn):
                     )
         count("read", "files")
         log.info("read %d rows from %s", rows, relpath)
+        yield pvalue.TaggedOutput(ROWS, rows)
 
 
 def _record(
@@ -183,7 +186,7 @@ def build_text_pipeline(p: beam.Pipeline, cfg: TextPipelineConfig) -> None:
         p
         | "Files" >> beam.Create(files)
         | "SpreadFiles" >> beam.Reshuffle()
-        | "ReadRows" >> beam.ParDo(ReadRows(cfg)).with_outputs(DROPPED, main="records")
+        | "ReadRows" >> beam.ParDo(ReadRows(cfg)).with_outputs(DROPPED, ROWS, main="records")
     )
     filtered = read.records | "Filter" >> beam.ParDo(FilterText(cfg)).with_outputs(DROPPED, main="kept")
     drops = [read[DROPPED], filtered[DROPPED]]
@@ -202,11 +205,8 @@ def build_text_pipeline(p: beam.Pipeline, cfg: TextPipelineConfig) -> None:
         kept = deduped.kept
         drops.append(deduped.dropped)
     all_drops = drops | "AllDrops" >> beam.Flatten()
-    input_count = (
-        [read.records, read[DROPPED]]  # every input row is a record or a read drop
-        | "InputRows" >> beam.Flatten()
-        | "InputCount" >> beam.combiners.Count.Globally().without_defaults()  # no rows: the sink's default 0
-    )
+    # Summed per file where the rows are read (no records buffered); no files: the sink's default 0.
+    input_count = read[ROWS] | "InputCount" >> beam.CombineGlobally(sum).without_defaults()
     if cfg.near_dedup is not None and deduped.cc_unconverged is not None:
         extra_pc = deduped.cc_unconverged | "Extra" >> beam.Map(cc_extra, cfg.near_dedup.cc_rounds)
     else:
