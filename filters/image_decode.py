@@ -123,9 +123,10 @@ def webp_header(data: bytes) -> WebPHeader | None:
 class VipsDecoder:
     """libvips load + resize (lanczos3, as its thumbnail) in one pass, killed past the budget.
 
-    A plain load followed by `resize` is about a quarter cheaper per PNG than `thumbnail_buffer`,
-    which does the same resize; the EXIF orientation (an eXIf chunk before the pixels, which
-    Pillow's header already holds) is left to the caller's resize, on the small picture.
+    A plain load followed by `resize` does what `thumbnail_buffer` did, a little cheaper (about 5%
+    per PNG measured side by side) and with one header read instead of two: the EXIF orientation
+    (an eXIf chunk before the pixels, which Pillow's header already holds) is left to the caller's
+    resize, on the small picture. Pixel decoding is nearly all of the cost (zlib-ng inflate).
     """
 
     def orientation(self, data: bytes, header: Image.Image) -> int:
