@@ -21,7 +21,7 @@ from apache_beam import pvalue
 from filters.phash import hamming, hash_chunks
 from pipelines.common.drops import drop_of
 from pipelines.dedup import ConnectedComponents
-from pipelines.image_text.shard import read_candidates
+from pipelines.image_text.shard import read_candidates, read_parquet
 from schemas.kinds import Kind
 from schemas.manifest import Counts
 from schemas.reader import iter_shard
@@ -205,11 +205,7 @@ def _set_aside(output: str, name: str) -> list[Any]:
 
 def _shard_keys(output: str, name: str) -> set[str]:
     """The keys a complete shard holds, from its Parquet (no tar read)."""
-    import pyarrow.parquet as pq
-
-    return set(
-        pq.read_table(join(output, sidecar(name, ".parquet")), columns=["key"]).column("key").to_pylist()
-    )
+    return set(read_parquet(join(output, sidecar(name, ".parquet")), ["key"]).column("key").to_pylist())
 
 
 class FinalizeResult(NamedTuple):
