@@ -101,9 +101,9 @@ class ImageConfig:
     over every coefficient, so 20,000 scans cost minutes. Real progressive JPEGs have about 10."""
     max_decode_seconds: float = 5.0
     """Wall-time budget for decoding one image (image_too_costly past it). libvips decodes are stopped
-    when it runs out; Pillow/OpenCV decodes are bounded by pixels and scans and checked afterwards."""
+    when it runs out; Pillow/OpenCV/libwebp decodes are bounded by pixels and scans and checked afterwards."""
     fast_decoders: bool = True
-    """Use libvips (PNG) and OpenCV (WebP) when installed; False = Pillow for every format."""
+    """Use libvips (PNG) and libwebp/OpenCV (WebP) when installed; False = Pillow for every format."""
 
 
 @dataclass(frozen=True)
