@@ -35,7 +35,6 @@ from pipelines.common.sink import WriteDrops, WriteManifestFromStats, config_dic
 from pipelines.common.urls import normalized_url
 from pipelines.image_text.finalize import Finalize
 from pipelines.image_text.shard import DownloadConfig, ShardDownloader
-from pipelines.io.alt_text import iter_alt_text_rows
 from pipelines.io.fetch import FetchConfig
 from pipelines.io.img2dataset import carried_facts, carried_image, input_columns, without_sidecars
 from pipelines.io.input_rows import RowError, iter_rows
@@ -163,6 +162,8 @@ class ReadUrlRows(beam.DoFn):
 def _identified_rows(stream: Any, relpath: str, is_warc: bool):
     """(source identity, row) from a URL list, an img2dataset shard, or a WARC file's alt texts."""
     if is_warc:
+        from pipelines.io.alt_text import iter_alt_text_rows  # WARC parsing and HTML rules: --warc runs only
+
         yield from iter_alt_text_rows(stream, relpath)
         return
     for index, row in iter_rows(stream, relpath, txt_mode="lines"):
