@@ -14,7 +14,9 @@ listed). The files are deleted once every kept record has been read back.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import uuid
 from collections.abc import Iterable
 from typing import Any, NamedTuple
@@ -207,6 +209,9 @@ def _delete(_count: int, spill_dir: str) -> None:
         FileSystems.delete([spill_dir.rstrip("/") + "/"])
     except Exception as err:  # noqa: BLE001 - leftover temp files are not worth failing a finished run
         log.warning("could not delete dedup spill files %s: %s", spill_dir, err)
+    if "://" not in spill_dir:  # a local folder: Beam deletes the files in it, not the folder itself
+        with contextlib.suppress(OSError):
+            os.rmdir(spill_dir)
 
 
 class ApplyVerdicts(beam.PTransform):

@@ -155,6 +155,7 @@ def test_spill_files_are_removed_after_the_run(labelled, tmp_path: Path) -> None
     spill = tmp_path / "spill"
     _run(labelled[:50], ONE_WORKER, NearDedup(temp_dir=str(spill)), tmp_path)
     assert spill.exists() and not any(spill.rglob("*.records"))
+    assert not any(spill.iterdir())  # nor the run's spill folder
 
 
 def test_two_workers_and_shuffled_input_give_the_same_drops(labelled, tmp_path: Path) -> None:
