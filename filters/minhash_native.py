@@ -1,5 +1,7 @@
 """The "native" MinHash scheme: normalisation, word hashing, n-gram hashing and permutations in one
-compiled pass (numba), so a signature costs about as much as reading the text once.
+compiled pass (numba, filters/minhash_kernel.py), so a signature costs about as much as reading the
+text once. This module holds the Python side (the fold table, the code-point groups) and finds the
+compiled kernel (`sketch`) without importing numba when its ahead-of-time build is there.
 
 Why it is fast: the datasketch-compatible path joins every n-gram into a string and SHA-1-hashes
 it (n string joins and one C call per shingle, then a numpy broadcast). Here each code point is read
@@ -18,13 +20,13 @@ from __future__ import annotations
 
 import re
 import sys
+import threading
 import unicodedata
 from collections.abc import Iterator, Sequence
 from functools import cache
 
 import numpy as np
 import regex
-from numba import njit
 
 from filters.text_normalize import DEFAULT_CHUNK_CHARS, NormalizeConfig, _text_slices
 
@@ -159,74 +161,29 @@ def _prenormalize(piece: str, config: NormalizeConfig) -> str:
     return piece
 
 
-@njit(cache=True, inline="always")
-def _fmix64(k):
-    k ^= k >> np.uint64(33)
-    k *= np.uint64(0xFF51AFD7ED558CCD)
-    k ^= k >> np.uint64(33)
-    k *= np.uint64(0xC4CEB9FE1A85EC53)
-    k ^= k >> np.uint64(33)
-    return k
-
-
-@njit(cache=True, inline="always")
-def _emit(ring, first, count, mult, a, b, row):
-    """Hash the `count` words in ring[first:] (cyclic) as one shingle and fold it into `row`."""
-    n = ring.shape[0]
-    g = np.uint64(count)
-    for k in range(count):
-        g += ring[(first + k) % n] * mult[k]
-    hv = np.uint32(_fmix64(g) >> np.uint64(32))
-    for j in range(a.shape[0]):
-        v = np.uint32(a[j] * hv + b[j])  # mod 2^32: datasketch affine32's permutation family
-        if v < row[j]:
-            row[j] = v
-
-
-@njit(cache=True)
 def sketch(cps, piece_end, piece_doc, piece_flags, table, mult, a, b, out, ring, state):
-    """Fold each piece's word n-grams into out[doc] (rows pre-set to the empty value).
+    """Fold each piece's word n-grams into out[doc] (filters/minhash_kernel.py has the definition)."""
+    return compiled_sketch()(cps, piece_end, piece_doc, piece_flags, table, mult, a, b, out, ring, state)
 
-    Word and n-gram state (`ring`: the last n word hashes; `state`: words seen, the running word
-    hash, in-word flag) carries from piece to piece of one document, also from one call to the next,
-    so a document may span groups. A document with fewer than n words gets one shingle of all its
-    words (as text_normalize does).
-    """
-    n = mult.shape[0]
-    start = 0
-    for p in range(piece_end.shape[0]):
-        row = out[piece_doc[p]]
-        if piece_flags[p] & FIRST:
-            state[0] = np.uint64(0)
-            state[1] = _FNV_OFFSET
-            state[2] = np.uint64(0)
-        words = np.int64(state[0])
-        h = state[1]
-        in_word = state[2] != 0
-        for i in range(start, piece_end[p]):
-            c = table[cps[i]]
-            if c == BREAK:
-                if in_word:
-                    ring[words % n] = _fmix64(h)
-                    words += 1
-                    h = _FNV_OFFSET
-                    in_word = False
-                    if words >= n:
-                        _emit(ring, words - n, n, mult, a, b, row)
-            else:
-                h = (h ^ np.uint64(c)) * _FNV_PRIME
-                in_word = True
-        start = piece_end[p]
-        if piece_flags[p] & LAST:
-            if in_word:
-                ring[words % n] = _fmix64(h)
-                words += 1
-                in_word = False
-                if words >= n:
-                    _emit(ring, words - n, n, mult, a, b, row)
-            if 0 < words < n:
-                _emit(ring, 0, words, mult, a, b, row)
-        state[0] = np.uint64(words)
-        state[1] = h
-        state[2] = np.uint64(1 if in_word else 0)
-    return out
+
+_KERNEL_LOCK = threading.Lock()
+
+
+@cache
+def _compiled_sketch():
+    from filters import minhash_kernel_aot
+
+    module = minhash_kernel_aot.load_or_build(minhash_kernel_aot.default_path())
+    if module is not None:
+        return module.sketch
+    from filters.minhash_kernel import sketch as jit_sketch
+
+    return jit_sketch
+
+
+def compiled_sketch():
+    """The kernel of this process: its ahead-of-time build (a small extension module, loaded without
+    numba, so no JIT start-up: about 0.5 CPU-s and 100 MB less per process), built once per machine
+    and kernel version into the cache folder; numba's JIT if that build cannot be made or loaded."""
+    with _KERNEL_LOCK:  # one build, whichever thread asks first
+        return _compiled_sketch()
