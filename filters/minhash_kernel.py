@@ -11,8 +11,9 @@ from numba import njit
 
 from filters.minhash_native import _FNV_OFFSET, _FNV_PRIME, BREAK, FIRST, LAST
 
-SIGNATURE = "u4[:,:](u4[:], i8[:], i8[:], u1[:], u4[:], u8[:], u4[:], u4[:], u4[:,:], u8[:], u8[:])"
-"""sketch's argument and result types, for the ahead-of-time build."""
+SIGNATURE = "u4[:,::1](u4[::1], i8[::1], i8[::1], u1[::1], u4[::1], u8[::1], u4[::1], u4[::1], u4[:,::1], u8[::1], u8[::1])"
+"""sketch's argument and result types for the ahead-of-time build: C-contiguous arrays, as the JIT
+sees them (a strided layout would keep LLVM from vectorising the permutation loop)."""
 
 
 @njit(cache=True, inline="always")

@@ -163,7 +163,40 @@ def _prenormalize(piece: str, config: NormalizeConfig) -> str:
 
 def sketch(cps, piece_end, piece_doc, piece_flags, table, mult, a, b, out, ring, state):
     """Fold each piece's word n-grams into out[doc] (filters/minhash_kernel.py has the definition)."""
-    return compiled_sketch()(cps, piece_end, piece_doc, piece_flags, table, mult, a, b, out, ring, state)
+    args = (cps, piece_end, piece_doc, piece_flags, table, mult, a, b, out, ring, state)
+    if _fits_the_build(args):
+        return compiled_sketch()(*args)
+    # The ahead-of-time build reads its arrays as C-contiguous of exactly its types, unchecked;
+    # anything else goes to the JIT, which specialises on what it gets.
+    from filters.minhash_kernel import sketch as jit_sketch
+
+    return jit_sketch(*args)
+
+
+_BUILD_TYPES = (
+    (np.uint32, 1),
+    (np.int64, 1),
+    (np.int64, 1),
+    (np.uint8, 1),
+    (np.uint32, 1),
+    (np.uint64, 1),
+    (np.uint32, 1),
+    (np.uint32, 1),
+    (np.uint32, 2),
+    (np.uint64, 1),
+    (np.uint64, 1),
+)
+"""(dtype, ndim) of each sketch argument, as filters/minhash_kernel.SIGNATURE declares them."""
+
+
+def _fits_the_build(args: tuple) -> bool:
+    return (
+        all(
+            isinstance(x, np.ndarray) and x.dtype == dtype and x.ndim == ndim and x.flags.c_contiguous
+            for x, (dtype, ndim) in zip(args, _BUILD_TYPES, strict=True)
+        )
+        and args[8].flags.writeable
+    )
 
 
 _KERNEL_LOCK = threading.Lock()

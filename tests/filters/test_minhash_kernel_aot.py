@@ -82,3 +82,20 @@ def test_the_build_name_follows_the_kernel_source(tmp_path: Path, monkeypatch) -
 def test_the_cache_folder_can_be_chosen(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv(minhash_kernel_aot.CACHE_ENV, str(tmp_path / "cache-here"))
     assert minhash_kernel_aot.default_path().parent == tmp_path / "cache-here"
+
+
+def test_strided_arrays_are_sketched_by_the_jit_with_the_same_result() -> None:
+    hasher = MinHasher(MinHashConfig())
+    want = _signatures(minhash_native.sketch, hasher)
+    wide = np.full((len(TEXTS), 2 * hasher.config.num_perm), hasher.empty_value, dtype=hasher.dtype)
+    strided = wide[:, ::2]  # not C-contiguous: the ahead-of-time build refuses it
+    table = minhash_native.fold_table(hasher.config.normalize)
+    ring, state = np.zeros(hasher.config.ngram, dtype=np.uint64), np.zeros(3, dtype=np.uint64)
+    groups = minhash_native.code_point_groups(
+        TEXTS, hasher.config.normalize, group_chars=5_000, chunk_chars=700
+    )
+    for cps, ends, docs, flags in groups:
+        minhash_native.sketch(
+            cps, ends, docs, flags, table, hasher._mult, hasher._a, hasher._b, strided, ring, state
+        )
+    assert np.array_equal(strided, want)
