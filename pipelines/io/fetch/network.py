@@ -76,9 +76,11 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             return self._writer.get_extra_info("peername")
         if info == "socket":
             return self._writer.get_extra_info("socket")
-        if info == "is_readable":  # an idle keep-alive connection with data or EOF is not reusable
+        if info == "is_readable":  # an idle keep-alive connection with data, EOF or no socket is not reusable
+            if self._reader.at_eof() or self._writer.transport.is_closing():
+                return True
             sock = self._writer.get_extra_info("socket")
-            return self._reader.at_eof() or (sock is not None and is_socket_readable(sock))
+            return sock is None or is_socket_readable(sock)
         return None
 
 
