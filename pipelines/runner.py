@@ -13,33 +13,35 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.common import gc_policy
 from pipelines.common.dofn_specs import remember_dofn_specs
+from pipelines.common.local_runner import InProcessRunner, is_direct
 from pipelines.common.option_views import remember_option_views
 from pipelines.common.progress import ProgressDisplay, snapshot, throughput
 from schemas.inspect import format_counts
 from schemas.manifest import Manifest, read_manifest
 
-LOCAL_RUNNERS = {"DirectRunner", "direct", "PortableRunner"}
-
 
 def with_default_runner(beam_args: list[str]) -> list[str]:
-    """Name the DirectRunner unless a runner is given: Beam would otherwise try PrismRunner first,
-    which needs a download and fails offline."""
-    if any(a == "--runner" or a.startswith("--runner=") for a in beam_args):
-        return beam_args
-    return ["--runner=DirectRunner", *beam_args]
+    """Name the DirectRunner (run in this process, pipelines/common/local_runner.py) unless a runner
+    is given."""
+    if runner_name(beam_args) is None:
+        return ["--runner=DirectRunner", *beam_args]
+    return beam_args
+
+
+def runner_name(beam_args: list[str]) -> str | None:
+    """The `--runner` value among Beam's arguments (the last one given), or None."""
+    name = None
+    for i, a in enumerate(beam_args):
+        if a == "--runner" and i + 1 < len(beam_args):
+            name = beam_args[i + 1]
+        elif a.startswith("--runner="):
+            name = a.partition("=")[2]
+    return name
 
 
 def is_local(beam_args: list[str]) -> bool:
     """Whether the pipeline runs in this process (the DirectRunner, our default)."""
-    runner = next(
-        (
-            a.partition("=")[2] or beam_args[i + 1]
-            for i, a in enumerate(beam_args)
-            if a.split("=")[0] == "--runner"
-        ),
-        "DirectRunner",
-    )
-    return runner in LOCAL_RUNNERS - {"PortableRunner"}
+    return is_direct(runner_name(beam_args))
 
 
 def run_pipeline(
@@ -50,7 +52,8 @@ def run_pipeline(
     remember_dofn_specs()  # about 1.3 CPU-s less per local run
     remember_option_views()
     start = time.monotonic()
-    pipeline = beam.Pipeline(options=options)
+    runner = InProcessRunner() if is_local(beam_args) else None
+    pipeline = beam.Pipeline(runner=runner, options=options)
     build(pipeline)
     gc_policy.graph_built()
     with display or contextlib.nullcontext():
