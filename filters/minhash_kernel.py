@@ -9,11 +9,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from filters.minhash_native import _FNV_OFFSET, _FNV_PRIME, BREAK, FIRST, LAST
+from filters.minhash_native import _FNV_OFFSET, _FNV_PRIME, BREAK, FIRST, LAST, kernel_signature
 
-SIGNATURE = "u4[:,::1](u4[::1], i8[::1], i8[::1], u1[::1], u4[::1], u8[::1], u4[::1], u4[::1], u4[:,::1], u8[::1], u8[::1])"
-"""sketch's argument and result types for the ahead-of-time build: C-contiguous arrays, as the JIT
-sees them (a strided layout would keep LLVM from vectorising the permutation loop)."""
+SIGNATURE = kernel_signature()
+"""sketch's argument and result types for the ahead-of-time build (minhash_native.KERNEL_ARGS)."""
 
 
 @njit(cache=True, inline="always")

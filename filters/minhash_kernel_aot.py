@@ -42,6 +42,7 @@ def version_tag() -> str:
     constants = (native.BREAK, native.FIRST, native.LAST, native._FNV_OFFSET, native._FNV_PRIME)
     parts = [
         _KERNEL_SOURCE.read_bytes(),
+        native.kernel_signature().encode(),
         repr([int(c) for c in constants]).encode(),
         importlib.metadata.version("numba").encode(),
         sys.version.encode(),

@@ -173,7 +173,7 @@ def sketch(cps, piece_end, piece_doc, piece_flags, table, mult, a, b, out, ring,
     return jit_sketch(*args)
 
 
-_BUILD_TYPES = (
+KERNEL_ARGS = (
     (np.uint32, 1),
     (np.int64, 1),
     (np.int64, 1),
@@ -186,14 +186,26 @@ _BUILD_TYPES = (
     (np.uint64, 1),
     (np.uint64, 1),
 )
-"""(dtype, ndim) of each sketch argument, as filters/minhash_kernel.SIGNATURE declares them."""
+"""(dtype, ndim) of each sketch argument in the ahead-of-time build, all C-contiguous (a strided
+layout would keep LLVM from vectorising the permutation loop); the result is the `out` array (8)."""
+
+_NUMBA_CODES = {np.uint8: "u1", np.uint32: "u4", np.int64: "i8", np.uint64: "u8"}
+
+
+def kernel_signature() -> str:
+    """KERNEL_ARGS as numba's signature string, e.g. "u4[:,::1](u4[::1], ...)"."""
+
+    def array(dtype: type, ndim: int) -> str:
+        return _NUMBA_CODES[dtype] + "[" + ":," * (ndim - 1) + "::1]"
+
+    return f"{array(*KERNEL_ARGS[8])}({', '.join(array(*arg) for arg in KERNEL_ARGS)})"
 
 
 def _fits_the_build(args: tuple) -> bool:
     return (
         all(
             isinstance(x, np.ndarray) and x.dtype == dtype and x.ndim == ndim and x.flags.c_contiguous
-            for x, (dtype, ndim) in zip(args, _BUILD_TYPES, strict=True)
+            for x, (dtype, ndim) in zip(args, KERNEL_ARGS, strict=True)
         )
         and args[8].flags.writeable
     )
