@@ -53,10 +53,26 @@ def suggestion(name: str, candidates: Iterable[str]) -> str:
 def check_beam_args(rest: Sequence[str], ours: Iterable[str]) -> list[str]:
     """`rest` when every item is an option Beam knows (with its value); else UsageError."""
     parser = beam_parser()
-    _, unknown = parser.parse_known_args(list(rest))
+    known, unknown = parser.parse_known_args(list(rest))
     for item in unknown:
         if item.startswith("-"):
             name = item.partition("=")[0]
             raise UsageError(f"unknown option {name}{suggestion(name, [*ours, *option_names(parser)])}")
         raise UsageError(f"unexpected argument {item!r}")
+    if getattr(known, "runner", None):
+        check_runner(known.runner)
     return list(rest)
+
+
+def check_runner(name: str) -> None:
+    """UsageError unless Beam can make a runner of `name` (a known name or a runner's class path):
+    Beam itself would fail only when the job starts, with a traceback."""
+    from apache_beam.options.pipeline_options import StandardOptions
+    from apache_beam.runners.runner import create_runner
+
+    try:
+        create_runner(name)
+    except (ValueError, ImportError, AttributeError) as err:
+        raise UsageError(
+            f"--runner {name}: not a Beam runner{suggestion(name, StandardOptions.KNOWN_RUNNER_NAMES)}"
+        ) from err

@@ -120,6 +120,20 @@ def test_img2dataset_names_become_ours() -> None:
     assert (cfg.url_col, cfg.caption_col) == ("link", "alt")
 
 
+@pytest.mark.parametrize(
+    ("runner", "message"),
+    [
+        ("DataflowRuner", r"--runner DataflowRuner: not a Beam runner \(did you mean DataflowRunner\?\)"),
+        ("no.such.module.Runner", r"--runner no.such.module.Runner: not a Beam runner"),
+    ],
+)
+def test_a_runner_beam_cannot_make_is_a_usage_error(runner: str, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        cli.parse(["text", "--input", "a", "--output", "o", f"--runner={runner}"])
+    _, rest = cli.parse(["text", "--input", "a", "--output", "o", "--runner", "PortableRunner"])
+    assert rest == ["--runner", "PortableRunner"]
+
+
 def test_beam_options_pass_and_their_bad_values_are_usage_errors() -> None:
     _, rest = cli.parse(
         ["text", "--input", "a", "--output", "o", "--runner=DirectRunner", "--direct_num_workers", "2"]
