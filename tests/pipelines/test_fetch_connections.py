@@ -38,6 +38,11 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     requests: list
+    hung_up: threading.Event
+
+    def shutdown_request(self, request) -> None:  # type: ignore[no-untyped-def]
+        super().shutdown_request(request)
+        self.hung_up.set()  # the server's side of a connection is closed
 
 
 @pytest.fixture
@@ -45,6 +50,7 @@ def server() -> Iterator[_Server]:
     ROBOTS_CACHE.clear()
     srv = _Server(("127.0.0.1", 0), _Handler)
     srv.requests = []
+    srv.hung_up = threading.Event()
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     yield srv
     srv.shutdown()
@@ -67,6 +73,9 @@ def test_a_kept_alive_connection_is_reused(server: _Server) -> None:
 def test_a_connection_closed_while_idle_is_replaced_not_sent_on(server: _Server) -> None:
     with Fetcher(LOCAL) as fetcher:
         [first] = fetcher.fetch([_url(server, "/img/drop")])
+        # The hang-up races the next request on a busy machine: wait until the server has closed
+        # (the client cannot know of a close whose FIN has not arrived yet).
+        assert server.hung_up.wait(5)
         [second] = fetcher.fetch([_url(server, "/img/b")])
     assert isinstance(first, Fetched) and isinstance(second, Fetched)
     assert second.attempts == 1  # no failed send on the dead connection, no retry
