@@ -145,7 +145,7 @@ def test_fetch_counters_on_the_direct_runners_metrics(tmp_path: Path, http_serve
     args, beam_args = cli.parse(
         [
             *("image-text", "--input", str(urls), "--output", str(tmp_path / "out"), "--clip-model", "none"),
-            *("--allow-private-network", "--timeout", "2", "--retries", "0"),
+            *("--allow-private-network", "--timeout", "15", "--retries", "0"),
         ]
     )
     cfg = image_text_config(args)

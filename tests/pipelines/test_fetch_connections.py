@@ -33,16 +33,26 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
         # /img/drop: answer as keep-alive, then hang up (a server's idle timeout, compressed in time)
         self.close_connection = self.path == "/img/drop"
+        if self.close_connection:
+            self.server.dropped.add(self.client_address)
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     requests: list
+    dropped: set
     hung_up: threading.Event
 
     def shutdown_request(self, request) -> None:  # type: ignore[no-untyped-def]
+        try:
+            peer = request.getpeername()
+        except OSError:  # the client already went away
+            peer = None
         super().shutdown_request(request)
-        self.hung_up.set()  # the server's side of a connection is closed
+        # Only the hang-up of the connection that served /img/drop counts: the robots.txt connection
+        # (or any other) closing first must not release the test early.
+        if peer in self.dropped:
+            self.hung_up.set()
 
 
 @pytest.fixture
@@ -50,6 +60,7 @@ def server() -> Iterator[_Server]:
     ROBOTS_CACHE.clear()
     srv = _Server(("127.0.0.1", 0), _Handler)
     srv.requests = []
+    srv.dropped = set()
     srv.hung_up = threading.Event()
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     yield srv
