@@ -203,6 +203,16 @@ def sample_images() -> dict[str, bytes]:
     }
 
 
+def send_body(handler: BaseHTTPRequestHandler, status: int, body: bytes, content_type: str) -> None:
+    """One whole response with a Content-Length (keep-alive stays possible), for the small servers
+    some tests define around one behaviour."""
+    handler.send_response(status)
+    handler.send_header("Content-Type", content_type)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
 def content_type_for(name: str) -> str:
     return _CONTENT_TYPES.get(name.rsplit(".", 1)[-1], "application/octet-stream")
 

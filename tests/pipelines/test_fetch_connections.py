@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from pipelines.io.fetch import ROBOTS_CACHE, FetchConfig, Fetched, Fetcher
+from tests.http_server import send_body
 
 LOCAL = FetchConfig(timeout=1.0, retries=1, backoff_base=0.05, allow_private_network=True)
 BODY = b"\xff\xd8\xff image bytes"
@@ -25,12 +26,10 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self.server.requests.append((self.client_address, self.path))
         found = self.path.startswith("/img")
-        body = BODY if found else b"no"
-        self.send_response(200 if found else 404)
-        self.send_header("Content-Type", "image/jpeg" if found else "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        if found:
+            send_body(self, 200, BODY, "image/jpeg")
+        else:
+            send_body(self, 404, b"no", "text/plain")
         # /img/drop: answer as keep-alive, then hang up (a server's idle timeout, compressed in time)
         self.close_connection = self.path == "/img/drop"
         if self.close_connection:

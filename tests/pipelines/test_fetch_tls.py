@@ -22,6 +22,7 @@ from cryptography.x509.oid import NameOID
 
 from filters.base import Drop
 from pipelines.io.fetch import ROBOTS_CACHE, FetchConfig, Fetched, fetch_urls
+from tests.http_server import send_body
 
 LOCAL = FetchConfig(timeout=1.0, retries=0, allow_private_network=True)
 BODY = b"\xff\xd8\xff not really a jpeg, but image/jpeg all the same"
@@ -71,12 +72,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         found = self.path == "/photo.jpg"
-        body = BODY if found else b"no"
-        self.send_response(200 if found else 404)
-        self.send_header("Content-Type", "image/jpeg" if found else "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        if found:
+            send_body(self, 200, BODY, "image/jpeg")
+        else:
+            send_body(self, 404, b"no", "text/plain")
 
 
 @pytest.fixture(scope="module")
