@@ -223,20 +223,16 @@ class LibWebPDecoder:
 def _shrink(arr: np.ndarray, target: tuple[int, int]) -> np.ndarray:
     """Area-average down to `target` (w, h) if that is smaller; unchanged otherwise.
 
-    The picture is first reduced by the largest whole factor k that keeps it at least the target
-    size, which OpenCV's INTER_AREA does several times faster than an arbitrary scale (the last < k
-    rows/columns are cut for that: under 0.5% of a side); then one INTER_AREA step to the exact size,
-    from less than twice the target. Both steps average areas, as one INTER_AREA step would.
+    One INTER_AREA step, as img2dataset does. A whole-factor step first is about 2.5x faster in
+    OpenCV but has to cut the last rows and columns, which shifts the picture by up to a pixel of
+    the output (~28 dB from one step on a detailed photo); only pictures with alpha, animations and
+    machines without a loadable libwebp take this path.
     """
     import cv2
 
     height, width = arr.shape[:2]
     if target[0] * target[1] >= width * height:
         return arr
-    k = int(min(width / target[0], height / target[1]))
-    if k >= 2:
-        h, w = height - height % k, width - width % k
-        arr = cv2.resize(arr[:h, :w], (w // k, h // k), interpolation=cv2.INTER_AREA)
     return cv2.resize(arr, target, interpolation=cv2.INTER_AREA)
 
 

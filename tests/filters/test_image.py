@@ -441,6 +441,21 @@ def test_scaled_webp_path_gives_the_picture_of_a_full_decode() -> None:
             assert _psnr(_open(scaled.data), area) > 45
 
 
+def test_opencv_webp_path_shrinks_in_one_area_step() -> None:
+    """The full-decode path (alpha, animations, no libwebp) gives img2dataset's one INTER_AREA step,
+    not a whole-factor step that cuts rows first (a sub-pixel shift: ~28 dB on this photo)."""
+    import cv2
+
+    from filters import image_decode
+
+    data = _webp(Image.open(io.BytesIO(sample_images()["astronaut-1600.jpg"])).convert("RGB"), quality=85)
+    full = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    for target in ((256, 256), (300, 300), (171, 171)):  # factors 6.25, 5.33, 9.36: all cut rows before
+        area = cv2.cvtColor(cv2.resize(full, target, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+        ours = image_decode.OpenCVWebPDecoder().decode(data, target, (255, 255, 255), 5.0)
+        assert np.array_equal(np.asarray(ours), area), target
+
+
 @pytest.mark.parametrize("lossless", [False, True])
 def test_webp_with_alpha_keeps_the_full_size_composite(lossless: bool) -> None:
     """libwebp would rescale colour and alpha apart (a dark halo): alpha pictures are composited whole."""
